@@ -1,0 +1,183 @@
+/*
+ * fileaio — asynchronous file I/O for Linux, one contract on four backends.
+ *
+ * The C API. The contract of every function below is docs/API.md (shared/API.md):
+ * every int function returns 0 on success or a negative code — either -errno from the
+ * operating system or one of the FILEAIO_E_* codes, which lie outside [-4095, -1].
+ */
+#ifndef FILEAIO_FILEAIO_H
+#define FILEAIO_FILEAIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#if defined(FILEAIO_BUILDING_LIBRARY)
+#define FILEAIO_API __attribute__((visibility("default")))
+#else
+#define FILEAIO_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FILEAIO_VERSION_MAJOR 0
+#define FILEAIO_VERSION_MINOR 1
+#define FILEAIO_VERSION_PATCH 0
+#define FILEAIO_VERSION_STRING "0.1.0"
+
+typedef struct fileaio_ctx fileaio_ctx; /* opaque */
+typedef struct fileaio_req fileaio_req; /* opaque */
+
+typedef enum fileaio_backend {
+    FILEAIO_BACKEND_AUTO = 0, /* the best available one, see fileaio_backend_probe */
+    FILEAIO_BACKEND_IO_URING = 1,
+    FILEAIO_BACKEND_LINUX_AIO = 2,
+    FILEAIO_BACKEND_POSIX_AIO = 3,
+    FILEAIO_BACKEND_THREAD_POOL = 4
+} fileaio_backend;
+
+typedef enum fileaio_req_state {
+    FILEAIO_REQ_PREPARED = 0,
+    FILEAIO_REQ_SUBMITTED = 1,
+    FILEAIO_REQ_COMPLETED = 2
+} fileaio_req_state;
+
+#define FILEAIO_UNLIMITED_REQS UINT32_MAX
+#define FILEAIO_WAIT_FOREVER UINT32_MAX
+#define FILEAIO_CTX_WAIT_WITHOUT_PENDING 0x1u /* the only context flag so far */
+
+/* io_uring tuning flags for fileaio_ctx_options.uring_flags. */
+#define FILEAIO_URING_SQPOLL 0x1u
+
+typedef struct fileaio_limits {
+    uint32_t max_outstanding;  /* system-wide cap on requests in flight, or FILEAIO_UNLIMITED_REQS */
+    uint32_t buffer_alignment; /* buffer alignment the backend needs for buffered I/O; 0 = none */
+} fileaio_limits;
+
+typedef struct fileaio_dio_alignment {
+    uint32_t mem_align;    /* O_DIRECT buffer address alignment for this file */
+    uint32_t offset_align; /* O_DIRECT offset and length alignment for this file */
+} fileaio_dio_alignment;
+
+typedef struct fileaio_stats {
+    uint64_t submitted;   /* requests accepted by submit */
+    uint64_t completed;   /* requests returned by wait */
+    uint64_t canceled;    /* requests completed by a successful cancel */
+    uint64_t failed;      /* completed requests whose result is an error */
+    uint64_t pending;     /* submitted - completed - canceled, right now */
+    uint64_t pending_max; /* high-water mark of pending */
+} fileaio_stats;
+
+typedef struct fileaio_ctx_options {
+    size_t size;                /* sizeof(fileaio_ctx_options): lets the struct grow */
+    uint32_t max_reqs;
+    uint32_t flags;
+    fileaio_backend backend;
+    uint32_t threads;           /* worker/helper threads where a backend has them; 0 = default */
+    uint32_t uring_flags;       /* e.g. FILEAIO_URING_SQPOLL; 0 = default */
+    uint32_t uring_max_workers; /* bound on io_uring's io-wq workers; 0 = kernel default */
+} fileaio_ctx_options;
+
+/*
+ * The library's own error codes: XX(name, value, sentence). One table gives the enum,
+ * fileaio_strerror and fileaio_errname. Values are negative, distinct and below -4095.
+ */
+#define FILEAIO_ERRNO_MAP(XX)                                                                 \
+    XX(INVALID_HANDLE, -10001, "invalid context or request handle")                           \
+    XX(INVALID_PARAMETER, -10002, "invalid parameter")                                        \
+    XX(OUT_OF_RANGE, -10003, "count out of range")                                            \
+    XX(NO_MEMORY, -10004, "out of memory")                                                    \
+    XX(NOT_SUPPORTED, -10005, "backend or operation not supported here")                      \
+    XX(NOT_PREPARED, -10006, "request is not prepared")                                       \
+    XX(IN_PROGRESS, -10007, "request is in progress")                                         \
+    XX(NOT_SUBMITTED, -10008, "request is not submitted")                                     \
+    XX(COMPLETED, -10009, "request already completed; wait will return it")                   \
+    XX(CANCELED, -10010, "request was canceled")                                              \
+    XX(LIMIT_EXCEEDED, -10011, "submit would exceed the context's request limit")             \
+    XX(INSUFFICIENT_RESOURCES, -10012, "the operating system refused resources")              \
+    XX(BUSY, -10013, "context is busy (requests pending or a thread is waiting)")             \
+    XX(NO_REQUEST, -10014, "nothing is pending to wait for")                                  \
+    XX(INTERRUPTED, -10015, "wait was interrupted by fileaio_ctx_wakeup")                     \
+    XX(TIMEOUT, -10016, "wait timed out")
+
+typedef enum fileaio_error {
+#define FILEAIO_ERRNO_ENUM_(name, value, text) FILEAIO_E_##name = (value),
+    FILEAIO_ERRNO_MAP(FILEAIO_ERRNO_ENUM_)
+#undef FILEAIO_ERRNO_ENUM_
+} fileaio_error;
+
+/* A sentence for any code (library code, -errno or 0). Never NULL. */
+FILEAIO_API const char *fileaio_strerror(int code);
+/* The symbol of any code ("FILEAIO_E_TIMEOUT", "EIO", "OK"). Never NULL. */
+FILEAIO_API const char *fileaio_errname(int code);
+
+/* ---- Requests: created once, prepared and submitted many times. ---- */
+
+/* Creates a request in state COMPLETED (result 0, 0 bytes, user NULL). */
+FILEAIO_API int fileaio_req_create(fileaio_req **req);
+/* Frees a request that is not SUBMITTED (E_IN_PROGRESS otherwise). NULL: no-op, 0. */
+FILEAIO_API int fileaio_req_destroy(fileaio_req *req);
+/* Prepare a request; on any error the request is left unchanged. */
+FILEAIO_API int fileaio_req_prepare_read(fileaio_req *req, int fd, int64_t offset, void *buf, size_t size,
+                                         void *user);
+FILEAIO_API int fileaio_req_prepare_write(fileaio_req *req, int fd, int64_t offset, const void *buf,
+                                          size_t size, void *user);
+FILEAIO_API int fileaio_req_prepare_readv(fileaio_req *req, int fd, int64_t offset, const struct iovec *iov,
+                                          int iovcnt, void *user);
+FILEAIO_API int fileaio_req_prepare_writev(fileaio_req *req, int fd, int64_t offset, const struct iovec *iov,
+                                           int iovcnt, void *user);
+/* fsync / fdatasync, each a barrier after earlier writes to fd on the same context. */
+FILEAIO_API int fileaio_req_prepare_flush(fileaio_req *req, int fd, void *user);
+FILEAIO_API int fileaio_req_prepare_datasync(fileaio_req *req, int fd, void *user);
+/* The user pointer given to prepare; NULL for a NULL handle. */
+FILEAIO_API void *fileaio_req_get_user(const fileaio_req *req);
+/* A fileaio_req_state, or FILEAIO_E_INVALID_HANDLE. */
+FILEAIO_API int fileaio_req_get_state(const fileaio_req *req);
+/* The stored result of a COMPLETED request; *transferred (may be NULL) gets the bytes moved. */
+FILEAIO_API int fileaio_req_get_result(const fileaio_req *req, size_t *transferred);
+/* 0 (stopped, never returned by wait), E_COMPLETED or E_IN_PROGRESS. Never blocks for long. */
+FILEAIO_API int fileaio_req_cancel(fileaio_req *req);
+
+/* ---- Contexts ---- */
+
+FILEAIO_API int fileaio_ctx_create(fileaio_ctx **ctx, uint32_t max_reqs, uint32_t flags);
+FILEAIO_API int fileaio_ctx_create_ex(fileaio_ctx **ctx, uint32_t max_reqs, uint32_t flags,
+                                      fileaio_backend backend);
+FILEAIO_API int fileaio_ctx_create_opts(fileaio_ctx **ctx, const fileaio_ctx_options *opts);
+/* E_BUSY while requests are pending or a thread waits. NULL: no-op, 0. */
+FILEAIO_API int fileaio_ctx_destroy(fileaio_ctx *ctx);
+/* NULL: FILEAIO_UNLIMITED_REQS. */
+FILEAIO_API uint32_t fileaio_ctx_get_max_req_count(const fileaio_ctx *ctx);
+/* The backend that really runs (never AUTO); AUTO for a NULL handle. */
+FILEAIO_API fileaio_backend fileaio_ctx_get_backend(const fileaio_ctx *ctx);
+/* A hint: the context will see requests on fd. */
+FILEAIO_API int fileaio_ctx_associate_with_file(fileaio_ctx *ctx, int fd);
+/* All-or-nothing validation, then every request is handed on. */
+FILEAIO_API int fileaio_ctx_submit(fileaio_ctx *ctx, fileaio_req *const *reqs, size_t count, size_t *submitted);
+/* Waits for at least min_reqs completions; hands back up to capacity of them. */
+FILEAIO_API int fileaio_ctx_wait(fileaio_ctx *ctx, size_t min_reqs, uint32_t timeout_ms, fileaio_req **completed,
+                                 size_t capacity, size_t *count);
+/* Makes the current (or next) wait return E_INTERRUPTED; coalescing, never lost. */
+FILEAIO_API int fileaio_ctx_wakeup(fileaio_ctx *ctx);
+FILEAIO_API int fileaio_ctx_get_stats(const fileaio_ctx *ctx, fileaio_stats *stats);
+/* Hints: may only change while nothing is pending (E_BUSY otherwise). */
+FILEAIO_API int fileaio_ctx_register_buffers(fileaio_ctx *ctx, const struct iovec *iov, unsigned count);
+FILEAIO_API int fileaio_ctx_unregister_buffers(fileaio_ctx *ctx);
+
+/* ---- Backends and limits ---- */
+
+/* "auto", "io_uring", "linux_aio", "posix_aio", "thread_pool"; "unknown" otherwise. Never NULL. */
+FILEAIO_API const char *fileaio_backend_name(fileaio_backend backend);
+/* 0 if contexts of that backend can be created here; else E_NOT_SUPPORTED and a reason. */
+FILEAIO_API int fileaio_backend_probe(fileaio_backend backend, char *reason, size_t reason_size);
+FILEAIO_API int fileaio_get_limits(fileaio_backend backend, fileaio_limits *limits);
+/* statx(STATX_DIOALIGN), then the device's logical block size, then 4096. */
+FILEAIO_API int fileaio_get_dio_alignment(int fd, fileaio_dio_alignment *alignment);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FILEAIO_FILEAIO_H */

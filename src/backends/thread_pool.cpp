@@ -1,0 +1,346 @@
+// The thread_pool backend.
+//
+// submit: a read that is not O_DIRECT is first tried inline with preadv2(RWF_NOWAIT): served from
+// the page cache it completes without a thread switch (the common case for hot data). Everything
+// else — misses, O_DIRECT, writes, flushes — goes to a FIFO served by a pool of workers that grows
+// on demand up to `threads`. Requests on one file run in parallel (unlike glibc's aio).
+//
+// Flush and data sync are barriers: the FIFO hands out every request queued before a flush
+// before the flush itself, and the worker that takes the flush then waits until the writes to
+// the same fd that were queued before it (and are running on other workers) have finished.
+// Writes completed inline finished before their submit returned, so they need no tracking.
+//
+// cancel removes a request still in the FIFO (0); one that runs or ran cannot be stopped.
+#include "backends/thread_pool.hpp"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <new>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "core/completion_queue.hpp"
+#include "core/request.hpp"
+
+namespace fileaio::detail {
+namespace {
+
+constexpr uint32_t default_threads = 16;
+// Larger cached reads are left to the workers, which can copy in parallel.
+constexpr size_t inline_max_bytes = 256 * 1024;
+
+// request::stage for this backend.
+enum stage : uint32_t { stage_new = 0, stage_queued, stage_running, stage_done, stage_canceled };
+
+// An intrusive doubly linked list through request::next/prev.
+struct req_list {
+    request *head = nullptr;
+    request *tail = nullptr;
+
+    bool empty() const { return head == nullptr; }
+    void push_back(request *r) {
+        r->next = nullptr;
+        r->prev = tail;
+        if (tail != nullptr) {
+            tail->next = r;
+        } else {
+            head = r;
+        }
+        tail = r;
+    }
+    void remove(request *r) {
+        if (r->prev != nullptr) {
+            r->prev->next = r->next;
+        } else {
+            head = r->next;
+        }
+        if (r->next != nullptr) {
+            r->next->prev = r->prev;
+        } else {
+            tail = r->prev;
+        }
+        r->next = r->prev = nullptr;
+    }
+    request *pop_front() {
+        request *r = head;
+        if (r != nullptr) remove(r);
+        return r;
+    }
+};
+
+// One transfer step: the remainder of r from r->transferred on, in as few calls as possible.
+ssize_t transfer_once(request *r, int rwf) {
+    const bool write = r->is_write();
+    const off_t off = static_cast<off_t>(r->offset + static_cast<int64_t>(r->transferred));
+    struct iovec one;
+    const struct iovec *vec = &one;
+    int cnt = 1;
+    if (r->is_vectored()) {
+        // Skip what is done; a partly done element is continued on its own.
+        size_t skip = r->transferred;
+        int k = 0;
+        while (k < r->iovcnt && skip >= r->iov[k].iov_len) skip -= r->iov[k++].iov_len;
+        if (skip != 0) {
+            one.iov_base = static_cast<char *>(r->iov[k].iov_base) + skip;
+            one.iov_len = r->iov[k].iov_len - skip;
+        } else {
+            vec = r->iov + k;
+            cnt = r->iovcnt - k;
+        }
+    } else {
+        one.iov_base = static_cast<char *>(r->buf) + r->transferred;
+        one.iov_len = r->size - r->transferred;
+    }
+    return write ? pwritev2(r->fd, vec, cnt, off, rwf) : preadv2(r->fd, vec, cnt, off, rwf);
+}
+
+// Runs a read or write until it is whole, hits end of file, fails, or (with RWF_NOWAIT) would
+// block. Returns true when the request is finished (result set), false when it must be punted.
+bool run_io(request *r, int rwf) {
+    while (r->transferred < r->size) {
+        ssize_t n = transfer_once(r, rwf);
+        if (n > 0) {
+            r->transferred += static_cast<size_t>(n);
+            continue;
+        }
+        if (n == 0) {
+            // End of file ends a read successfully. A write that moves nothing would loop forever.
+            r->result = r->is_write() ? -EIO : 0;
+            return true;
+        }
+        int err = errno;
+        if (err == EINTR) continue;
+        if ((rwf & RWF_NOWAIT) != 0) return false;  // EAGAIN, EOPNOTSUPP, ...: the worker decides
+        r->result = -err;
+        return true;
+    }
+    r->result = 0;
+    return true;
+}
+
+void run_sync(request *r) {
+    int rc;
+    do {
+        rc = r->kind == op::flush ? fsync(r->fd) : fdatasync(r->fd);
+    } while (rc != 0 && errno == EINTR);
+    r->result = rc == 0 ? 0 : -errno;
+}
+
+class thread_pool_backend final : public backend {
+public:
+    explicit thread_pool_backend(uint32_t max_threads) : max_threads_(max_threads) {}
+
+    ~thread_pool_backend() override {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        work_cv_.notify_all();
+        for (auto &t : workers_) t.join();
+    }
+
+    // Starts the first worker, so that queued work always has someone to run it.
+    int start() {
+        std::lock_guard lock(mutex_);
+        return spawn_locked() ? 0 : FILEAIO_E_INSUFFICIENT_RESOURCES;
+    }
+
+    int submit(request *const *reqs, size_t n, size_t *accepted) override {
+        request *done_head = nullptr;
+        request *done_tail = nullptr;
+        size_t done_count = 0;
+        request *punt[batch_chunk];
+        size_t punted = 0;
+        int last_fd = -1;
+        bool last_direct = true;
+
+        for (size_t i = 0; i < n; ++i) {
+            request *r = reqs[i];
+            r->transferred = 0;
+            r->result = 0;
+            bool finished = false;
+            if (!r->is_sync() && !r->is_write() && r->size <= inline_max_bytes) {
+                if (r->fd != last_fd) {
+                    int fl = fcntl(r->fd, F_GETFL);
+                    last_fd = r->fd;
+                    last_direct = fl < 0 || (fl & O_DIRECT) != 0;
+                }
+                if (!last_direct) {
+                    r->stage.store(stage_running, std::memory_order_relaxed);
+                    finished = run_io(r, RWF_NOWAIT);
+                }
+            }
+            if (finished) {
+                r->stage.store(stage_done, std::memory_order_relaxed);
+                r->next = nullptr;
+                if (done_tail != nullptr) {
+                    done_tail->next = r;
+                } else {
+                    done_head = r;
+                }
+                done_tail = r;
+                ++done_count;
+            } else {
+                punt[punted++] = r;
+                if (punted == batch_chunk) {
+                    enqueue(punt, punted);
+                    punted = 0;
+                }
+            }
+        }
+        if (punted != 0) enqueue(punt, punted);
+        if (done_count != 0) completions_.push(done_head, done_tail, done_count);
+        *accepted = n;
+        return 0;
+    }
+
+    size_t reap(request **out, size_t cap, size_t want, const deadline &dl) override {
+        return completions_.pop(out, cap, want, dl);
+    }
+
+    void kick() override { completions_.kick(); }
+
+    int cancel(request *r) override {
+        std::lock_guard lock(mutex_);
+        switch (r->stage.load(std::memory_order_relaxed)) {
+            case stage_queued:
+                queue_.remove(r);
+                r->stage.store(stage_canceled, std::memory_order_relaxed);
+                return 0;
+            case stage_done: return FILEAIO_E_COMPLETED;
+            case stage_canceled: return FILEAIO_E_NOT_SUBMITTED;
+            default: return FILEAIO_E_IN_PROGRESS;
+        }
+    }
+
+private:
+    static constexpr size_t batch_chunk = 64;
+
+    void enqueue(request *const *reqs, size_t n) {
+        size_t wake = 0;
+        {
+            std::lock_guard lock(mutex_);
+            for (size_t i = 0; i < n; ++i) {
+                reqs[i]->seq = ++seq_;
+                reqs[i]->stage.store(stage_queued, std::memory_order_relaxed);
+                queue_.push_back(reqs[i]);
+            }
+            queued_ += n;
+            wake = std::min(n, idle_);
+            // Grow the pool while there is more queued work than idle workers.
+            for (size_t extra = n - wake; extra > 0 && workers_.size() < max_threads_; --extra)
+                if (!spawn_locked()) break;
+        }
+        for (size_t i = 0; i < wake; ++i) work_cv_.notify_one();
+    }
+
+    // Starts a worker with every signal blocked: the caller's signals stay the caller's.
+    bool spawn_locked() {
+        sigset_t all;
+        sigset_t old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        bool ok = true;
+        try {
+            workers_.emplace_back([this] { worker(); });
+        } catch (const std::system_error &) {
+            ok = false;
+        } catch (const std::bad_alloc &) {
+            ok = false;
+        }
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        return ok;
+    }
+
+    bool earlier_write_running(const request *flush) const {
+        for (const request *w = running_writes_.head; w != nullptr; w = w->next)
+            if (w->fd == flush->fd && w->seq < flush->seq) return true;
+        return false;
+    }
+
+    void worker() {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            while (!stopping_ && queue_.empty()) {
+                ++idle_;
+                work_cv_.wait(lock);
+                --idle_;
+            }
+            if (queue_.empty()) return;  // stopping
+            request *r = queue_.pop_front();
+            --queued_;
+            r->stage.store(stage_running, std::memory_order_relaxed);
+            if (r->is_write()) running_writes_.push_back(r);
+            if (r->is_sync()) {
+                ++barrier_waiters_;
+                barrier_cv_.wait(lock, [&] { return !earlier_write_running(r); });
+                --barrier_waiters_;
+            }
+            lock.unlock();
+
+            if (r->is_sync()) {
+                run_sync(r);
+            } else {
+                run_io(r, 0);
+            }
+
+            lock.lock();
+            const bool was_write = r->is_write();
+            if (was_write) running_writes_.remove(r);
+            r->stage.store(stage_done, std::memory_order_relaxed);
+            // Pushed under mutex_: a flush waiting on this write is reported after it.
+            completions_.push(r);
+            if (was_write && barrier_waiters_ != 0) barrier_cv_.notify_all();
+        }
+    }
+
+    const uint32_t max_threads_;
+    completion_queue completions_;
+
+    std::mutex mutex_;  // guards everything below
+    std::condition_variable work_cv_;
+    std::condition_variable barrier_cv_;
+    req_list queue_;
+    req_list running_writes_;
+    std::vector<std::thread> workers_;
+    size_t idle_ = 0;
+    size_t queued_ = 0;
+    size_t barrier_waiters_ = 0;
+    uint64_t seq_ = 0;
+    bool stopping_ = false;
+};
+
+}  // namespace
+
+int thread_pool_probe(char *reason, size_t reason_size) {
+    if (reason != nullptr && reason_size != 0) std::snprintf(reason, reason_size, "available (worker threads)");
+    return 0;
+}
+
+int thread_pool_create(const backend_config &config, std::unique_ptr<backend> *out) {
+    uint32_t threads = config.threads != 0 ? config.threads : default_threads;
+    threads = std::min(threads, config.max_reqs);
+    auto be = std::unique_ptr<thread_pool_backend>(new (std::nothrow) thread_pool_backend(threads));
+    if (!be) return FILEAIO_E_NO_MEMORY;
+    if (int rc = be->start(); rc != 0) return rc;
+    *out = std::move(be);
+    return 0;
+}
+
+int thread_pool_limits(fileaio_limits *limits) {
+    limits->max_outstanding = FILEAIO_UNLIMITED_REQS;
+    limits->buffer_alignment = 0;
+    return 0;
+}
+
+}  // namespace fileaio::detail

@@ -1,0 +1,227 @@
+#include "core/context.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+namespace fileaio::detail {
+namespace {
+
+// The first version of fileaio_ctx_options ends after uring_max_workers.
+constexpr size_t options_v1_size = offsetof(fileaio_ctx_options, uring_max_workers) + sizeof(uint32_t);
+constexpr uint32_t known_ctx_flags = FILEAIO_CTX_WAIT_WITHOUT_PENDING;
+constexpr uint32_t known_uring_flags = FILEAIO_URING_SQPOLL;
+constexpr uint32_t max_threads_option = 1024;
+
+bool valid_backend(fileaio_backend b) {
+    return b >= FILEAIO_BACKEND_AUTO && b <= FILEAIO_BACKEND_THREAD_POOL;
+}
+
+// Bytes a newer caller added beyond the fields we know must be zero, or we would drop an option.
+bool unknown_tail_is_zero(const fileaio_ctx_options &opts) {
+    const auto *bytes = reinterpret_cast<const unsigned char *>(&opts);
+    for (size_t i = sizeof(fileaio_ctx_options); i < opts.size; ++i)
+        if (bytes[i] != 0) return false;
+    return true;
+}
+
+void update_max(std::atomic<uint64_t> &max, uint64_t value) {
+    uint64_t cur = max.load(std::memory_order_relaxed);
+    while (value > cur && !max.compare_exchange_weak(cur, value, std::memory_order_relaxed)) {
+    }
+}
+
+}  // namespace
+
+deadline deadline::after_ms(uint32_t ms) {
+    if (ms == FILEAIO_WAIT_FOREVER) return never();
+    return {clock::now() + std::chrono::milliseconds(ms), false};
+}
+
+context::context(uint32_t max, uint32_t fl, fileaio_backend k, std::unique_ptr<backend> be)
+    : max_reqs(max), flags(fl), kind(k), backend_(std::move(be)) {}
+
+context::~context() { magic = 0; }
+
+int create_context(const fileaio_ctx_options &opts, context **out) {
+    if (opts.size < options_v1_size) return FILEAIO_E_INVALID_PARAMETER;
+    if (opts.size > sizeof(fileaio_ctx_options) && !unknown_tail_is_zero(opts)) return FILEAIO_E_NOT_SUPPORTED;
+    if (opts.max_reqs == 0) return FILEAIO_E_INVALID_PARAMETER;
+    if (opts.max_reqs == FILEAIO_UNLIMITED_REQS) return FILEAIO_E_OUT_OF_RANGE;
+    if ((opts.flags & ~known_ctx_flags) != 0) return FILEAIO_E_INVALID_PARAMETER;
+    if (!valid_backend(opts.backend)) return FILEAIO_E_INVALID_PARAMETER;
+    if (opts.threads > max_threads_option) return FILEAIO_E_INVALID_PARAMETER;
+    if ((opts.uring_flags & ~known_uring_flags) != 0) return FILEAIO_E_INVALID_PARAMETER;
+
+    backend_config config;
+    config.max_reqs = opts.max_reqs;
+    config.threads = opts.threads;
+    config.uring_flags = opts.uring_flags;
+    config.uring_max_workers = opts.uring_max_workers;
+
+    std::unique_ptr<backend> be;
+    fileaio_backend chosen = FILEAIO_BACKEND_AUTO;
+    if (int rc = create_backend(opts.backend, config, &be, &chosen); rc != 0) return rc;
+    auto *ctx = new (std::nothrow) context(opts.max_reqs, opts.flags, chosen, std::move(be));
+    if (ctx == nullptr) return FILEAIO_E_NO_MEMORY;
+    *out = ctx;
+    return 0;
+}
+
+void context::rollback_claims(request *const *reqs, size_t n) {
+    for (size_t i = 0; i < n; ++i) reqs[i]->state.store(req_state::prepared, std::memory_order_release);
+}
+
+int context::submit(request *const *reqs, size_t count, size_t *submitted) {
+    if (submitted != nullptr) *submitted = 0;
+    if (reqs == nullptr || count == 0) return FILEAIO_E_INVALID_PARAMETER;
+
+    // Claim every element (PREPARED -> CLAIMED) in order; the first faulty one undoes the claims.
+    for (size_t i = 0; i < count; ++i) {
+        request *r = reqs[i];
+        int fault = 0;
+        req_state expected = req_state::prepared;
+        if (!is_live(r)) {
+            fault = FILEAIO_E_INVALID_HANDLE;
+        } else if (!r->state.compare_exchange_strong(expected, req_state::claimed, std::memory_order_acq_rel)) {
+            if (expected == req_state::completed) {
+                fault = FILEAIO_E_NOT_PREPARED;
+            } else if (expected == req_state::claimed && std::find(reqs, reqs + i, r) != reqs + i) {
+                fault = FILEAIO_E_INVALID_PARAMETER;  // the same request twice in this batch
+            } else {
+                fault = FILEAIO_E_IN_PROGRESS;
+            }
+        }
+        if (fault != 0) {
+            rollback_claims(reqs, i);
+            return fault;
+        }
+    }
+
+    // Reserve room under the limit.
+    uint64_t cur = pending_.load(std::memory_order_relaxed);
+    do {
+        if (cur + count > max_reqs) {
+            rollback_claims(reqs, count);
+            return FILEAIO_E_LIMIT_EXCEEDED;
+        }
+    } while (!pending_.compare_exchange_weak(cur, cur + count, std::memory_order_acq_rel));
+    update_max(pending_max_, cur + count);
+
+    // SUBMITTED before the backend sees them: a completion may be reaped before submit returns.
+    for (size_t i = 0; i < count; ++i) {
+        request *r = reqs[i];
+        r->owner = this;
+        r->stage.store(0, std::memory_order_relaxed);
+        r->state.store(req_state::submitted, std::memory_order_release);
+    }
+    size_t accepted = 0;
+    int rc = backend_->submit(reqs, count, &accepted);
+    if (rc != 0 && accepted < count) {
+        for (size_t i = accepted; i < count; ++i)
+            reqs[i]->state.store(req_state::prepared, std::memory_order_release);
+        pending_.fetch_sub(count - accepted, std::memory_order_acq_rel);
+    } else {
+        accepted = count;
+        rc = 0;
+    }
+    submitted_.fetch_add(accepted, std::memory_order_relaxed);
+    if (submitted != nullptr) *submitted = accepted;
+    return rc;
+}
+
+void context::finish(request **reqs, size_t n) {
+    if (n == 0) return;
+    uint64_t errors = 0;
+    for (size_t i = 0; i < n; ++i) {
+        if (reqs[i]->result < 0) ++errors;
+        reqs[i]->state.store(req_state::completed, std::memory_order_release);
+    }
+    completed_.fetch_add(n, std::memory_order_relaxed);
+    if (errors != 0) failed_.fetch_add(errors, std::memory_order_relaxed);
+    pending_.fetch_sub(n, std::memory_order_acq_rel);
+}
+
+int context::wait(size_t min_reqs, uint32_t timeout_ms, request **completed, size_t capacity, size_t *count) {
+    *count = 0;
+    if (min_reqs > capacity) return FILEAIO_E_OUT_OF_RANGE;
+    if (waiting_.exchange(true, std::memory_order_acq_rel)) return FILEAIO_E_BUSY;
+    struct leave_guard {
+        std::atomic<bool> &flag;
+        ~leave_guard() { flag.store(false, std::memory_order_release); }
+    } guard{waiting_};
+
+    if (pending_.load(std::memory_order_acquire) == 0 && (flags & FILEAIO_CTX_WAIT_WITHOUT_PENDING) == 0)
+        return FILEAIO_E_NO_REQUEST;
+    if (min_reqs == 0) min_reqs = 1;
+
+    // One deadline for the whole call, however often the backend returns early.
+    const deadline dl = timeout_ms == 0 ? deadline::poll() : deadline::after_ms(timeout_ms);
+    size_t got = 0;
+    for (;;) {
+        size_t want = min_reqs > got ? min_reqs - got : 1;
+        size_t n = backend_->reap(completed + got, capacity - got, want, dl);
+        finish(completed + got, n);
+        got += n;
+        *count = got;
+        // A pending wakeup wins over completions (they are still handed back).
+        if (wakeup_pending_.load(std::memory_order_acquire) &&
+            wakeup_pending_.exchange(false, std::memory_order_acq_rel))
+            return FILEAIO_E_INTERRUPTED;
+        if (got >= min_reqs) return 0;
+        if (dl.expired()) return FILEAIO_E_TIMEOUT;
+    }
+}
+
+int context::wakeup() {
+    wakeup_pending_.store(true, std::memory_order_release);
+    backend_->kick();
+    return 0;
+}
+
+int context::cancel(request *r) {
+    int rc = backend_->cancel(r);
+    if (rc != 0) return rc;
+    r->result = FILEAIO_E_CANCELED;
+    r->transferred = 0;
+    canceled_.fetch_add(1, std::memory_order_relaxed);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    r->state.store(req_state::completed, std::memory_order_release);
+    return 0;
+}
+
+int context::try_destroy() {
+    if (waiting_.load(std::memory_order_acquire)) return FILEAIO_E_BUSY;
+    if (pending_.load(std::memory_order_acquire) != 0) return FILEAIO_E_BUSY;
+    return 0;
+}
+
+void context::get_stats(fileaio_stats *st) const {
+    *st = fileaio_stats{};
+    st->submitted = submitted_.load(std::memory_order_relaxed);
+    st->completed = completed_.load(std::memory_order_relaxed);
+    st->canceled = canceled_.load(std::memory_order_relaxed);
+    st->failed = failed_.load(std::memory_order_relaxed);
+    st->pending = pending_.load(std::memory_order_relaxed);
+    st->pending_max = pending_max_.load(std::memory_order_relaxed);
+}
+
+int context::associate_with_file(int fd) {
+    if (fd < 0) return FILEAIO_E_INVALID_PARAMETER;
+    return backend_->associate_with_file(fd);
+}
+
+int context::register_buffers(const struct iovec *iov, unsigned count) {
+    if (iov == nullptr || count == 0 || count > IOV_MAX) return FILEAIO_E_INVALID_PARAMETER;
+    for (unsigned i = 0; i < count; ++i)
+        if (iov[i].iov_base == nullptr || iov[i].iov_len == 0) return FILEAIO_E_INVALID_PARAMETER;
+    if (pending_.load(std::memory_order_acquire) != 0) return FILEAIO_E_BUSY;
+    return backend_->register_buffers(iov, count);
+}
+
+int context::unregister_buffers() {
+    if (pending_.load(std::memory_order_acquire) != 0) return FILEAIO_E_BUSY;
+    return backend_->unregister_buffers();
+}
+
+}  // namespace fileaio::detail

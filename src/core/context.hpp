@@ -1,0 +1,63 @@
+// The context: the contract of API.md ("Contexts") on top of one backend. Thread safety:
+// submit, wakeup, cancel and stats from any thread; wait from one thread at a time (a second
+// gets E_BUSY); destroy alone (a wait in progress makes it E_BUSY).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "backends/backend.hpp"
+#include "core/request.hpp"
+#include "fileaio/fileaio.h"
+
+namespace fileaio::detail {
+
+inline constexpr uint64_t context_magic = 0x7874636f69616f66ULL;  // "foaioctx"
+
+struct context {
+    context(uint32_t max, uint32_t fl, fileaio_backend kind, std::unique_ptr<backend> be);
+    ~context();
+    context(const context &) = delete;
+    context &operator=(const context &) = delete;
+
+    // The calls of API.md; the C layer has checked the context handle and NULL outputs.
+    int submit(request *const *reqs, size_t count, size_t *submitted);
+    int wait(size_t min_reqs, uint32_t timeout_ms, request **completed, size_t capacity, size_t *count);
+    int wakeup();
+    int cancel(request *r);
+    int try_destroy();  // 0 when it may be freed, else E_BUSY
+    void get_stats(fileaio_stats *st) const;
+    int associate_with_file(int fd);
+    int register_buffers(const struct iovec *iov, unsigned count);
+    int unregister_buffers();
+
+    uint64_t magic = context_magic;
+    const uint32_t max_reqs;
+    const uint32_t flags;
+    const fileaio_backend kind;
+
+private:
+    // Marks reaped requests COMPLETED and accounts for them.
+    void finish(request **reqs, size_t n);
+    void rollback_claims(request *const *reqs, size_t n);
+
+    std::unique_ptr<backend> backend_;
+    std::atomic<uint64_t> pending_{0};
+    std::atomic<bool> waiting_{false};
+    std::atomic<bool> wakeup_pending_{false};
+
+    std::atomic<uint64_t> submitted_{0};
+    std::atomic<uint64_t> completed_{0};
+    std::atomic<uint64_t> canceled_{0};
+    std::atomic<uint64_t> failed_{0};
+    std::atomic<uint64_t> pending_max_{0};
+};
+
+inline bool is_live(const context *c) { return c != nullptr && c->magic == context_magic; }
+
+// Creates a context from validated-or-not options; returns 0 or an error code.
+int create_context(const fileaio_ctx_options &opts, context **out);
+
+}  // namespace fileaio::detail

@@ -1,0 +1,72 @@
+// The backend-neutral request: what to do, its state, its result, and scratch space that the
+// backend which runs it may use while it is SUBMITTED. Requests are created once and reused;
+// nothing here allocates.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace fileaio::detail {
+
+struct context;
+
+enum class op : uint8_t { read, write, readv, writev, flush, datasync };
+
+// The public states (PREPARED/SUBMITTED/COMPLETED) plus one internal: CLAIMED, held by a submit
+// between validating its batch and handing it on. It reads as PREPARED from outside.
+enum class req_state : uint32_t { prepared = 0, submitted = 1, completed = 2, claimed = 3 };
+
+inline constexpr uint64_t request_magic = 0x7271656c69616f66ULL;  // "foaileqr"
+inline constexpr size_t backend_scratch_size = 256;
+
+struct request {
+    uint64_t magic = request_magic;
+    std::atomic<req_state> state{req_state::completed};
+
+    // What to do (valid from prepare on).
+    op kind = op::read;
+    int fd = -1;
+    int64_t offset = 0;
+    void *buf = nullptr;             // read/write
+    const struct iovec *iov = nullptr;  // readv/writev
+    int iovcnt = 0;
+    size_t size = 0;                 // bytes to move (total of the vector)
+    void *user = nullptr;
+
+    // The outcome (valid in COMPLETED).
+    int result = 0;
+    size_t transferred = 0;
+
+    // While SUBMITTED: the context it was submitted to, and backend bookkeeping. `stage` is
+    // reset to 0 by submit before the backend sees the request; its meaning is the backend's.
+    context *owner = nullptr;
+    request *next = nullptr;
+    request *prev = nullptr;
+    uint64_t seq = 0;
+    std::atomic<uint32_t> stage{0};
+    alignas(16) unsigned char scratch[backend_scratch_size];
+
+    bool is_write() const { return kind == op::write || kind == op::writev; }
+    bool is_sync() const { return kind == op::flush || kind == op::datasync; }
+    bool is_vectored() const { return kind == op::readv || kind == op::writev; }
+};
+
+inline bool is_live(const request *r) { return r != nullptr && r->magic == request_magic; }
+
+// Prepare: validate, then fill. On error the request is unchanged. Returns 0 or an error code.
+int prepare_io(request *r, op kind, int fd, int64_t offset, void *buf, size_t size, void *user);
+int prepare_vectored(request *r, op kind, int fd, int64_t offset, const struct iovec *iov, int iovcnt,
+                     void *user);
+int prepare_sync(request *r, op kind, int fd, void *user);
+
+// The public view of the state: a fileaio_req_state value.
+int public_state(const request *r);
+// The stored result of a COMPLETED request (E_NOT_SUBMITTED / E_IN_PROGRESS otherwise).
+int get_result(const request *r, size_t *transferred);
+// Cancel: E_NOT_SUBMITTED unless SUBMITTED; else asks the owning context's backend.
+int cancel(request *r);
+
+}  // namespace fileaio::detail
