@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 
 #include "fileaio/fileaio.h"
@@ -68,6 +69,19 @@ public:
     virtual int register_buffers(const struct iovec * /*iov*/, unsigned /*count*/) { return 0; }
     virtual int unregister_buffers() { return 0; }
 };
+
+// A C caller may pass any integer as a fileaio_backend; loading such a value as the C++ enum type
+// is undefined, so the C boundary reads the raw bits and converts checked values only.
+inline int raw_enum(const fileaio_backend &b) {
+    int v;
+    std::memcpy(&v, &b, sizeof v);
+    return v;
+}
+inline bool backend_from_raw(int v, fileaio_backend *out) {
+    if (v < FILEAIO_BACKEND_AUTO || v > FILEAIO_BACKEND_THREAD_POOL) return false;
+    *out = static_cast<fileaio_backend>(v);
+    return true;
+}
 
 // The registry (src/backends/registry.cpp): the only place that names the backends.
 int probe_backend(fileaio_backend kind, char *reason, size_t reason_size);

@@ -2,6 +2,8 @@
 // NULL outputs (the order of API.md: handle, state, arguments) and turns any exception into a code.
 #include "fileaio/fileaio.h"
 
+#include <cstdio>
+#include <cstring>
 #include <new>
 
 #include "backends/backend.hpp"
@@ -110,7 +112,7 @@ int fileaio_ctx_create_ex(fileaio_ctx **ctx, uint32_t max_reqs, uint32_t flags, 
     opts.size = sizeof opts;
     opts.max_reqs = max_reqs;
     opts.flags = flags;
-    opts.backend = backend;
+    std::memcpy(&opts.backend, &backend, sizeof backend);  // validated by create_opts, never loaded here
     return fileaio_ctx_create_opts(ctx, &opts);
 }
 
@@ -191,15 +193,28 @@ int fileaio_ctx_unregister_buffers(fileaio_ctx *handle) {
     return guarded([&] { return c->unregister_buffers(); });
 }
 
-const char *fileaio_backend_name(fileaio_backend backend) { return fileaio::detail::backend_name(backend); }
+const char *fileaio_backend_name(fileaio_backend backend) {
+    fileaio_backend kind;
+    if (!fileaio::detail::backend_from_raw(fileaio::detail::raw_enum(backend), &kind)) return "unknown";
+    return fileaio::detail::backend_name(kind);
+}
 
 int fileaio_backend_probe(fileaio_backend backend, char *reason, size_t reason_size) {
-    return guarded([&] { return fileaio::detail::probe_backend(backend, reason, reason_size); });
+    fileaio_backend kind;
+    int raw = fileaio::detail::raw_enum(backend);
+    if (!fileaio::detail::backend_from_raw(raw, &kind)) {
+        if (reason != nullptr && reason_size != 0) std::snprintf(reason, reason_size, "unknown backend %d", raw);
+        return FILEAIO_E_INVALID_PARAMETER;
+    }
+    return guarded([&] { return fileaio::detail::probe_backend(kind, reason, reason_size); });
 }
 
 int fileaio_get_limits(fileaio_backend backend, fileaio_limits *limits) {
     if (limits == nullptr) return FILEAIO_E_INVALID_PARAMETER;
-    return guarded([&] { return fileaio::detail::backend_limits(backend, limits); });
+    fileaio_backend kind;
+    if (!fileaio::detail::backend_from_raw(fileaio::detail::raw_enum(backend), &kind))
+        return FILEAIO_E_INVALID_PARAMETER;
+    return guarded([&] { return fileaio::detail::backend_limits(kind, limits); });
 }
 
 int fileaio_get_dio_alignment(int fd, fileaio_dio_alignment *alignment) {

@@ -13,9 +13,6 @@ constexpr uint32_t known_ctx_flags = FILEAIO_CTX_WAIT_WITHOUT_PENDING;
 constexpr uint32_t known_uring_flags = FILEAIO_URING_SQPOLL;
 constexpr uint32_t max_threads_option = 1024;
 
-bool valid_backend(fileaio_backend b) {
-    return b >= FILEAIO_BACKEND_AUTO && b <= FILEAIO_BACKEND_THREAD_POOL;
-}
 
 // Bytes a newer caller added beyond the fields we know must be zero, or we would drop an option.
 bool unknown_tail_is_zero(const fileaio_ctx_options &opts) {
@@ -49,7 +46,8 @@ int create_context(const fileaio_ctx_options &opts, context **out) {
     if (opts.max_reqs == 0) return FILEAIO_E_INVALID_PARAMETER;
     if (opts.max_reqs == FILEAIO_UNLIMITED_REQS) return FILEAIO_E_OUT_OF_RANGE;
     if ((opts.flags & ~known_ctx_flags) != 0) return FILEAIO_E_INVALID_PARAMETER;
-    if (!valid_backend(opts.backend)) return FILEAIO_E_INVALID_PARAMETER;
+    fileaio_backend kind = FILEAIO_BACKEND_AUTO;
+    if (!backend_from_raw(raw_enum(opts.backend), &kind)) return FILEAIO_E_INVALID_PARAMETER;
     if (opts.threads > max_threads_option) return FILEAIO_E_INVALID_PARAMETER;
     if ((opts.uring_flags & ~known_uring_flags) != 0) return FILEAIO_E_INVALID_PARAMETER;
 
@@ -61,7 +59,7 @@ int create_context(const fileaio_ctx_options &opts, context **out) {
 
     std::unique_ptr<backend> be;
     fileaio_backend chosen = FILEAIO_BACKEND_AUTO;
-    if (int rc = create_backend(opts.backend, config, &be, &chosen); rc != 0) return rc;
+    if (int rc = create_backend(kind, config, &be, &chosen); rc != 0) return rc;
     auto *ctx = new (std::nothrow) context(opts.max_reqs, opts.flags, chosen, std::move(be));
     if (ctx == nullptr) return FILEAIO_E_NO_MEMORY;
     *out = ctx;
@@ -212,10 +210,10 @@ int context::associate_with_file(int fd) {
 }
 
 int context::register_buffers(const struct iovec *iov, unsigned count) {
+    if (pending_.load(std::memory_order_acquire) != 0) return FILEAIO_E_BUSY;  // state before arguments
     if (iov == nullptr || count == 0 || count > IOV_MAX) return FILEAIO_E_INVALID_PARAMETER;
     for (unsigned i = 0; i < count; ++i)
         if (iov[i].iov_base == nullptr || iov[i].iov_len == 0) return FILEAIO_E_INVALID_PARAMETER;
-    if (pending_.load(std::memory_order_acquire) != 0) return FILEAIO_E_BUSY;
     return backend_->register_buffers(iov, count);
 }
 

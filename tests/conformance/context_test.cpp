@@ -226,14 +226,16 @@ TEST_P(contexts, destroy_is_refused_while_another_thread_waits) {
         fileaio_req *out[1];
         size_t count = 0;
         inside = true;
-        rc = fileaio_ctx_wait(c, 1, long_timeout_ms, out, 1, &count);
+        // The main thread's probes may hold the wait for an instant: retry on E_BUSY.
+        while ((rc = fileaio_ctx_wait(c, 1, long_timeout_ms, out, 1, &count)) == FILEAIO_E_BUSY) std::this_thread::yield();
     });
     while (!inside) std::this_thread::yield();
     // The waiter may not have entered wait yet; poll until destroy sees it (never frees it).
     int destroy_rc = 0;
     fileaio_req *probe_out[1];
     size_t probe_count = 0;
-    for (;;) {
+    auto until = steady_clock::now() + milliseconds(long_timeout_ms);
+    while (steady_clock::now() < until) {
         if (fileaio_ctx_wait(c, 1, 0, probe_out, 1, &probe_count) == FILEAIO_E_BUSY) {
             destroy_rc = fileaio_ctx_destroy(c);
             break;
@@ -252,7 +254,10 @@ TEST_P(contexts, a_second_concurrent_waiter_gets_busy) {
     std::thread waiter([&] {
         fileaio_req *out[1];
         size_t count = 0;
-        rc = fileaio_ctx_wait(c, 1, long_timeout_ms, out, 1, &count);
+        int got;
+        while ((got = fileaio_ctx_wait(c, 1, long_timeout_ms, out, 1, &count)) == FILEAIO_E_BUSY)
+            std::this_thread::yield();
+        rc = got;
     });
     fileaio_req *out[1];
     size_t count = 0;
