@@ -8,20 +8,48 @@
 
 #include "backends/backend.hpp"
 #include "backends/thread_pool.hpp"
+#if FILEAIO_HAVE_IO_URING
+#include "backends/io_uring.hpp"
+#endif
+#if FILEAIO_HAVE_LINUX_AIO
+#include "backends/linux_aio.hpp"
+#endif
+#if FILEAIO_HAVE_POSIX_AIO
+#include "backends/posix_aio.hpp"
+#endif
 
 namespace fileaio::detail {
 namespace {
 
-// Backends whose issue has not landed yet: they say so, they do not pretend.
-int not_built_probe(const char *what, char *reason, size_t reason_size) {
+// A backend whose library was missing at build time says so, and how to get it.
+__attribute__((unused)) int not_built_probe(const char *what, const char *package, char *reason,
+                                            size_t reason_size) {
     if (reason != nullptr && reason_size != 0)
-        std::snprintf(reason, reason_size, "%s backend not built yet (this version has no %s support)", what, what);
+        std::snprintf(reason, reason_size, "%s backend not built (install %s and rebuild)", what, package);
     return FILEAIO_E_NOT_SUPPORTED;
 }
 
-int io_uring_probe(char *reason, size_t reason_size) { return not_built_probe("io_uring", reason, reason_size); }
-int linux_aio_probe(char *reason, size_t reason_size) { return not_built_probe("linux_aio", reason, reason_size); }
-int posix_aio_probe(char *reason, size_t reason_size) { return not_built_probe("posix_aio", reason, reason_size); }
+#if !FILEAIO_HAVE_IO_URING
+int io_uring_probe(char *reason, size_t reason_size) {
+    return not_built_probe("io_uring", "liburing-dev", reason, reason_size);
+}
+constexpr auto io_uring_create = nullptr;
+constexpr auto io_uring_limits = nullptr;
+#endif
+#if !FILEAIO_HAVE_LINUX_AIO
+int linux_aio_probe(char *reason, size_t reason_size) {
+    return not_built_probe("linux_aio", "libaio-dev", reason, reason_size);
+}
+constexpr auto linux_aio_create = nullptr;
+constexpr auto linux_aio_limits = nullptr;
+#endif
+#if !FILEAIO_HAVE_POSIX_AIO
+int posix_aio_probe(char *reason, size_t reason_size) {
+    return not_built_probe("posix_aio", "glibc's aio.h", reason, reason_size);
+}
+constexpr auto posix_aio_create = nullptr;
+constexpr auto posix_aio_limits = nullptr;
+#endif
 
 struct entry {
     fileaio_backend kind;
@@ -32,9 +60,9 @@ struct entry {
 };
 
 const entry entries[] = {
-    {FILEAIO_BACKEND_IO_URING, "io_uring", io_uring_probe, nullptr, nullptr},
-    {FILEAIO_BACKEND_LINUX_AIO, "linux_aio", linux_aio_probe, nullptr, nullptr},
-    {FILEAIO_BACKEND_POSIX_AIO, "posix_aio", posix_aio_probe, nullptr, nullptr},
+    {FILEAIO_BACKEND_IO_URING, "io_uring", io_uring_probe, io_uring_create, io_uring_limits},
+    {FILEAIO_BACKEND_LINUX_AIO, "linux_aio", linux_aio_probe, linux_aio_create, linux_aio_limits},
+    {FILEAIO_BACKEND_POSIX_AIO, "posix_aio", posix_aio_probe, posix_aio_create, posix_aio_limits},
     {FILEAIO_BACKEND_THREAD_POOL, "thread_pool", thread_pool_probe, thread_pool_create, thread_pool_limits},
 };
 
@@ -138,6 +166,7 @@ int backend_limits(fileaio_backend kind, fileaio_limits *limits) {
         if (e == nullptr) return FILEAIO_E_INVALID_PARAMETER;
         if (probe_one(*e, nullptr, 0) != 0) return FILEAIO_E_NOT_SUPPORTED;
     }
+    if (e->limits == nullptr) return FILEAIO_E_NOT_SUPPORTED;
     return e->limits(limits);
 }
 
