@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
@@ -40,7 +41,31 @@ constexpr uint32_t default_threads = 16;
 constexpr size_t inline_max_bytes = 256 * 1024;
 
 // request::stage for this backend.
-enum stage : uint32_t { stage_new = 0, stage_queued, stage_running, stage_done, stage_canceled };
+enum stage : uint32_t { stage_new = 0, stage_queued, stage_shared, stage_running, stage_done, stage_canceled };
+
+// Batches with at least this many cached-read candidates are split with an idle worker.
+constexpr size_t share_min_batch = 8;
+// Shared requests are taken this many at a time: small enough to balance two threads, large
+// enough that the lock is not taken per request.
+constexpr size_t share_chunk = 4;
+
+// Per-request state of this backend, kept in request::scratch.
+// A singly linked chain of finished requests, through request::next.
+struct chain {
+    request *head = nullptr;
+    request *tail = nullptr;
+    size_t count = 0;
+    void append(request *r) {
+        r->next = nullptr;
+        if (tail != nullptr) {
+            tail->next = r;
+        } else {
+            head = r;
+        }
+        tail = r;
+        ++count;
+    }
+};
 
 // An intrusive doubly linked list through request::next/prev.
 struct req_list {
@@ -156,40 +181,34 @@ public:
     }
 
     int submit(request *const *reqs, size_t n, size_t *accepted) override {
-        request *done_head = nullptr;
-        request *done_tail = nullptr;
-        size_t done_count = 0;
+        // Cached-read candidates go to the shared list, which this thread then serves itself,
+        // a few at a time, while an idle worker (woken for a big enough batch) serves it too:
+        // two cores copy at once and neither waits for the other. Everything else is punted.
         request *punt[batch_chunk];
         size_t punted = 0;
+        request *share[batch_chunk];
+        size_t shared_n = 0;
         int last_fd = -1;
         bool last_direct = true;
-
         for (size_t i = 0; i < n; ++i) {
             request *r = reqs[i];
             r->transferred = 0;
             r->result = 0;
-            bool finished = false;
+            bool candidate = false;
             if (!r->is_sync() && !r->is_write() && r->size <= inline_max_bytes) {
                 if (r->fd != last_fd) {
                     int fl = fcntl(r->fd, F_GETFL);
                     last_fd = r->fd;
                     last_direct = fl < 0 || (fl & O_DIRECT) != 0;
                 }
-                if (!last_direct) {
-                    r->stage.store(stage_running, std::memory_order_relaxed);
-                    finished = run_io(r, RWF_NOWAIT);
-                }
+                candidate = !last_direct;
             }
-            if (finished) {
-                r->stage.store(stage_done, std::memory_order_relaxed);
-                r->next = nullptr;
-                if (done_tail != nullptr) {
-                    done_tail->next = r;
-                } else {
-                    done_head = r;
+            if (candidate) {
+                share[shared_n++] = r;
+                if (shared_n == batch_chunk) {
+                    enqueue_shared(share, shared_n);
+                    shared_n = 0;
                 }
-                done_tail = r;
-                ++done_count;
             } else {
                 punt[punted++] = r;
                 if (punted == batch_chunk) {
@@ -198,8 +217,12 @@ public:
                 }
             }
         }
+        if (shared_n != 0) enqueue_shared(share, shared_n);
         if (punted != 0) enqueue(punt, punted);
-        if (done_count != 0) completions_.push(done_head, done_tail, done_count);
+        if (shared_pending_.load(std::memory_order_relaxed)) {
+            std::unique_lock lock(mutex_);
+            while (!shared_.empty()) serve_shared(lock);
+        }
         *accepted = n;
         return 0;
     }
@@ -215,6 +238,10 @@ public:
         switch (r->stage.load(std::memory_order_relaxed)) {
             case stage_queued:
                 queue_.remove(r);
+                r->stage.store(stage_canceled, std::memory_order_relaxed);
+                return 0;
+            case stage_shared:
+                shared_.remove(r);
                 r->stage.store(stage_canceled, std::memory_order_relaxed);
                 return 0;
             case stage_done: return FILEAIO_E_COMPLETED;
@@ -244,6 +271,61 @@ private:
         for (size_t i = 0; i < wake; ++i) work_cv_.notify_one();
     }
 
+    // Appends cached-read candidates to the shared list; wakes one idle worker to help when
+    // there is enough to share (below that, the wakeup costs more than it saves).
+    void enqueue_shared(request *const *reqs, size_t n) {
+        bool wake = false;
+        {
+            std::lock_guard lock(mutex_);
+            for (size_t i = 0; i < n; ++i) {
+                reqs[i]->stage.store(stage_shared, std::memory_order_relaxed);
+                shared_.push_back(reqs[i]);
+            }
+            shared_size_ += n;
+            shared_pending_.store(true, std::memory_order_relaxed);
+            wake = idle_ != 0 && shared_size_ >= share_min_batch;
+        }
+        if (wake) work_cv_.notify_one();
+    }
+
+    // Serves one chunk of the shared list (the lock is held on entry and on exit). What would
+    // block goes to the ordinary queue.
+    void serve_shared(std::unique_lock<std::mutex> &lock) {
+        chain taken;
+        while (taken.count < share_chunk && !shared_.empty()) {
+            request *r = shared_.pop_front();
+            r->stage.store(stage_running, std::memory_order_relaxed);
+            taken.append(r);
+        }
+        shared_size_ -= taken.count;
+        if (shared_.empty()) shared_pending_.store(false, std::memory_order_relaxed);
+        lock.unlock();
+        chain done;
+        chain blocked;
+        for (request *r = taken.head; r != nullptr;) {
+            request *next = r->next;
+            if (run_io(r, RWF_NOWAIT)) {
+                done.append(r);
+            } else {
+                blocked.append(r);
+            }
+            r = next;
+        }
+        lock.lock();
+        size_t requeued = 0;
+        for (request *r = blocked.head; r != nullptr;) {
+            request *next = r->next;
+            r->seq = ++seq_;
+            r->stage.store(stage_queued, std::memory_order_relaxed);
+            queue_.push_back(r);
+            ++requeued;
+            r = next;
+        }
+        for (size_t i = 0; i < std::min(requeued, idle_); ++i) work_cv_.notify_one();
+        for (request *r = done.head; r != nullptr; r = r->next) r->stage.store(stage_done, std::memory_order_relaxed);
+        if (done.count != 0) completions_.push(done.head, done.tail, done.count);
+    }
+
     // Starts a worker with every signal blocked: the caller's signals stay the caller's.
     bool spawn_locked() {
         sigset_t all;
@@ -271,10 +353,14 @@ private:
     void worker() {
         std::unique_lock lock(mutex_);
         for (;;) {
-            while (!stopping_ && queue_.empty()) {
+            while (!stopping_ && queue_.empty() && shared_.empty()) {
                 ++idle_;
                 work_cv_.wait(lock);
                 --idle_;
+            }
+            if (!shared_.empty()) {
+                while (!shared_.empty()) serve_shared(lock);
+                continue;
             }
             if (queue_.empty()) return;  // stopping
             request *r = queue_.pop_front();
@@ -311,9 +397,13 @@ private:
     std::condition_variable work_cv_;
     std::condition_variable barrier_cv_;
     req_list queue_;
+    req_list shared_;  // cached-read candidates shared by a submit, served as one chunk
     req_list running_writes_;
     std::vector<std::thread> workers_;
     size_t idle_ = 0;
+    std::atomic<size_t> idle_hint_{0};
+    std::atomic<bool> shared_pending_{false};  // shared_ is not empty (read without the lock)
+    size_t shared_size_ = 0;  // idle_, readable without the lock (a heuristic)
     size_t queued_ = 0;
     size_t barrier_waiters_ = 0;
     uint64_t seq_ = 0;
