@@ -1,0 +1,45 @@
+# The two commands of the README:
+#   make bench   installs missing packages, builds (release) and runs `fileaio bench`
+#   make test    installs missing packages, builds, and runs every test: the dev build, again
+#                under ASan+UBSan, and the concurrency tests under TSan
+# Everything else here is a convenience for developers.
+
+JOBS ?= $(shell nproc)
+CTEST_FLAGS ?= --output-on-failure -j $(JOBS) --timeout 600
+
+.PHONY: all deps build bench test test-dev test-asan test-tsan soak clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	cmake --preset release
+	cmake --build build/release -j $(JOBS)
+
+bench: build
+	./build/release/tools/fileaio/fileaio bench
+
+test: deps test-dev test-asan test-tsan
+	@echo "make test: all suites passed (dev, asan+ubsan, tsan)"
+
+test-dev: deps
+	cmake --preset dev
+	cmake --build build/dev -j $(JOBS)
+	ctest --test-dir build/dev $(CTEST_FLAGS)
+
+test-asan: deps
+	cmake --preset asan
+	cmake --build build/asan -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir build/asan $(CTEST_FLAGS) -LE install
+
+test-tsan: deps
+	cmake --preset tsan
+	cmake --build build/tsan -j $(JOBS)
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --test-dir build/tsan $(CTEST_FLAGS) -L concurrency
+
+clean:
+	rm -rf build
