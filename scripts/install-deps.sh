@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(g++ cmake make pkg-config liburing-dev libaio-dev libgtest-dev libbenchmark-dev
-          libfuse3-dev fuse3 fio clang)
+          libfuse3-dev fuse3 fio clang python3 time)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
