@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "core/completion_queue.hpp"
+#include "core/request_list.hpp"
 #include "core/request.hpp"
 
 namespace fileaio::detail {
@@ -50,58 +51,6 @@ constexpr size_t share_min_batch = 8;
 constexpr size_t share_chunk = 4;
 
 // Per-request state of this backend, kept in request::scratch.
-// A singly linked chain of finished requests, through request::next.
-struct chain {
-    request *head = nullptr;
-    request *tail = nullptr;
-    size_t count = 0;
-    void append(request *r) {
-        r->next = nullptr;
-        if (tail != nullptr) {
-            tail->next = r;
-        } else {
-            head = r;
-        }
-        tail = r;
-        ++count;
-    }
-};
-
-// An intrusive doubly linked list through request::next/prev.
-struct req_list {
-    request *head = nullptr;
-    request *tail = nullptr;
-
-    bool empty() const { return head == nullptr; }
-    void push_back(request *r) {
-        r->next = nullptr;
-        r->prev = tail;
-        if (tail != nullptr) {
-            tail->next = r;
-        } else {
-            head = r;
-        }
-        tail = r;
-    }
-    void remove(request *r) {
-        if (r->prev != nullptr) {
-            r->prev->next = r->next;
-        } else {
-            head = r->next;
-        }
-        if (r->next != nullptr) {
-            r->next->prev = r->prev;
-        } else {
-            tail = r->prev;
-        }
-        r->next = r->prev = nullptr;
-    }
-    request *pop_front() {
-        request *r = head;
-        if (r != nullptr) remove(r);
-        return r;
-    }
-};
 
 // One transfer step: the remainder of r from r->transferred on, in as few calls as possible.
 ssize_t transfer_once(request *r, int rwf) {
@@ -291,7 +240,7 @@ private:
     // Serves one chunk of the shared list (the lock is held on entry and on exit). What would
     // block goes to the ordinary queue.
     void serve_shared(std::unique_lock<std::mutex> &lock) {
-        chain taken;
+        request_chain taken;
         while (taken.count < share_chunk && !shared_.empty()) {
             request *r = shared_.pop_front();
             r->stage.store(stage_running, std::memory_order_relaxed);
@@ -300,8 +249,8 @@ private:
         shared_size_ -= taken.count;
         if (shared_.empty()) shared_pending_.store(false, std::memory_order_relaxed);
         lock.unlock();
-        chain done;
-        chain blocked;
+        request_chain done;
+        request_chain blocked;
         for (request *r = taken.head; r != nullptr;) {
             request *next = r->next;
             if (run_io(r, RWF_NOWAIT)) {
@@ -396,9 +345,9 @@ private:
     std::mutex mutex_;  // guards everything below
     std::condition_variable work_cv_;
     std::condition_variable barrier_cv_;
-    req_list queue_;
-    req_list shared_;  // cached-read candidates shared by a submit, served as one chunk
-    req_list running_writes_;
+    request_list queue_;
+    request_list shared_;  // cached-read candidates shared by a submit, served as one chunk
+    request_list running_writes_;
     std::vector<std::thread> workers_;
     size_t idle_ = 0;
     std::atomic<size_t> idle_hint_{0};
