@@ -1,16 +1,20 @@
 // The thread_pool backend.
 //
-// submit: a read that is not O_DIRECT is first tried inline with preadv2(RWF_NOWAIT): served from
-// the page cache it completes without a thread switch (the common case for hot data). Everything
-// else — misses, O_DIRECT, writes, flushes — goes to a FIFO served by a pool of workers that grows
-// on demand up to `threads`. Requests on one file run in parallel (unlike glibc's aio).
+// submit: a read that is not O_DIRECT (and not huge) is a cached-read candidate: it goes to the
+// shared list, which the submitting thread then serves itself with preadv2(RWF_NOWAIT), a few at
+// a time, while one idle worker (woken for a batch of 8 or more) serves it too. A hit completes
+// without a thread switch; a miss moves on to the FIFO. Everything else — O_DIRECT, writes,
+// flushes — goes straight to the FIFO, served by a pool of workers that grows on demand up to
+// `threads`. Requests on one file run in parallel (unlike glibc's aio).
 //
 // Flush and data sync are barriers: the FIFO hands out every request queued before a flush
 // before the flush itself, and the worker that takes the flush then waits until the writes to
-// the same fd that were queued before it (and are running on other workers) have finished.
-// Writes completed inline finished before their submit returned, so they need no tracking.
+// the same fd that were queued before it (and are running on other workers) have finished. A
+// write's completion is pushed before it leaves the running list, under the same lock, so the
+// flush is handed back after it. Writes never complete inline, so they need no other tracking.
 //
-// cancel removes a request still in the FIFO (0); one that runs or ran cannot be stopped.
+// cancel removes a request still in the FIFO or the shared list (0); one that runs or ran cannot
+// be stopped.
 #include "backends/thread_pool.hpp"
 
 #include <fcntl.h>
@@ -44,7 +48,7 @@ constexpr size_t inline_max_bytes = 256 * 1024;
 // request::stage for this backend.
 enum stage : uint32_t { stage_new = 0, stage_queued, stage_shared, stage_running, stage_done, stage_canceled };
 
-// Batches with at least this many cached-read candidates are split with an idle worker.
+// A batch with at least this many cached-read candidates wakes an idle worker to share them.
 constexpr size_t share_min_batch = 8;
 // Shared requests are taken this many at a time: small enough to balance two threads, large
 // enough that the lock is not taken per request.
