@@ -1,7 +1,8 @@
 # The two commands of the README:
 #   make bench   installs missing packages, builds (release) and runs `fileaio bench`
 #   make test    installs missing packages, builds, and runs every test: the dev build, again
-#                under ASan+UBSan, and the concurrency tests under TSan
+#                under ASan+UBSan, and the concurrency and stress tests under TSan
+#   make soak    the stress test for SOAK_SECONDS (default 600) per backend
 # Everything else here is a convenience for developers.
 
 JOBS ?= $(shell nproc)
@@ -39,7 +40,15 @@ test-tsan: deps
 	cmake --preset tsan
 	cmake --build build/tsan -j $(JOBS)
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-	  ctest --test-dir build/tsan $(CTEST_FLAGS) -L concurrency
+	  ctest --test-dir build/tsan $(CTEST_FLAGS) -L 'concurrency|stress'
+
+# The stress test for as long as asked, on every backend: make soak SOAK_SECONDS=3600
+SOAK_SECONDS ?= 600
+soak: deps
+	cmake --preset dev
+	cmake --build build/dev -j $(JOBS)
+	FILEAIO_STRESS_SECONDS=$(SOAK_SECONDS) ctest --test-dir build/dev --output-on-failure -V -L stress \
+	  --timeout $$(( $(SOAK_SECONDS) + 600 ))
 
 clean:
 	rm -rf build

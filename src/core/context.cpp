@@ -109,7 +109,7 @@ int context::submit(request *const *reqs, size_t count, size_t *submitted) {
     // SUBMITTED before the backend sees them: a completion may be reaped before submit returns.
     for (size_t i = 0; i < count; ++i) {
         request *r = reqs[i];
-        r->owner = this;
+        r->owner.store(this, std::memory_order_relaxed);  // published by the release below
         r->stage.store(0, std::memory_order_relaxed);
         r->state.store(req_state::submitted, std::memory_order_release);
     }

@@ -102,7 +102,9 @@ int get_result(const request *r, size_t *transferred) {
 int cancel(request *r) {
     if (!is_live(r)) return FILEAIO_E_INVALID_HANDLE;
     if (r->state.load(std::memory_order_acquire) != req_state::submitted) return FILEAIO_E_NOT_SUBMITTED;
-    return r->owner->cancel(r);
+    // A cancel racing with the request being reaped and submitted again on the same context applies
+    // to the new submission: owner is read atomically, the backend sorts out the rest.
+    return r->owner.load(std::memory_order_relaxed)->cancel(r);
 }
 
 }  // namespace fileaio::detail

@@ -42,7 +42,7 @@ struct request {
 
     // While SUBMITTED: the context it was submitted to, and backend bookkeeping. `stage` is
     // reset to 0 by submit before the backend sees the request; its meaning is the backend's.
-    context *owner = nullptr;
+    std::atomic<context *> owner{nullptr};
     request *next = nullptr;
     request *prev = nullptr;
     uint64_t seq = 0;
