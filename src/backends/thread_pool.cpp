@@ -210,18 +210,26 @@ private:
         size_t wake = 0;
         {
             std::lock_guard lock(mutex_);
-            for (size_t i = 0; i < n; ++i) {
-                reqs[i]->seq = ++seq_;
-                reqs[i]->stage.store(stage_queued, std::memory_order_relaxed);
-                queue_.push_back(reqs[i]);
-            }
-            queued_ += n;
-            wake = std::min(n, idle_);
-            // Grow the pool while there is more queued work than idle workers.
-            for (size_t extra = n - wake; extra > 0 && workers_.size() < max_threads_; --extra)
-                if (!spawn_locked()) break;
+            for (size_t i = 0; i < n; ++i) queue_locked(reqs[i]);
+            wake = staff_locked(n);
         }
         for (size_t i = 0; i < wake; ++i) work_cv_.notify_one();
+    }
+
+    void queue_locked(request *r) {
+        r->seq = ++seq_;
+        r->stage.store(stage_queued, std::memory_order_relaxed);
+        queue_.push_back(r);
+        ++queued_;
+    }
+
+    // For n newly queued requests: returns how many idle workers to wake, and starts more workers
+    // (up to `threads`) for the work that idle ones cannot take.
+    size_t staff_locked(size_t n) {
+        size_t wake = std::min(n, idle_);
+        for (size_t extra = n - wake; extra > 0 && workers_.size() < max_threads_; --extra)
+            if (!spawn_locked()) break;
+        return wake;
     }
 
     // Appends cached-read candidates to the shared list; wakes one idle worker to help when
@@ -265,16 +273,14 @@ private:
             r = next;
         }
         lock.lock();
-        size_t requeued = 0;
         for (request *r = blocked.head; r != nullptr;) {
             request *next = r->next;
-            r->seq = ++seq_;
-            r->stage.store(stage_queued, std::memory_order_relaxed);
-            queue_.push_back(r);
-            ++requeued;
+            queue_locked(r);
             r = next;
         }
-        for (size_t i = 0; i < std::min(requeued, idle_); ++i) work_cv_.notify_one();
+        // Misses run in parallel on as many workers as there are misses (up to `threads`).
+        size_t wake = staff_locked(blocked.count);
+        for (size_t i = 0; i < wake; ++i) work_cv_.notify_one();
         for (request *r = done.head; r != nullptr; r = r->next) r->stage.store(stage_done, std::memory_order_relaxed);
         if (done.count != 0) completions_.push(done.head, done.tail, done.count);
     }
