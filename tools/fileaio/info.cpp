@@ -11,11 +11,13 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <fstream>
+#include <optional>
 #include <linux/fs.h>
 #include <string>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -218,6 +220,56 @@ std::string direct_io_support(int fd, bool directory_itself)
     return "supported";
 }
 
+// A small number from a sysfs file; nullopt when it cannot be read.
+std::optional<std::uint64_t> read_sysfs_number(const std::string &path)
+{
+    std::ifstream in(path);
+    std::uint64_t value = 0;
+    if (!(in >> value)) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+// The logical (and physical) block size of the device behind PATH: BLKSSZGET/BLKPBSZGET on a
+// block device, else the sysfs queue/ of the device that holds the file (of the whole disk, for a
+// partition). A filesystem without a block device (tmpfs, overlayfs, NFS, ...) has none.
+std::string block_size_text(const struct stat &st, int fd)
+{
+    if (S_ISBLK(st.st_mode) && fd >= 0) {
+        int logical = 0;
+        unsigned int physical = 0;
+        if (::ioctl(fd, BLKSSZGET, &logical) != 0) {
+            return "unknown (BLKSSZGET: " + describe_errno(errno) + ")";
+        }
+        std::string text = std::to_string(logical) + " bytes (BLKSSZGET)";
+        if (::ioctl(fd, BLKPBSZGET, &physical) == 0) {
+            text += ", physical " + std::to_string(physical) + " bytes";
+        }
+        return text;
+    }
+    const dev_t dev = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;
+    const unsigned dev_major = major(dev);
+    const unsigned dev_minor = minor(dev);
+    const std::string device = "/sys/dev/block/" + std::to_string(dev_major) + ":" + std::to_string(dev_minor);
+    if (dev_major == 0) {
+        return "none (the filesystem has no block device of its own: device " + std::to_string(dev_major) + ":" +
+               std::to_string(dev_minor) + ")";
+    }
+    for (const char *queue : {"/queue/", "/../queue/"}) {  // a partition's queue is its disk's
+        const auto logical = read_sysfs_number(device + queue + "logical_block_size");
+        if (!logical) {
+            continue;
+        }
+        std::string text = std::to_string(*logical) + " bytes (" + device + queue + "logical_block_size)";
+        if (const auto physical = read_sysfs_number(device + queue + "physical_block_size")) {
+            text += ", physical " + std::to_string(*physical) + " bytes";
+        }
+        return text;
+    }
+    return "unknown (no " + device + "/queue in sysfs)";
+}
+
 int print_path(const std::string &path)
 {
     std::printf("\npath: %s\n", path.c_str());
@@ -238,7 +290,9 @@ int print_path(const std::string &path)
     print_row("kind", kind);
 
     struct statfs fs {};
-    if (::statfs(path.c_str(), &fs) == 0) {
+    if (S_ISBLK(st.st_mode)) {
+        print_row("filesystem", "none (a block device)");
+    } else if (::statfs(path.c_str(), &fs) == 0) {
         const auto magic = static_cast<std::uint32_t>(fs.f_type);
         constexpr std::size_t text_size = 64;
         char text[text_size];
@@ -254,7 +308,9 @@ int print_path(const std::string &path)
     std::string what;
     const unique_fd fd = open_probe_file(path, directory, what);
     if (!fd.valid()) {
-        print_row("O_DIRECT", "unknown (cannot open " + path + ": " + describe_errno(errno) + ")");
+        const int err = errno;
+        print_row("logical block size", block_size_text(st, -1));
+        print_row("O_DIRECT", "unknown (cannot open " + path + ": " + describe_errno(err) + ")");
         return 1;
     }
     if (S_ISBLK(st.st_mode)) {
@@ -265,6 +321,7 @@ int print_path(const std::string &path)
     } else if (S_ISREG(st.st_mode)) {
         print_row("size", std::to_string(st.st_size) + " bytes");
     }
+    print_row("logical block size", block_size_text(st, fd.get()));
     const bool directory_itself = directory && what.starts_with(path + " itself");
     print_row("O_DIRECT", direct_io_support(fd.get(), directory_itself) + ", examined on " + what);
     fileaio_dio_alignment dio{};

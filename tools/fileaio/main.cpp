@@ -1,15 +1,20 @@
 // fileaio: the command-line tool. `info` describes what the machine offers each backend,
 // `bench` measures them. This file only dispatches; the commands live beside it.
 #include "bench.hpp"
+#include "html_report.hpp"
 #include "info.hpp"
 #include "options.hpp"
 #include "report.hpp"
 
 #include <fileaio/fileaio.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <span>
+#include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
@@ -31,9 +36,52 @@ commands:
 
 void print_usage(std::FILE *to) { std::fputs(usage_text.data(), to); }
 
+constexpr const char *bench_seconds_env = "FILEAIO_BENCH_SECONDS";
+
+// An output file, opened before the run (so that a bad path costs no measurement) and written after.
+class output_file {
+public:
+    output_file() = default;
+    output_file(const output_file &) = delete;
+    output_file &operator=(const output_file &) = delete;
+    ~output_file()
+    {
+        if (file_ != nullptr) {
+            std::fclose(file_);
+        }
+    }
+    // Opens path for writing; false (and a message in error) when it cannot.
+    bool open(const std::string &path, std::string &error)
+    {
+        path_ = path;
+        file_ = std::fopen(path.c_str(), "w");
+        if (file_ == nullptr) {
+            error = "cannot write " + path + ": " + std::strerror(errno);
+            return false;
+        }
+        return true;
+    }
+    // Writes text and closes the file; false on an error (reported on stderr).
+    bool write_and_close(const std::string &text)
+    {
+        const bool wrote = std::fwrite(text.data(), 1, text.size(), file_) == text.size();
+        const bool closed = std::fclose(file_) == 0;
+        file_ = nullptr;
+        if (!wrote || !closed) {
+            std::fprintf(stderr, "fileaio bench: writing %s failed: %s\n", path_.c_str(), std::strerror(errno));
+            return false;
+        }
+        return true;
+    }
+
+private:
+    std::string path_;
+    std::FILE *file_ = nullptr;
+};
+
 int bench_command(std::span<const std::string_view> args)
 {
-    const parse_result parsed = parse_bench_options(args);
+    parse_result parsed = parse_bench_options(args);
     if (std::holds_alternative<help_requested>(parsed)) {
         std::fputs(bench_usage().data(), stdout);
         return exit_ok;
@@ -42,7 +90,26 @@ int bench_command(std::span<const std::string_view> args)
         std::fprintf(stderr, "fileaio bench: %s\n", error->message.c_str());
         return exit_usage;
     }
-    const auto &opts = std::get<bench_options>(parsed);
+    auto &opts = std::get<bench_options>(parsed);
+    if (const char *env = std::getenv(bench_seconds_env); env != nullptr && !opts.runtime_given) {
+        const auto seconds = parse_seconds(env);
+        if (!seconds || *seconds > limits::max_runtime_s) {
+            std::fprintf(stderr, "fileaio bench: %s=%s: not a duration (expected seconds, e.g. 0.5)\n",
+                         bench_seconds_env, env);
+            return exit_usage;
+        }
+        opts.runtime_s = *seconds;
+    }
+
+    output_file output;
+    output_file report;
+    std::string error;
+    if ((!opts.output_path.empty() && !output.open(opts.output_path, error)) ||
+        (!opts.report_path.empty() && !report.open(opts.report_path, error))) {
+        std::fprintf(stderr, "fileaio bench: %s\n", error.c_str());
+        return exit_failure;
+    }
+
     bench_outcome outcome;
     try {
         outcome = run_bench(opts);
@@ -52,10 +119,29 @@ int bench_command(std::span<const std::string_view> args)
     } catch (const interrupted_error &e) {
         std::fprintf(stderr, "fileaio bench: %s\n", e.what());
         return exit_interrupted;
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "fileaio bench: %s\n", e.what());
+        return exit_failure;
     }
-    const std::string report = opts.format == output_format::json ? format_json(outcome.jobs) : format_table(outcome.jobs);
-    std::fputs(report.c_str(), stdout);
-    return outcome.exit_code;
+
+    // Whatever was measured is reported, also when a backend failed part way.
+    const std::string results = opts.format == output_format::json ? format_json(outcome.jobs) : format_table(outcome.jobs);
+    int status = outcome.exit_code;
+    if (!opts.output_path.empty()) {
+        if (!output.write_and_close(results) && status == exit_ok) {
+            status = exit_failure;
+        }
+    } else {
+        std::fputs(results.c_str(), stdout);
+    }
+    if (!opts.report_path.empty()) {
+        if (report.write_and_close(format_html(opts, outcome))) {
+            std::fprintf(stderr, "fileaio: report written to %s\n", opts.report_path.c_str());
+        } else if (status == exit_ok) {
+            status = exit_failure;
+        }
+    }
+    return status;
 }
 
 int run(std::span<const std::string_view> args)

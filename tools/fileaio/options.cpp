@@ -1,5 +1,7 @@
 #include "options.hpp"
 
+#include "verify.hpp"
+
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -10,28 +12,59 @@ namespace fileaio::cli {
 namespace {
 
 constexpr std::string_view option_prefix = "--";
+constexpr std::uint32_t complete_min_divisor = 4;  // default wait: iodepth/4 completions
 
-enum class option_id { backend, rw, bs, iodepth, size, runtime, filename, direct, threads, output_format };
+enum class option_id {
+    backend, rw, rwmixread, rwmixwrite, bs, iodepth, numjobs, size, runtime, time_based, filename, direct,
+    invalidate, fsync, batch_submit, batch_complete_min, verify, fixedbufs, no_fixedbufs, registerfiles,
+    no_registerfiles, sqthread_poll, threads, output_format, output, report
+};
+
+// How an option takes its value.
+enum class value_kind {
+    required,  // --name=value or --name value
+    optional,  // also bare --name, which means implicit_value
+    none       // a flag: bare --name only
+};
 
 struct option_spec {
     std::string_view name;
     option_id id;
-    std::optional<std::string_view> implicit_value;  // the value of a bare `--name`, if it may be bare
+    value_kind kind = value_kind::required;
+    std::string_view implicit_value = {};  // the value of a bare `--name`
 };
 
 constexpr std::array option_specs{
-    option_spec{"backend", option_id::backend, std::nullopt},
-    option_spec{"rw", option_id::rw, std::nullopt},
-    option_spec{"readwrite", option_id::rw, std::nullopt},  // fio's long spelling
-    option_spec{"bs", option_id::bs, std::nullopt},
-    option_spec{"blocksize", option_id::bs, std::nullopt},
-    option_spec{"iodepth", option_id::iodepth, std::nullopt},
-    option_spec{"size", option_id::size, std::nullopt},
-    option_spec{"runtime", option_id::runtime, std::nullopt},
-    option_spec{"filename", option_id::filename, std::nullopt},
-    option_spec{"direct", option_id::direct, std::string_view{"1"}},
-    option_spec{"threads", option_id::threads, std::nullopt},
-    option_spec{"output-format", option_id::output_format, std::nullopt},
+    option_spec{"backend", option_id::backend},
+    option_spec{"rw", option_id::rw},
+    option_spec{"readwrite", option_id::rw},  // fio's long spelling
+    option_spec{"rwmixread", option_id::rwmixread},
+    option_spec{"rwmixwrite", option_id::rwmixwrite},
+    option_spec{"bs", option_id::bs},
+    option_spec{"blocksize", option_id::bs},
+    option_spec{"iodepth", option_id::iodepth},
+    option_spec{"numjobs", option_id::numjobs},
+    option_spec{"size", option_id::size},
+    option_spec{"runtime", option_id::runtime},
+    option_spec{"time_based", option_id::time_based, value_kind::optional, "1"},
+    option_spec{"filename", option_id::filename},
+    option_spec{"direct", option_id::direct, value_kind::optional, "1"},
+    option_spec{"invalidate", option_id::invalidate, value_kind::optional, "1"},
+    option_spec{"fsync", option_id::fsync},
+    option_spec{"iodepth_batch_submit", option_id::batch_submit},
+    option_spec{"iodepth_batch", option_id::batch_submit},  // fio's older name
+    option_spec{"iodepth_batch_complete_min", option_id::batch_complete_min},
+    option_spec{"iodepth_batch_complete", option_id::batch_complete_min},  // fio's older name
+    option_spec{"verify", option_id::verify, value_kind::optional, "1"},
+    option_spec{"fixedbufs", option_id::fixedbufs, value_kind::optional, "1"},
+    option_spec{"no-fixedbufs", option_id::no_fixedbufs, value_kind::none, "1"},
+    option_spec{"registerfiles", option_id::registerfiles, value_kind::optional, "1"},
+    option_spec{"no-registerfiles", option_id::no_registerfiles, value_kind::none, "1"},
+    option_spec{"sqthread_poll", option_id::sqthread_poll, value_kind::optional, "1"},
+    option_spec{"threads", option_id::threads},
+    option_spec{"output-format", option_id::output_format},
+    option_spec{"output", option_id::output},
+    option_spec{"report", option_id::report},
 };
 
 struct backend_name {
@@ -56,6 +89,9 @@ constexpr std::array rw_names{
     rw_name_entry{"write", rw_mode::write},
     rw_name_entry{"randread", rw_mode::randread},
     rw_name_entry{"randwrite", rw_mode::randwrite},
+    rw_name_entry{"rw", rw_mode::rw},
+    rw_name_entry{"randrw", rw_mode::randrw},
+    rw_name_entry{"readwrite", rw_mode::rw},  // fio's long spelling of rw; rw_name() finds "rw" first
 };
 
 struct unit_suffix {
@@ -102,7 +138,7 @@ std::optional<T> parse_unsigned(std::string_view text)
     return value;
 }
 
-std::optional<double> parse_seconds(std::string_view text)
+std::optional<double> parse_duration(std::string_view text)
 {
     double scale = 1.0;
     for (const auto &unit : runtime_suffixes) {
@@ -125,45 +161,87 @@ std::optional<double> parse_seconds(std::string_view text)
 
 std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
+// A 0 or 1 switch; nullopt for anything else.
+std::optional<bool> parse_switch(std::string_view value)
+{
+    if (value == "0") {
+        return false;
+    }
+    if (value == "1") {
+        return true;
+    }
+    return std::nullopt;
+}
+
+// A count in [min, max]; an error message (naming the option) otherwise.
+std::optional<std::string> parse_count(std::string_view value, std::uint32_t min, std::uint32_t max,
+                                       const std::string &where, std::uint32_t &out)
+{
+    const auto number = parse_unsigned<std::uint32_t>(value);
+    if (!number) {
+        return where + ": not a number";
+    }
+    if (*number < min) {
+        return where + ": must be at least " + std::to_string(min);
+    }
+    if (*number > max) {
+        return where + ": at most " + std::to_string(max);
+    }
+    out = *number;
+    return std::nullopt;
+}
+
+std::optional<std::string> apply_backend(bench_options &opts, std::string_view value, const std::string &where)
+{
+    opts.backends.clear();
+    if (value == "all") {
+        opts.selection = backend_selection::all;
+        return std::nullopt;
+    }
+    if (value == "auto") {
+        opts.selection = backend_selection::auto_;
+        return std::nullopt;
+    }
+    opts.selection = backend_selection::named;
+    std::string_view rest = value;
+    while (true) {
+        const auto comma = rest.find(',');
+        const std::string_view name = rest.substr(0, comma);
+        const auto backend = backend_from_name(name);
+        if (!backend) {
+            return where + ": unknown backend " + quoted(name) +
+                   " (expected auto, all, io_uring, linux_aio, posix_aio or thread_pool; several may be "
+                   "joined with commas)";
+        }
+        for (const auto seen : opts.backends) {
+            if (seen == *backend) {
+                return where + ": backend " + quoted(name) + " is named twice";
+            }
+        }
+        opts.backends.push_back(*backend);
+        if (comma == std::string_view::npos) {
+            break;
+        }
+        rest.remove_prefix(comma + 1);
+    }
+    return std::nullopt;
+}
+
 // Applies one option's value; returns an error message, or nullopt when it was fine.
 std::optional<std::string> apply(bench_options &opts, const option_spec &spec, std::string_view value)
 {
     const std::string where = "--" + std::string(spec.name) + "=" + std::string(value);
-    switch (spec.id) {
-    case option_id::backend: {
-        opts.backends.clear();
-        if (value == "all") {
-            opts.selection = backend_selection::all;
-            return std::nullopt;
+    const auto set_switch = [&](bool &field, bool invert = false) -> std::optional<std::string> {
+        const auto on = parse_switch(value);
+        if (!on) {
+            return where + ": expected 0 or 1";
         }
-        if (value == "auto") {
-            opts.selection = backend_selection::auto_;
-            return std::nullopt;
-        }
-        opts.selection = backend_selection::named;
-        std::string_view rest = value;
-        while (true) {
-            const auto comma = rest.find(',');
-            const std::string_view name = rest.substr(0, comma);
-            const auto backend = backend_from_name(name);
-            if (!backend) {
-                return where + ": unknown backend " + quoted(name) +
-                       " (expected auto, all, io_uring, linux_aio, posix_aio or thread_pool; several may be "
-                       "joined with commas)";
-            }
-            for (const auto seen : opts.backends) {
-                if (seen == *backend) {
-                    return where + ": backend " + quoted(name) + " is named twice";
-                }
-            }
-            opts.backends.push_back(*backend);
-            if (comma == std::string_view::npos) {
-                break;
-            }
-            rest.remove_prefix(comma + 1);
-        }
+        field = *on != invert;
         return std::nullopt;
-    }
+    };
+    switch (spec.id) {
+    case option_id::backend:
+        return apply_backend(opts, value, where);
     case option_id::rw:
         for (const auto &entry : rw_names) {
             if (entry.name == value) {
@@ -171,7 +249,16 @@ std::optional<std::string> apply(bench_options &opts, const option_spec &spec, s
                 return std::nullopt;
             }
         }
-        return where + ": unknown workload (expected read, write, randread or randwrite)";
+        return where + ": unknown workload (expected read, write, randread, randwrite, rw or randrw)";
+    case option_id::rwmixread:
+    case option_id::rwmixwrite: {
+        std::uint32_t percent = 0;
+        if (auto error = parse_count(value, 0, limits::max_percent, where, percent)) {
+            return error;
+        }
+        opts.rwmixread = spec.id == option_id::rwmixread ? percent : limits::max_percent - percent;
+        return std::nullopt;
+    }
     case option_id::bs:
     case option_id::size: {
         const auto bytes = parse_size(value);
@@ -189,22 +276,12 @@ std::optional<std::string> apply(bench_options &opts, const option_spec &spec, s
         }
         return std::nullopt;
     }
-    case option_id::iodepth: {
-        const auto depth = parse_unsigned<std::uint32_t>(value);
-        if (!depth) {
-            return where + ": not a number";
-        }
-        if (*depth == 0) {
-            return where + ": must be at least 1";
-        }
-        if (*depth > limits::max_iodepth) {
-            return where + ": at most " + std::to_string(limits::max_iodepth);
-        }
-        opts.iodepth = *depth;
-        return std::nullopt;
-    }
+    case option_id::iodepth:
+        return parse_count(value, 1, limits::max_iodepth, where, opts.iodepth);
+    case option_id::numjobs:
+        return parse_count(value, 1, limits::max_numjobs, where, opts.numjobs);
     case option_id::runtime: {
-        const auto seconds = parse_seconds(value);
+        const auto seconds = parse_duration(value);
         if (!seconds) {
             return where + ": not a duration (expected seconds, e.g. 5, 2.5, 500ms, 1m)";
         }
@@ -212,7 +289,12 @@ std::optional<std::string> apply(bench_options &opts, const option_spec &spec, s
             return where + ": too long";
         }
         opts.runtime_s = *seconds;
+        opts.runtime_given = true;
         return std::nullopt;
+    }
+    case option_id::time_based: {
+        bool ignored = false;  // runs are time-based whenever --runtime is not 0
+        return set_switch(ignored);
     }
     case option_id::filename:
         if (value.empty()) {
@@ -221,26 +303,37 @@ std::optional<std::string> apply(bench_options &opts, const option_spec &spec, s
         opts.filename = std::string(value);
         return std::nullopt;
     case option_id::direct:
-        if (value == "0") {
-            opts.direct = false;
-            return std::nullopt;
+        return set_switch(opts.direct);
+    case option_id::invalidate:
+        return set_switch(opts.invalidate);
+    case option_id::fsync:
+        return parse_count(value, 0, std::numeric_limits<std::uint32_t>::max(), where, opts.fsync_every);
+    case option_id::batch_submit:
+        return parse_count(value, 0, limits::max_iodepth, where, opts.batch_submit);
+    case option_id::batch_complete_min: {
+        std::uint32_t min = 0;
+        if (auto error = parse_count(value, 0, limits::max_iodepth, where, min)) {
+            return error;
         }
-        if (value == "1") {
-            opts.direct = true;
-            return std::nullopt;
-        }
-        return where + ": expected 0 or 1";
-    case option_id::threads: {
-        const auto threads = parse_unsigned<std::uint32_t>(value);
-        if (!threads) {
-            return where + ": not a number";
-        }
-        if (*threads > limits::max_threads) {
-            return where + ": at most " + std::to_string(limits::max_threads);
-        }
-        opts.threads = *threads;
+        opts.batch_complete_min = std::max<std::uint32_t>(min, 1);  // fio's 0 (poll) waits for one here
         return std::nullopt;
     }
+    case option_id::verify:
+        return set_switch(opts.verify);
+    case option_id::fixedbufs:
+        return set_switch(opts.fixed_buffers);
+    case option_id::no_fixedbufs:
+        opts.fixed_buffers = false;
+        return std::nullopt;
+    case option_id::registerfiles:
+        return set_switch(opts.register_files);
+    case option_id::no_registerfiles:
+        opts.register_files = false;
+        return std::nullopt;
+    case option_id::sqthread_poll:
+        return set_switch(opts.sqthread_poll);
+    case option_id::threads:
+        return parse_count(value, 0, limits::max_threads, where, opts.threads);
     case option_id::output_format:
         if (value == "normal") {
             opts.format = output_format::normal;
@@ -251,6 +344,13 @@ std::optional<std::string> apply(bench_options &opts, const option_spec &spec, s
             return std::nullopt;
         }
         return where + ": expected normal or json";
+    case option_id::output:
+    case option_id::report:
+        if (value.empty()) {
+            return "--" + std::string(spec.name) + ": needs a file name";
+        }
+        (spec.id == option_id::output ? opts.output_path : opts.report_path) = std::string(value);
+        return std::nullopt;
     }
     return where + ": unhandled option";
 }
@@ -268,9 +368,28 @@ std::optional<std::string> validate(const bench_options &opts)
     if (opts.size_given && opts.size < opts.block_size) {
         return "--size=" + format_size(opts.size) + " is smaller than --bs=" + format_size(opts.block_size);
     }
-    if (opts.block_size * opts.iodepth > limits::max_buffer_bytes) {
+    if (opts.block_size * opts.iodepth * opts.numjobs > limits::max_buffer_bytes) {
         return "--bs=" + format_size(opts.block_size) + " x --iodepth=" + std::to_string(opts.iodepth) +
-               " needs more than " + format_bytes(limits::max_buffer_bytes) + " of buffers";
+               " x --numjobs=" + std::to_string(opts.numjobs) + " needs more than " +
+               format_bytes(limits::max_buffer_bytes) + " of buffers";
+    }
+    if (opts.batch_submit > opts.iodepth) {
+        return "--iodepth_batch_submit=" + std::to_string(opts.batch_submit) + " is more than --iodepth=" +
+               std::to_string(opts.iodepth);
+    }
+    if (opts.batch_complete_min > opts.iodepth) {
+        return "--iodepth_batch_complete_min=" + std::to_string(opts.batch_complete_min) +
+               " is more than --iodepth=" + std::to_string(opts.iodepth);
+    }
+    if (opts.verify && opts.block_size < verify_header_bytes) {
+        return "--bs=" + format_size(opts.block_size) + " with --verify: each block must hold the " +
+               std::to_string(verify_header_bytes) + "-byte verify header";
+    }
+    if (opts.report_path.empty() && opts.output_path.empty()) {
+        return std::nullopt;
+    }
+    if (opts.report_path == opts.output_path) {
+        return "--output and --report name the same file " + quoted(opts.report_path);
     }
     return std::nullopt;
 }
@@ -351,8 +470,21 @@ std::string_view rw_name(rw_mode rw)
     return "?";
 }
 
-bool rw_is_random(rw_mode rw) { return rw == rw_mode::randread || rw == rw_mode::randwrite; }
+bool rw_is_random(rw_mode rw)
+{
+    return rw == rw_mode::randread || rw == rw_mode::randwrite || rw == rw_mode::randrw;
+}
 bool rw_is_write(rw_mode rw) { return rw == rw_mode::write || rw == rw_mode::randwrite; }
+bool rw_is_mixed(rw_mode rw) { return rw == rw_mode::rw || rw == rw_mode::randrw; }
+bool rw_reads(rw_mode rw) { return !rw_is_write(rw); }
+bool rw_writes(rw_mode rw) { return rw_is_write(rw) || rw_is_mixed(rw); }
+
+std::uint32_t bench_options::complete_min() const
+{
+    return batch_complete_min != 0 ? batch_complete_min : std::max<std::uint32_t>(1, iodepth / complete_min_divisor);
+}
+
+std::optional<double> parse_seconds(std::string_view text) { return parse_duration(text); }
 
 std::optional<fileaio_backend> backend_from_name(std::string_view name)
 {
@@ -367,6 +499,11 @@ std::optional<fileaio_backend> backend_from_name(std::string_view name)
 parse_result parse_bench_options(std::span<const std::string_view> args)
 {
     bench_options opts;
+    if (args.empty()) {
+        opts.no_arguments = true;
+        opts.invalidate = false;  // make bench measures the library's own cost: page-cached reads
+        return opts;
+    }
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string_view arg = args[i];
         if (arg == "--help" || arg == "-h") {
@@ -391,9 +528,12 @@ parse_result parse_bench_options(std::span<const std::string_view> args)
         if (spec == nullptr) {
             return parse_error{"unknown option --" + std::string(name) + " (see fileaio bench --help)"};
         }
+        if (spec->kind == value_kind::none && value) {
+            return parse_error{"option --" + std::string(name) + " takes no value"};
+        }
         if (!value) {
             const bool next_is_value = i + 1 < args.size() && !args[i + 1].starts_with('-');
-            if (spec->implicit_value && !next_is_value) {
+            if (spec->kind == value_kind::none || (spec->kind == value_kind::optional && !next_is_value)) {
                 value = spec->implicit_value;
             } else if (i + 1 < args.size()) {
                 value = args[++i];
@@ -415,29 +555,68 @@ std::string_view bench_usage()
 {
     return R"(usage: fileaio bench [--option=value ...]
 
-Runs an I/O workload on each chosen backend and prints a table (or JSON). Options have
-fio's names; `--name value` works as well as `--name=value`.
+Runs an I/O workload on each chosen backend, one after the other, and prints a table (or
+JSON) and which backend won. Options have fio's names and meanings; `--name value` works as
+well as `--name=value`.
 
-  --backend=B        all (default): every available backend in turn; auto: what the
-                     library picks (honours FILEAIO_BACKEND); or io_uring, linux_aio,
-                     posix_aio, thread_pool, several joined with commas
-  --rw=W             randread (default), read, randwrite, write
-  --bs=N             block size, default 4k (k/m/g/t suffixes, base 1024)
-  --iodepth=N        requests in flight, default 32
-  --size=N           bytes of the file to use, default 256m (an existing --filename
-                     is used whole when --size is not given)
-  --runtime=T        seconds per backend, default 3 (also 500ms, 1m); the workload
-                     loops over the file until then; 0 = one pass of size/bs I/Os
-  --filename=PATH    file or block device to use; default a temporary file in $TMPDIR
-                     or /tmp, written first and deleted afterwards
-  --direct=0|1       O_DIRECT (bs must suit the file's O_DIRECT alignment)
-  --threads=N        worker threads for backends that have them (0 = default)
-  --output-format=F  normal (default) or json
+Workload
+  --rw=W               randread (default), read, randwrite, write, randrw, rw (readwrite)
+  --rwmixread=P        percent of reads in rw/randrw, default 50 (--rwmixwrite=P: 100-P)
+  --bs=N               block size, default 4k (k/m/g/t suffixes, base 1024)
+  --iodepth=N          requests in flight per job, default 32
+  --numjobs=N          jobs (threads) per backend, default 1; each has its own file
+                       descriptor, context, requests and buffers; their results are added up
+  --size=N             bytes of the file to use, default 256m (an existing --filename is
+                       used whole when --size is not given)
+  --runtime=T          seconds per backend, default 3 (also 500ms, 1m); the workload loops
+                       over the file until then; 0 = one pass of size/bs I/Os per job
+                       (--time_based is accepted and changes nothing)
+  --filename=PATH      file or block device; default a temporary file in $TMPDIR or /tmp,
+                       written first and deleted afterwards. A new or short file is written
+                       out to --size before the run
+  --direct[=0|1]       O_DIRECT (bs must suit the file's O_DIRECT alignment: fileaio info PATH)
+  --invalidate[=0|1]   drop the file's page cache (fsync, then POSIX_FADV_DONTNEED) before
+                       each backend, default 1 as in fio: buffered reads then come from the
+                       device. For page-cached reads give --invalidate=0 (the file is then
+                       read once into the cache before the first backend)
+  --fsync=N            a flush request after every N writes, per job (0 = never, default)
+  --verify[=0|1]       writes put the offset, a generation and a checksum in every block;
+                       reads check them. A bad block fails the run (exit 1) and names its
+                       offset. Write with --verify first (a new file is laid out verifiable),
+                       then read with --verify and the same --bs
 
-With no options: every available backend, randread, bs 4k, iodepth 32, a 256 MiB
-temporary file in the page cache, 3 s each; then the winner.
+Submission (the defaults are the fast settings)
+  --iodepth_batch_submit=N        at most N requests per submit call (0 = every free one,
+                                  the default)
+  --iodepth_batch_complete_min=N  wait until N requests completed (default iodepth/4, at
+                                  least 1; 0 is taken as 1)
+  --no-fixedbufs       do not register the buffers (fileaio_ctx_register_buffers); io_uring
+                       uses fixed buffers by default (also --fixedbufs=0|1)
+  --no-registerfiles   do not associate the file (fileaio_ctx_associate_with_file); io_uring
+                       registers it by default (also --registerfiles=0|1)
+  --sqthread_poll[=0|1]  io_uring: a kernel thread polls the submission queue (burns a CPU);
+                       other backends ignore it
+  --threads=N          worker threads for backends that have them (0 = their default)
 
-Exit status: 0 ok, 1 a backend or I/O failed, 2 bad options.
+Backends and output
+  --backend=B          all (default): every available backend in turn; auto: what the
+                       library picks (honours FILEAIO_BACKEND); or io_uring, linux_aio,
+                       posix_aio, thread_pool, several joined with commas
+  --output-format=F    normal (default: the table) or json (fio-like, one job per backend)
+  --output=FILE        write the table or JSON to FILE instead of stdout
+  --report=FILE.html   also write a self-contained HTML page: IOPS over time and latency
+                       percentile curves per backend, IOPS and IOPS per CPU-second
+
+With no options at all (what `make bench` runs): every available backend, randread, bs 4k,
+iodepth 32, on a 256 MiB temporary file in the page cache (that run alone sets
+--invalidate=0), 3 s each; then the table and the winner.
+
+Environment: FILEAIO_BENCH_SECONDS=T replaces the default runtime of 3 s when --runtime is
+not given (the tests use it for a short run). While it runs, a progress line is kept on
+stderr when stderr is a terminal.
+
+Exit status: 0 ok, 1 a backend, an I/O or --verify failed (what was measured is still
+printed), 2 bad options, 130 interrupted.
 )";
 }
 

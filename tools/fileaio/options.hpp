@@ -19,7 +19,8 @@ inline constexpr std::uint64_t kib = 1024;
 inline constexpr std::uint64_t mib = kib * kib;
 inline constexpr std::uint64_t gib = kib * mib;
 
-enum class rw_mode { read, write, randread, randwrite };
+// fio's --rw values. rw and randrw mix reads and writes (--rwmixread of them are reads).
+enum class rw_mode { read, write, randread, randwrite, rw, randrw };
 enum class output_format { normal, json };
 
 // Which backends a bench runs.
@@ -34,6 +35,8 @@ inline constexpr std::uint64_t block_size = 4 * kib;
 inline constexpr std::uint32_t iodepth = 32;
 inline constexpr std::uint64_t file_size = 256 * mib;
 inline constexpr double runtime_s = 3.0;
+inline constexpr std::uint32_t rwmixread = 50;   // percent of reads in rw/randrw
+inline constexpr std::uint32_t numjobs = 1;
 }  // namespace defaults
 
 namespace limits {
@@ -41,6 +44,8 @@ inline constexpr std::uint32_t max_iodepth = 65536;
 inline constexpr std::uint64_t max_block_size = 256 * mib;
 inline constexpr std::uint64_t max_buffer_bytes = 4 * gib;  // iodepth * bs
 inline constexpr std::uint32_t max_threads = 4096;
+inline constexpr std::uint32_t max_numjobs = 1024;
+inline constexpr std::uint32_t max_percent = 100;
 inline constexpr double max_runtime_s = 1e6;
 inline constexpr std::uint64_t direct_granule = 512;  // --direct=1 needs bs to be a multiple of it
 }  // namespace limits
@@ -49,15 +54,32 @@ struct bench_options {
     backend_selection selection = backend_selection::all;
     std::vector<fileaio_backend> backends;  // for backend_selection::named, in the order given
     rw_mode rw = rw_mode::randread;
+    std::uint32_t rwmixread = defaults::rwmixread;  // percent of reads for rw/randrw; ignored otherwise
     std::uint64_t block_size = defaults::block_size;
-    std::uint32_t iodepth = defaults::iodepth;
+    std::uint32_t iodepth = defaults::iodepth;  // per job
+    std::uint32_t numjobs = defaults::numjobs;  // threads, each with its own context, requests and fd
     std::uint64_t size = defaults::file_size;
     bool size_given = false;  // without --size an existing --filename is used whole
-    double runtime_s = defaults::runtime_s;  // 0: one pass of size/bs I/Os instead of time-based
+    double runtime_s = defaults::runtime_s;  // 0: one pass of size/bs I/Os per job instead of time-based
+    bool runtime_given = false;              // FILEAIO_BENCH_SECONDS only replaces the default
     std::string filename;                    // empty: a temporary file, deleted afterwards
     bool direct = false;
+    bool invalidate = true;         // drop the file's page cache before each backend (fio's default)
+    std::uint32_t fsync_every = 0;  // a flush request after every N writes, per job; 0 = never
+    std::uint32_t batch_submit = 0;        // at most this many requests per submit call; 0 = every free one
+    std::uint32_t batch_complete_min = 0;  // wait for this many completions; 0 = max(1, iodepth / 4)
+    bool verify = false;            // writes stamp each block; reads check it (see verify.hpp)
+    bool fixed_buffers = true;      // fileaio_ctx_register_buffers with the job's buffers
+    bool register_files = true;     // fileaio_ctx_associate_with_file with the job's fd
+    bool sqthread_poll = false;     // FILEAIO_URING_SQPOLL
     std::uint32_t threads = 0;  // fileaio_ctx_options.threads; 0 = the backend's default
     output_format format = output_format::normal;
+    std::string output_path;  // --output: the table or JSON goes there instead of stdout
+    std::string report_path;  // --report: a self-contained HTML report
+    bool no_arguments = false;  // `fileaio bench` alone (make bench): page-cached reads, see bench_usage
+
+    // The wait's min_reqs that --iodepth_batch_complete_min asks for (its default filled in).
+    [[nodiscard]] std::uint32_t complete_min() const;
 };
 
 struct help_requested {};
@@ -69,6 +91,7 @@ struct parse_error {
 using parse_result = std::variant<bench_options, help_requested, parse_error>;
 
 // Parses the arguments that follow `bench`. Accepts `--name=value` and `--name value`.
+// No arguments at all is the `make bench` run: every backend, page-cached reads (invalidate off).
 [[nodiscard]] parse_result parse_bench_options(std::span<const std::string_view> args);
 
 // "4096", "4k", "4K", "4KiB", "1m", "2g" (base 1024). nullopt for anything else or overflow.
@@ -82,7 +105,10 @@ using parse_result = std::variant<bench_options, help_requested, parse_error>;
 
 [[nodiscard]] std::string_view rw_name(rw_mode rw);
 [[nodiscard]] bool rw_is_random(rw_mode rw);
-[[nodiscard]] bool rw_is_write(rw_mode rw);
+[[nodiscard]] bool rw_is_write(rw_mode rw);  // only writes
+[[nodiscard]] bool rw_is_mixed(rw_mode rw);  // rw, randrw
+[[nodiscard]] bool rw_reads(rw_mode rw);     // has reads (read, randread, rw, randrw)
+[[nodiscard]] bool rw_writes(rw_mode rw);    // has writes (write, randwrite, rw, randrw)
 
 // The backends in the order `info` and `--backend=all` list them.
 inline constexpr fileaio_backend all_backends[] = {FILEAIO_BACKEND_IO_URING, FILEAIO_BACKEND_LINUX_AIO,
@@ -90,6 +116,9 @@ inline constexpr fileaio_backend all_backends[] = {FILEAIO_BACKEND_IO_URING, FIL
 
 // The backend named `io_uring`, `linux_aio`, `posix_aio` or `thread_pool`; nullopt otherwise.
 [[nodiscard]] std::optional<fileaio_backend> backend_from_name(std::string_view name);
+
+// Parses a duration: "5", "2.5", "500ms", "1m", "1h"; nullopt for anything else.
+[[nodiscard]] std::optional<double> parse_seconds(std::string_view text);
 
 // The usage text of `fileaio bench`.
 [[nodiscard]] std::string_view bench_usage();

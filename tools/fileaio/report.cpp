@@ -3,7 +3,6 @@
 #include "util.hpp"
 
 #include <cmath>
-#include <cstdarg>
 #include <cstdio>
 #include <string_view>
 
@@ -22,55 +21,7 @@ struct percentile_point {
 };
 constexpr percentile_point json_percentiles[] = {{"p50", 50.0}, {"p90", 90.0}, {"p99", 99.0}, {"p99.9", 99.9}};
 
-[[gnu::format(printf, 2, 3)]] void append(std::string &out, const char *format, ...)
-{
-    constexpr std::size_t chunk = 256;
-    char text[chunk];
-    va_list args;
-    va_start(args, format);
-    va_list again;
-    va_copy(again, args);
-    const int n = std::vsnprintf(text, sizeof text, format, args);
-    va_end(args);
-    if (n > 0 && static_cast<std::size_t>(n) < sizeof text) {
-        out.append(text, static_cast<std::size_t>(n));
-    } else if (n > 0) {  // longer than the stack buffer: format straight into the string
-        const std::size_t old_size = out.size();
-        out.resize(old_size + static_cast<std::size_t>(n) + 1);
-        std::vsnprintf(out.data() + old_size, static_cast<std::size_t>(n) + 1, format, again);
-        out.resize(old_size + static_cast<std::size_t>(n));
-    }
-    va_end(again);
-}
-
-std::string latency_us(std::uint64_t ns)
-{
-    const double us = static_cast<double>(ns) / static_cast<double>(ns_per_us);
-    std::string text;
-    if (us < us_below_two_decimals) {
-        append(text, "%.2f", us);
-    } else if (us < us_below_one_decimal) {
-        append(text, "%.1f", us);
-    } else {
-        append(text, "%.0f", us);
-    }
-    return text;
-}
-
 double finite_or_zero(double x) { return std::isfinite(x) ? x : 0.0; }
-
-bool ran_cleanly(const job_result &job)
-{
-    return job.failure.empty() && job.errors == 0 && !job.interrupted && job.total_ios() > 0;
-}
-
-// The histogram that describes the job as a whole: the one direction it has, or both merged.
-histogram job_latency(const job_result &job)
-{
-    histogram all = job.read.latency_ns;
-    all.merge(job.write.latency_ns);
-    return all;
-}
 
 // A minimal pretty-printing JSON writer: objects, arrays, numbers and strings.
 class json_writer {
@@ -190,6 +141,32 @@ void write_direction(json_writer &json, std::string_view key, const direction_re
 
 }  // namespace
 
+std::string latency_us(std::uint64_t ns)
+{
+    const double us = static_cast<double>(ns) / static_cast<double>(ns_per_us);
+    std::string text;
+    if (us < us_below_two_decimals) {
+        append(text, "%.2f", us);
+    } else if (us < us_below_one_decimal) {
+        append(text, "%.1f", us);
+    } else {
+        append(text, "%.0f", us);
+    }
+    return text;
+}
+
+bool ran_cleanly(const job_result &job)
+{
+    return job.failure.empty() && job.errors == 0 && !job.interrupted && job.total_ios() > 0;
+}
+
+histogram job_latency(const job_result &job)
+{
+    histogram all = job.read.latency_ns;
+    all.merge(job.write.latency_ns);
+    return all;
+}
+
 std::optional<std::size_t> winner_index(std::span<const job_result> jobs)
 {
     std::optional<std::size_t> best;
@@ -206,35 +183,78 @@ std::optional<std::size_t> winner_index(std::span<const job_result> jobs)
     return clean >= 2 ? best : std::nullopt;
 }
 
+namespace {
+
+constexpr const char *table_header_format = "%-12s %-9s %5s %7s %4s %10s %9s %9s %9s %9s %9s %7s %7s %11s\n";
+constexpr const char *table_lead_format = "%-12s %-9s %5s %7s %4s ";
+constexpr const char *table_figures_format = "%10.0f %9.1f %9s %9s %9s %9s";
+
+// IOPS, MiB/s and the latency columns of one direction (or of the whole job).
+void append_figures(std::string &out, double ios, double bytes, double elapsed_s, const histogram &lat)
+{
+    const double iops = elapsed_s > 0 ? ios / elapsed_s : 0.0;
+    const double mib_s = elapsed_s > 0 ? bytes / elapsed_s / bytes_per_mib : 0.0;
+    append(out, table_figures_format, iops, mib_s, latency_us(lat.percentile(50.0)).c_str(),
+           latency_us(lat.percentile(99.0)).c_str(), latency_us(lat.percentile(99.9)).c_str(),
+           latency_us(lat.max()).c_str());
+}
+
+// A sub-row of a job: "  read", "  write" or "  flush", under the job's own row.
+void append_direction_row(std::string &out, const char *name, const direction_result &dir, double elapsed_s)
+{
+    append(out, table_lead_format, "", name, "", "", "");
+    std::string row;
+    append_figures(row, static_cast<double>(dir.ios), static_cast<double>(dir.io_bytes), elapsed_s, dir.latency_ns);
+    constexpr std::size_t iops_width = 10;
+    constexpr std::size_t bandwidth_width = 9;
+    if (dir.io_bytes == 0 && dir.ios > 0) {  // flushes: no bandwidth
+        row.replace(iops_width + 1, bandwidth_width, std::string(bandwidth_width - 1, ' ') + "-");
+    }
+    out += row;
+    out += "\n";
+}
+
+}  // namespace
+
 std::string format_table(std::span<const job_result> jobs)
 {
     std::string out;
-    append(out, "%-12s %-11s %6s %7s %10s %9s %9s %9s %9s %9s %7s %7s %11s\n", "backend", "rw", "bs", "iodepth",
-           "IOPS", "MiB/s", "p50 us", "p99 us", "p99.9 us", "max us", "usr s", "sys s", "IOPS/CPU-s");
+    append(out, table_header_format, "backend", "rw", "bs", "iodepth", "jobs", "IOPS", "MiB/s", "p50 us", "p99 us",
+           "p99.9 us", "max us", "usr s", "sys s", "IOPS/CPU-s");
     for (const auto &job : jobs) {
         const std::string bs = format_size(job.block_size);
         const std::string rw = std::string(rw_name(job.rw)) + (job.direct ? "+d" : "");
-        append(out, "%-12s %-11s %6s %7u ", fileaio_backend_name(job.backend), rw.c_str(), bs.c_str(), job.iodepth);
+        const std::string iodepth = std::to_string(job.iodepth);
+        const std::string numjobs = std::to_string(job.numjobs);
+        append(out, table_lead_format, fileaio_backend_name(job.backend), rw.c_str(), bs.c_str(), iodepth.c_str(),
+               numjobs.c_str());
         if (job.total_ios() == 0) {
             append(out, "failed: %s\n", job.failure.empty() ? "no I/O completed" : job.failure.c_str());
             continue;
         }
-        const histogram lat = job_latency(job);
-        append(out, "%10.0f %9.1f %9s %9s %9s %9s %7.2f %7.2f %11.0f\n", job.iops(), job.bytes_per_s() / bytes_per_mib,
-               latency_us(lat.percentile(50.0)).c_str(), latency_us(lat.percentile(99.0)).c_str(),
-               latency_us(lat.percentile(99.9)).c_str(), latency_us(lat.max()).c_str(), job.usr_s, job.sys_s,
-               job.iops_per_cpu_s());
+        append_figures(out, static_cast<double>(job.total_ios()), static_cast<double>(job.total_bytes()),
+                       job.elapsed_s, job_latency(job));
+        append(out, " %7.2f %7.2f %11.0f\n", job.usr_s, job.sys_s, job.iops_per_cpu_s());
+        if (rw_is_mixed(job.rw)) {
+            append_direction_row(out, "  read", job.read, job.elapsed_s);
+            append_direction_row(out, "  write", job.write, job.elapsed_s);
+        }
+        if (job.fsync_every != 0 && job.sync.ios > 0) {
+            append_direction_row(out, "  flush", job.sync, job.elapsed_s);
+        }
     }
 
     bool any_direct = false;
+    bool any_mixed = false;
     for (const auto &job : jobs) {
         any_direct = any_direct || job.direct;
+        any_mixed = any_mixed || rw_is_mixed(job.rw);
         const char *name = fileaio_backend_name(job.backend);
         if (job.errors > 0) {
-            append(out, "%s: %llu I/O errors, first: %s\n", name, static_cast<unsigned long long>(job.errors),
-                   job.first_error_text.c_str());
+            append(out, "%s: %llu %s, first: %s\n", name, static_cast<unsigned long long>(job.errors),
+                   job.errors == 1 ? "error" : "errors", job.first_error_text.c_str());
         }
-        if (!job.failure.empty() && job.total_ios() > 0) {
+        if (!job.failure.empty() && job.total_ios() > 0 && job.failure != job.first_error_text) {
             append(out, "%s: stopped early: %s\n", name, job.failure.c_str());
         }
         if (job.interrupted) {
@@ -243,6 +263,10 @@ std::string format_table(std::span<const job_result> jobs)
     }
     if (any_direct) {
         out += "(+d: O_DIRECT)\n";
+    }
+    if (any_mixed && !jobs.empty()) {
+        append(out, "(%s: %u%% reads; the first row of a job is reads and writes together, its CPU is for both)\n",
+               std::string(rw_name(jobs.front().rw)).c_str(), jobs.front().rwmixread);
     }
 
     if (const auto win = winner_index(jobs)) {
@@ -285,11 +309,14 @@ std::string format_json(std::span<const job_result> jobs)
         json.field("rw", rw_name(job.rw));
         json.field("bs", job.block_size);
         json.field("iodepth", job.iodepth);
-        json.field("numjobs", std::uint64_t{1});
+        json.field("numjobs", job.numjobs);
         json.field("direct", std::uint64_t{job.direct ? 1u : 0u});
         json.field("runtime_s", job.elapsed_s);
         write_direction(json, "read", job.read, job.elapsed_s);
         write_direction(json, "write", job.write, job.elapsed_s);
+        if (job.fsync_every != 0) {
+            write_direction(json, "sync", job.sync, job.elapsed_s);
+        }
         json.begin_object("cpu");
         json.field("usr_s", job.usr_s);
         json.field("sys_s", job.sys_s);

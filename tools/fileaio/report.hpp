@@ -17,6 +17,15 @@ namespace fileaio::cli {
 // {"fileaio_version": ..., "jobs": [...]}, newline-terminated.
 [[nodiscard]] std::string format_json(std::span<const job_result> jobs);
 
+// Whether the job ran to its end without errors and moved data.
+[[nodiscard]] bool ran_cleanly(const job_result &job);
+
+// The latency of the job as a whole: reads and writes merged.
+[[nodiscard]] histogram job_latency(const job_result &job);
+
+// Nanoseconds as microseconds for a table: "8.25", "83.4", "1250".
+[[nodiscard]] std::string latency_us(std::uint64_t ns);
+
 // The job with the most IOPS among those that ran cleanly; nullopt when fewer than two did.
 [[nodiscard]] std::optional<std::size_t> winner_index(std::span<const job_result> jobs);
 

@@ -4,7 +4,9 @@
 
 #include <fileaio/fileaio.h>
 
+#include <cstdarg>
 #include <cstdint>
+#include <cstdio>
 #include <ctime>
 #include <string>
 #include <unistd.h>
@@ -31,6 +33,28 @@ inline std::string describe_code(int code)
 
 // The same for a positive errno value, as left by a failed system call.
 inline std::string describe_errno(int err) { return describe_code(-err); }
+
+// Appends printf-style text to out (any length).
+[[gnu::format(printf, 2, 3)]] inline void append(std::string &out, const char *format, ...)
+{
+    constexpr std::size_t chunk = 256;
+    char text[chunk];
+    va_list args;
+    va_start(args, format);
+    va_list again;
+    va_copy(again, args);
+    const int n = std::vsnprintf(text, sizeof text, format, args);
+    va_end(args);
+    if (n > 0 && static_cast<std::size_t>(n) < sizeof text) {
+        out.append(text, static_cast<std::size_t>(n));
+    } else if (n > 0) {  // longer than the stack buffer: format straight into the string
+        const std::size_t old_size = out.size();
+        out.resize(old_size + static_cast<std::size_t>(n) + 1);
+        std::vsnprintf(out.data() + old_size, static_cast<std::size_t>(n) + 1, format, again);
+        out.resize(old_size + static_cast<std::size_t>(n));
+    }
+    va_end(again);
+}
 
 // An owned file descriptor, closed on destruction.
 class unique_fd {

@@ -1,0 +1,92 @@
+// Runs the built `fileaio` executable (FILEAIO_CLI_PATH, set by CMake) and captures what it said.
+#pragma once
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <spawn.h>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+extern char **environ;
+
+namespace fileaio::test {
+
+struct cli_result {
+    int exit_code = -1;   // -1: did not run or was killed by a signal
+    std::string out;      // stdout
+    std::string err;      // stderr
+    [[nodiscard]] std::string all() const { return out + err; }
+};
+
+// The file's bytes ("" when it cannot be read). Plain read(2): GCC's -Wnull-dereference flags
+// istreambuf_iterator.
+inline std::string read_whole_file(const std::string &path)
+{
+    std::string text;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return text;
+    }
+    char chunk[65536];
+    ssize_t n = 0;
+    while ((n = ::read(fd, chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR)) {
+        if (n > 0) {
+            text.append(chunk, static_cast<std::size_t>(n));
+        }
+    }
+    ::close(fd);
+    return text;
+}
+
+// Runs `fileaio args...` with stdout and stderr going to files in work_dir; `env` entries
+// ("NAME=value") are added to the environment.
+inline cli_result run_cli(const std::string &work_dir, const std::vector<std::string> &args,
+                          const std::vector<std::string> &env = {})
+{
+    cli_result result;
+    const std::string out_path = work_dir + "/cli.stdout";
+    const std::string err_path = work_dir + "/cli.stderr";
+    std::vector<std::string> argv_storage{FILEAIO_CLI_PATH};
+    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+    std::vector<char *> argv;
+    for (auto &a : argv_storage) {
+        argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    std::vector<std::string> env_storage(env);
+    for (char **e = environ; *e != nullptr; ++e) {
+        env_storage.emplace_back(*e);  // ours come first: getenv finds the first
+    }
+    std::vector<char *> envp;
+    for (auto &e : env_storage) {
+        envp.push_back(e.data());
+    }
+    envp.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid = -1;
+    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+        result.err = std::string("posix_spawn: ") + std::strerror(rc);
+        return result;
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status)) {
+        result.exit_code = WEXITSTATUS(status);
+    }
+    result.out = read_whole_file(out_path);
+    result.err = read_whole_file(err_path);
+    return result;
+}
+
+}  // namespace fileaio::test
