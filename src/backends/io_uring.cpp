@@ -1,0 +1,934 @@
+// The io_uring backend: one ring per context.
+//
+// Threads and locks. Any number of threads submit, one thread waits (reap), and cancel and
+// wakeup come from any thread.
+//  - sq_mutex_ guards the submission queue and what submitters update with it: the barrier lists
+//    (writes in flight, held flushes), the registered-file map and the registered-buffer table.
+//    One submit call fills its SQEs and calls io_uring_submit once (more only when the batch is
+//    larger than the SQ) under it, so, without SQPOLL, the SQ is empty whenever the lock is free.
+//    Uncontended it costs one atomic pair per call, against a system call that dwarfs it.
+//  - cq_mutex_ guards the consumption of the completion queue: who owns the CQ (cq_owner_), the
+//    list of finished requests not yet handed back (ready_), and the stage of submitted requests.
+//    Only the CQ owner reads and advances the CQ and sleeps in io_uring_enter(GETEVENTS), without
+//    holding the mutex. The owner is the reaper (the thread inside wait) or, when nobody waits, a
+//    canceller that needs its target's CQE. Two threads never sleep on one CQ (the kernel wakes
+//    only the first of several waiters).
+//  Lock order: cq_mutex_ before sq_mutex_. No lock is held across IORING_REGISTER_SYNC_CANCEL.
+//
+// Wakeup. kick() posts a NOP whose user_data is kick_tag (at most one outstanding); the CQ owner
+// that consumes it sets kick_seen_ and the reap in progress, or the next one, returns at once.
+// The reaper sleeps for one CQE at a time and loops until it has `want`: a wait for N CQEs would
+// sleep through the NOP (the kernel counts it as one of N), so this is what makes a kick prompt.
+//
+// Cancel. Synchronous, through IORING_REGISTER_SYNC_CANCEL keyed on the request's user_data
+// (its address, 16-byte aligned, with a 4-bit generation in the low bits) and a zero timeout.
+// The kernel's answer alone is ambiguous: when the target was running, the call waits once more
+// and reports 0 also when the target simply finished. So a 0 is confirmed by the target's own
+// CQE: cancel marks the request `cancelling`, the CQ owner parks a CQE for such a request instead
+// of handling it, and cancel returns 0 only when that CQE says -ECANCELED (which it then
+// swallows), else hands the CQE back to normal processing and returns E_COMPLETED. A cancelled
+// request's CQE is therefore always consumed before cancel returns 0: no stale CQE can meet a
+// re-submitted request (the generation only checks this). -ENOENT means finished (E_COMPLETED),
+// -EALREADY/-ETIME running (E_IN_PROGRESS). Continuations of a partial transfer already touched
+// the file and are never cancelled. A second concurrent cancel gets E_IN_PROGRESS. A flush held
+// by the barrier (below) is not in the kernel and is cancelled here. Without SYNC_CANCEL (before
+// Linux 6.0) a request in the kernel cannot be stopped: E_IN_PROGRESS. With SQPOLL an SQE the SQ
+// thread has not taken yet is not found: E_COMPLETED (a wait returns it, as promised). Waiting
+// for the confirming CQE is bounded (cancel_wait_max); past it cancel says E_IN_PROGRESS.
+//
+// Flush is a barrier. Flush and data sync are held here, not in the kernel, while a write to the
+// same fd submitted earlier on this context is still in flight (including its continuations), and
+// issued by whoever completes the last such write — after that write has been queued for hand-
+// back, so the flush is returned after it. IOSQE_IO_DRAIN is not used: it would stall every
+// request in the ring, would hold back the wakeup NOP, cannot see continuations we submit later,
+// and leaves requests that cancel cannot find.
+//
+// Short transfers and retries. The backend continues a read or write from r->transferred until it
+// is whole, hits end of file (a read of 0 bytes) or fails. -EAGAIN, -EINTR and an -ECANCELED that
+// no successful cancel explains are resubmitted, flushes included: io-wq fails with -ECANCELED a
+// request that a worker had taken just before a cancel, which the cancel saw as running
+// (-EALREADY) and answered E_IN_PROGRESS; older kernels also cancelled the io-wq work of a thread
+// that exits. Such a request never started, so running it again is what E_IN_PROGRESS promised.
+//
+// Registered files and buffers. associate_with_file() puts the fd into a sparse fixed-file table;
+// requests on it use IOSQE_FIXED_FILE. A read or write whose buffer lies inside a registered
+// buffer uses IORING_OP_READ_FIXED/WRITE_FIXED. Registered files keep the file they had when
+// associated: an fd closed and reused for another file must be associated again.
+#include "backends/io_uring.hpp"
+
+#include <liburing.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <iterator>
+#include <mutex>
+#include <new>
+#include <vector>
+
+#include "core/errors.hpp"
+#include "core/request.hpp"
+
+namespace fileaio::detail {
+namespace {
+
+// user_data values below this are not requests (requests are 16-byte aligned).
+constexpr uint64_t kick_tag = 1;    // a wakeup
+constexpr uint64_t poke_tag = 2;    // wakes the reaper to look at ready_; no other meaning
+constexpr uint64_t ignore_tag = 3;  // an SQE the kernel refused to take, turned into a NOP
+constexpr uint64_t probe_tag = 4;   // the user_data of no request: probes IORING_REGISTER_SYNC_CANCEL
+constexpr uint64_t tag_mask = 15;
+static_assert(alignof(request) >= tag_mask + 1, "request addresses must leave 4 bits for the tag");
+
+constexpr unsigned sq_entries_min = 8;
+constexpr unsigned sq_entries_max = 4096;   // larger batches take one io_uring_enter per 4096
+constexpr uint64_t cq_slack = 64;            // kick, pokes, refused SQEs on top of max_reqs
+constexpr uint64_t cq_entries_max = 65536;   // the kernel's IORING_MAX_CQ_ENTRIES (NODROP covers more)
+constexpr unsigned cqe_batch = 64;
+constexpr unsigned probe_entries = 4;
+constexpr size_t max_rw_chunk = 0x7ffff000;  // the kernel's MAX_RW_COUNT on 4 KiB pages
+constexpr size_t max_registered_buffer = size_t{1} << 30;  // the kernel refuses larger ones
+constexpr unsigned file_slots_max = 4096;
+constexpr int max_associated_fd = 1 << 20;
+constexpr uint16_t max_retries = 1000;       // consecutive -EAGAIN/-EINTR/-ECANCELED, no progress
+constexpr unsigned submit_attempts = 100;    // io_uring_enter refusing to take SQEs (-EAGAIN, -EBUSY)
+constexpr auto cancel_wait_step = std::chrono::milliseconds(10);
+constexpr auto cancel_wait_max = std::chrono::seconds(2);
+
+// request::stage for this backend. Changed under cq_mutex_ (held: under sq_mutex_ as well), except
+// new -> inflight/held, which the submitter does under sq_mutex_.
+enum stage : uint32_t {
+    stage_new = 0,     // handed to submit, not yet in the SQ
+    stage_inflight,    // its first SQE belongs to the kernel: cancel may stop it
+    stage_continuing,  // a continuation or retry belongs to the kernel: it touched the file
+    stage_held,        // a flush/data sync held back by the barrier: not in the kernel
+    stage_cancelling,  // a cancel is deciding; a CQE that arrives is parked for it
+    stage_done,        // finished, queued for (or handed) back
+    stage_canceled,    // cancel returned 0
+};
+
+// The backend's part of request::scratch.
+struct slot {
+    uint64_t user_data = 0;
+    struct iovec one = {nullptr, 0};  // the rest of a partly done vector element
+    int32_t file_index = -1;          // fixed-file slot, or -1: the fd itself
+    int32_t buf_index = -1;           // registered buffer that holds the whole buffer, or -1
+    int32_t cancel_res = 0;           // the CQE that arrived while cancelling
+    uint16_t retries = 0;
+    bool cancel_seen = false;
+};
+static_assert(sizeof(slot) <= backend_scratch_size);
+
+slot &slot_of(request *r) { return *std::launder(reinterpret_cast<slot *>(r->scratch)); }
+
+// An intrusive doubly linked list through request::next/prev.
+struct req_list {
+    request *head = nullptr;
+    request *tail = nullptr;
+
+    bool empty() const { return head == nullptr; }
+    void push_back(request *r) {
+        r->next = nullptr;
+        r->prev = tail;
+        if (tail != nullptr) {
+            tail->next = r;
+        } else {
+            head = r;
+        }
+        tail = r;
+    }
+    void remove(request *r) {
+        if (r->prev != nullptr) {
+            r->prev->next = r->next;
+        } else {
+            head = r->next;
+        }
+        if (r->next != nullptr) {
+            r->next->prev = r->prev;
+        } else {
+            tail = r->prev;
+        }
+        r->next = r->prev = nullptr;
+    }
+    request *pop_front() {
+        request *r = head;
+        if (r != nullptr) remove(r);
+        return r;
+    }
+};
+
+unsigned round_up_pow2(uint64_t v) {
+    uint64_t p = 1;
+    while (p < v) p <<= 1;
+    return static_cast<unsigned>(p);
+}
+
+__kernel_timespec to_timespec(clock::duration d) {
+    if (d < clock::duration::zero()) d = clock::duration::zero();
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+    __kernel_timespec ts{};
+    ts.tv_sec = ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    return ts;
+}
+
+const char *errno_name(int err) { return error_name(-err); }
+
+// A one-line cause for io_uring_setup failing with `err`.
+void describe_setup_failure(int err, char *reason, size_t size) {
+    if (reason == nullptr || size == 0) return;
+    switch (err) {
+        case ENOSYS:
+            std::snprintf(reason, size, "io_uring_setup: ENOSYS (the kernel is built without io_uring)");
+            return;
+        case EPERM: {
+            int disabled = -1;
+            if (FILE *f = std::fopen("/proc/sys/kernel/io_uring_disabled", "re")) {
+                if (std::fscanf(f, "%d", &disabled) != 1) disabled = -1;
+                std::fclose(f);
+            }
+            if (disabled == 2) {
+                std::snprintf(reason, size, "io_uring_setup: EPERM (kernel.io_uring_disabled=2)");
+            } else if (disabled == 1) {
+                std::snprintf(reason, size,
+                              "io_uring_setup: EPERM (kernel.io_uring_disabled=1 and this process is neither "
+                              "privileged nor in kernel.io_uring_group)");
+            } else {
+                std::snprintf(reason, size, "io_uring_setup: EPERM (refused by a seccomp filter or security module)");
+            }
+            return;
+        }
+        case ENOMEM: {
+            struct rlimit rl {};
+            getrlimit(RLIMIT_MEMLOCK, &rl);
+            if (rl.rlim_cur == RLIM_INFINITY) {
+                std::snprintf(reason, size, "io_uring_setup: ENOMEM (the kernel refused the ring memory)");
+            } else {
+                std::snprintf(reason, size,
+                              "io_uring_setup: ENOMEM (the kernel refused the ring memory; RLIMIT_MEMLOCK is %llu KiB, "
+                              "see ulimit -l)",
+                              static_cast<unsigned long long>(rl.rlim_cur / 1024));
+            }
+            return;
+        }
+        case EMFILE:
+        case ENFILE:
+            std::snprintf(reason, size, "io_uring_setup: %s (no file descriptor left for the ring)", errno_name(err));
+            return;
+        default:
+            std::snprintf(reason, size, "io_uring_setup: %s (%s)", errno_name(err), error_sentence(-err));
+            return;
+    }
+}
+
+int setup_error_code(int err) {
+    switch (err) {
+        case ENOMEM:
+        case EMFILE:
+        case ENFILE:
+        case EAGAIN: return FILEAIO_E_INSUFFICIENT_RESOURCES;
+        default: return FILEAIO_E_NOT_SUPPORTED;
+    }
+}
+
+class io_uring_backend final : public backend {
+public:
+    io_uring_backend() = default;
+
+    ~io_uring_backend() override {
+        if (ring_ready_) io_uring_queue_exit(&ring_);
+    }
+
+    int init(const backend_config &config) {
+        const bool sqpoll = (config.uring_flags & FILEAIO_URING_SQPOLL) != 0;
+        unsigned sq_entries = std::clamp(round_up_pow2(config.max_reqs), sq_entries_min, sq_entries_max);
+        uint64_t cq_wanted = std::min<uint64_t>(uint64_t{config.max_reqs} + cq_slack, cq_entries_max);
+        unsigned cq_entries = std::max(round_up_pow2(cq_wanted), sq_entries);
+        try {
+            chunk_.resize(sq_entries);
+        } catch (const std::bad_alloc &) {
+            return FILEAIO_E_NO_MEMORY;
+        }
+
+        // Flags newer kernels know are dropped one by one when the kernel says EINVAL.
+        const unsigned optional_flags[] = {IORING_SETUP_SUBMIT_ALL};
+        unsigned flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
+        if (sqpoll) flags |= IORING_SETUP_SQPOLL;
+        int rc = 0;
+        size_t dropped = 0;
+        for (;;) {
+            io_uring_params p{};
+            p.flags = flags;
+            p.cq_entries = cq_entries;
+            rc = io_uring_queue_init_params(sq_entries, &ring_, &p);
+            if (rc == -EINVAL && dropped < std::size(optional_flags)) {
+                flags &= ~optional_flags[dropped++];
+                continue;
+            }
+            if (rc == 0) features_ = p.features;
+            break;
+        }
+        if (rc < 0) return setup_error_code(-rc);
+        ring_ready_ = true;
+        sqpoll_ = (ring_.flags & IORING_SETUP_SQPOLL) != 0;
+        if (sqpoll != sqpoll_) return FILEAIO_E_NOT_SUPPORTED;  // never silently without SQPOLL
+        // Waiting with a timeout must not take an SQE (it races with submitters): needs EXT_ARG.
+        if ((features_ & IORING_FEAT_EXT_ARG) == 0 || (features_ & IORING_FEAT_NODROP) == 0)
+            return FILEAIO_E_NOT_SUPPORTED;
+
+        if (config.uring_max_workers != 0) {
+            unsigned values[2] = {config.uring_max_workers, config.uring_max_workers};  // bounded, unbounded
+            if (io_uring_register_iowq_max_workers(&ring_, values) < 0) return FILEAIO_E_NOT_SUPPORTED;
+        }
+
+        // Linux 6.0+: synchronous cancel. Without it cancel can only say E_IN_PROGRESS.
+        io_uring_sync_cancel_reg reg{};
+        reg.addr = probe_tag;
+        reg.timeout.tv_sec = 0;
+        reg.timeout.tv_nsec = 0;
+        can_cancel_ = io_uring_register_sync_cancel(&ring_, &reg) == -ENOENT;
+        return 0;
+    }
+
+    int submit(request *const *reqs, size_t n, size_t *accepted) override {
+        std::lock_guard lock(sq_mutex_);
+        size_t i = 0;
+        while (i < n) {
+            chunk_n_ = 0;
+            while (i < n) {
+                request *r = reqs[i];
+                init_locked(r);
+                if (r->is_sync() && barrier_holds_locked(r)) {
+                    r->stage.store(stage_held, std::memory_order_release);
+                    held_.push_back(r);
+                    ++i;
+                    continue;
+                }
+                io_uring_sqe *sqe = get_sqe_locked();
+                if (sqe == nullptr) break;  // the SQ is full: flush what we have, then go on
+                prep_sqe(sqe, r);
+                r->stage.store(stage_inflight, std::memory_order_release);  // cancel reads the slot
+                if (r->is_write()) writes_.push_back(r);
+                chunk_[chunk_n_++] = {r, sqe, i};
+                ++i;
+            }
+            if (chunk_n_ == 0) {
+                if (i == n) break;  // the rest were held flushes
+                *accepted = i;      // not even one free SQE
+                return FILEAIO_E_INSUFFICIENT_RESOURCES;
+            }
+            size_t consumed = 0;
+            const int err = flush_locked(&consumed);
+            if (consumed < chunk_n_) {
+                // The kernel took no more: reqs[first..] stay with the caller, untouched.
+                const size_t first = chunk_[consumed].index;
+                for (size_t k = first; k < i; ++k) rollback_locked(reqs[k]);
+                chunk_n_ = 0;
+                *accepted = first;
+                return err == -ENOMEM ? FILEAIO_E_NO_MEMORY : FILEAIO_E_INSUFFICIENT_RESOURCES;
+            }
+            chunk_n_ = 0;
+        }
+        *accepted = n;
+        return 0;
+    }
+
+    size_t reap(request **out, size_t cap, size_t want, const deadline &dl) override {
+        std::unique_lock lock(cq_mutex_);
+        while (cq_owner_ != owner_none) cq_cv_.wait(lock);  // a canceller, briefly
+        cq_owner_ = owner_reaper;
+        size_t got = 0;
+        for (;;) {
+            drain_locked();
+            got += take_ready_locked(out + got, cap - got);
+            if (kick_seen_) {
+                kick_seen_ = false;
+                break;
+            }
+            if (got >= want || got == cap || dl.expired()) break;
+            lock.unlock();
+            wait_for_cqe(dl);
+            lock.lock();
+        }
+        cq_owner_ = owner_none;
+        cq_cv_.notify_all();
+        return got;
+    }
+
+    void kick() override {
+        if (kick_outstanding_.exchange(true, std::memory_order_acq_rel)) return;  // one NOP wakes for all
+        std::lock_guard lock(sq_mutex_);
+        // Only when the kernel refuses even a NOP (out of memory) is there nothing to wait for.
+        if (!post_nop_locked(kick_tag)) kick_outstanding_.store(false, std::memory_order_release);
+    }
+
+    int cancel(request *r) override {
+        std::unique_lock lock(cq_mutex_);
+        slot &s = slot_of(r);
+        switch (r->stage.load(std::memory_order_acquire)) {
+            case stage_done: return FILEAIO_E_COMPLETED;
+            case stage_canceled: return FILEAIO_E_NOT_SUBMITTED;
+            case stage_held: {
+                std::lock_guard sq(sq_mutex_);  // held -> inflight happens under both locks
+                held_.remove(r);
+                r->stage.store(stage_canceled, std::memory_order_relaxed);
+                return 0;
+            }
+            case stage_inflight: break;
+            default: return FILEAIO_E_IN_PROGRESS;  // being submitted, continuing, or another cancel decides
+        }
+        if (!can_cancel_) return FILEAIO_E_IN_PROGRESS;
+        r->stage.store(stage_cancelling, std::memory_order_relaxed);
+        s.cancel_seen = false;
+        lock.unlock();
+
+        // The submit that queued r holds sq_mutex_ until io_uring_enter has taken its SQE.
+        { std::lock_guard sq(sq_mutex_); }
+        io_uring_sync_cancel_reg reg{};
+        reg.addr = s.user_data;
+        reg.timeout.tv_sec = 0;  // never wait for a running request
+        reg.timeout.tv_nsec = 0;
+        int rc = io_uring_register_sync_cancel(&ring_, &reg);
+
+        lock.lock();
+        if (rc == 0) await_cancelled_cqe_locked(lock, r);
+        if (rc == 0 && s.cancel_seen && s.cancel_res == -ECANCELED) {
+            r->stage.store(stage_canceled, std::memory_order_relaxed);
+            if (r->is_write()) {
+                request *none = nullptr;
+                if (settle_locked(&none, 0, &none, 0, r)) poke_if_reaper_sleeps_locked();
+            }
+            return 0;
+        }
+        r->stage.store(stage_inflight, std::memory_order_relaxed);
+        if (!s.cancel_seen) return rc == -ENOENT ? FILEAIO_E_COMPLETED : FILEAIO_E_IN_PROGRESS;
+        // It finished (or stopped for another reason) while we asked: its CQE goes the normal way.
+        request *fin = r;
+        bool finished = advance(r, s.cancel_res);
+        bool pushed = finished ? settle_locked(&fin, 1, &fin, 0, nullptr) : settle_locked(&fin, 0, &fin, 1, nullptr);
+        if (pushed) poke_if_reaper_sleeps_locked();
+        return r->stage.load(std::memory_order_relaxed) == stage_done ? FILEAIO_E_COMPLETED : FILEAIO_E_IN_PROGRESS;
+    }
+
+    int associate_with_file(int fd) override {
+        if (fd > max_associated_fd) return 0;  // a hint we do not take
+        std::lock_guard lock(sq_mutex_);
+        if (file_slots_ == 0) {
+            struct rlimit rl {};
+            unsigned slots = file_slots_max;
+            if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < slots) slots = static_cast<unsigned>(rl.rlim_cur);
+            if (slots == 0 || io_uring_register_files_sparse(&ring_, slots) < 0) return 0;  // old kernel: no table
+            file_slots_ = slots;
+        }
+        const auto ufd = static_cast<size_t>(fd);
+        int32_t index = ufd < file_index_of_fd_.size() ? file_index_of_fd_[ufd] : -1;
+        if (index < 0) {
+            if (next_file_slot_ >= file_slots_) return 0;  // the table is full: the fd is used as is
+            index = static_cast<int32_t>(next_file_slot_);
+        }
+        try {
+            if (ufd >= file_index_of_fd_.size()) file_index_of_fd_.resize(ufd + 1, -1);
+        } catch (const std::bad_alloc &) {
+            return FILEAIO_E_NO_MEMORY;
+        }
+        int rc = io_uring_register_files_update(&ring_, static_cast<unsigned>(index), &fd, 1);
+        if (rc < 0) return rc;  // -EBADF for a closed fd: the operating system's answer
+        if (file_index_of_fd_[ufd] < 0) ++next_file_slot_;
+        file_index_of_fd_[ufd] = index;
+        return 0;
+    }
+
+    int register_buffers(const struct iovec *iov, unsigned count) override {
+        std::vector<struct iovec> pieces;
+        std::vector<region> regions;
+        try {
+            for (unsigned i = 0; i < count; ++i) {
+                auto *base = static_cast<char *>(iov[i].iov_base);
+                for (size_t off = 0; off < iov[i].iov_len; off += max_registered_buffer) {
+                    size_t len = std::min(max_registered_buffer, iov[i].iov_len - off);
+                    auto start = reinterpret_cast<uintptr_t>(base + off);
+                    regions.push_back({start, start + len, static_cast<int32_t>(pieces.size())});
+                    pieces.push_back({base + off, len});
+                }
+            }
+        } catch (const std::bad_alloc &) {
+            return FILEAIO_E_NO_MEMORY;
+        }
+        std::sort(regions.begin(), regions.end(), [](const region &a, const region &b) { return a.start < b.start; });
+        std::lock_guard lock(sq_mutex_);
+        if (!regions_.empty()) {
+            io_uring_unregister_buffers(&ring_);
+            regions_.clear();
+        }
+        int rc = io_uring_register_buffers(&ring_, pieces.data(), static_cast<unsigned>(pieces.size()));
+        if (rc < 0) return rc == -ENOMEM ? FILEAIO_E_INSUFFICIENT_RESOURCES : rc;  // ENOMEM: RLIMIT_MEMLOCK
+        regions_ = std::move(regions);
+        return 0;
+    }
+
+    int unregister_buffers() override {
+        std::lock_guard lock(sq_mutex_);
+        if (regions_.empty()) return 0;
+        regions_.clear();
+        int rc = io_uring_unregister_buffers(&ring_);
+        return rc < 0 ? rc : 0;
+    }
+
+private:
+    enum owner { owner_none, owner_reaper, owner_canceller };
+
+    struct queued {
+        request *r;
+        io_uring_sqe *sqe;
+        size_t index;  // in the submit batch
+    };
+
+    struct region {
+        uintptr_t start;
+        uintptr_t end;
+        int32_t index;
+    };
+
+    // ---- submission side (sq_mutex_) ----
+
+    void init_locked(request *r) {
+        slot *s = new (r->scratch) slot{};
+        s->user_data = reinterpret_cast<uintptr_t>(r) | (++generation_ & tag_mask);
+        const auto ufd = static_cast<size_t>(r->fd);
+        if (ufd < file_index_of_fd_.size()) s->file_index = file_index_of_fd_[ufd];
+        if (!regions_.empty() && (r->kind == op::read || r->kind == op::write))
+            s->buf_index = buffer_index_locked(r->buf, r->size);
+        r->transferred = 0;
+        r->result = 0;
+        r->seq = ++seq_;
+    }
+
+    int32_t buffer_index_locked(const void *p, size_t len) const {
+        const auto a = reinterpret_cast<uintptr_t>(p);
+        auto it = std::upper_bound(regions_.begin(), regions_.end(), a,
+                                   [](uintptr_t v, const region &g) { return v < g.start; });
+        if (it == regions_.begin()) return -1;
+        --it;
+        return len <= it->end - a ? it->index : -1;
+    }
+
+    // True while a write to r's fd that was submitted before r is still in flight.
+    bool barrier_holds_locked(const request *r) const {
+        for (const request *w = writes_.head; w != nullptr; w = w->next)
+            if (w->fd == r->fd && w->seq < r->seq) return true;
+        return false;
+    }
+
+    void rollback_locked(request *r) {
+        switch (r->stage.load(std::memory_order_relaxed)) {
+            case stage_inflight:
+                if (r->is_write()) writes_.remove(r);
+                break;
+            case stage_held: held_.remove(r); break;
+            default: break;
+        }
+        r->stage.store(stage_new, std::memory_order_relaxed);
+    }
+
+    // The one place a request becomes an SQE: the rest of it, from r->transferred on.
+    void prep_sqe(io_uring_sqe *sqe, request *r) {
+        slot &s = slot_of(r);
+        const int fd = s.file_index >= 0 ? s.file_index : r->fd;
+        const size_t done = r->transferred;
+        const auto off = static_cast<uint64_t>(r->offset) + done;
+        switch (r->kind) {
+            case op::read:
+            case op::write: {
+                char *p = static_cast<char *>(r->buf) + done;
+                const auto len = static_cast<unsigned>(std::min(r->size - done, max_rw_chunk));
+                if (r->kind == op::read) {
+                    if (s.buf_index >= 0) {
+                        io_uring_prep_read_fixed(sqe, fd, p, len, off, s.buf_index);
+                    } else {
+                        io_uring_prep_read(sqe, fd, p, len, off);
+                    }
+                } else if (s.buf_index >= 0) {
+                    io_uring_prep_write_fixed(sqe, fd, p, len, off, s.buf_index);
+                } else {
+                    io_uring_prep_write(sqe, fd, p, len, off);
+                }
+                break;
+            }
+            case op::readv:
+            case op::writev: {
+                // Skip what is done without copying the array; a partly done element goes alone.
+                size_t skip = done;
+                int k = 0;
+                while (k < r->iovcnt && skip >= r->iov[k].iov_len) skip -= r->iov[k++].iov_len;
+                const struct iovec *vec = r->iov + k;
+                auto cnt = static_cast<unsigned>(r->iovcnt - k);
+                if (skip != 0) {
+                    s.one.iov_base = static_cast<char *>(r->iov[k].iov_base) + skip;
+                    s.one.iov_len = r->iov[k].iov_len - skip;
+                    vec = &s.one;
+                    cnt = 1;
+                }
+                if (r->kind == op::readv) {
+                    io_uring_prep_readv(sqe, fd, vec, cnt, off);
+                } else {
+                    io_uring_prep_writev(sqe, fd, vec, cnt, off);
+                }
+                break;
+            }
+            case op::flush: io_uring_prep_fsync(sqe, fd, 0); break;
+            case op::datasync: io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC); break;
+        }
+        if (s.file_index >= 0) sqe->flags |= IOSQE_FIXED_FILE;
+        io_uring_sqe_set_data64(sqe, s.user_data);
+    }
+
+    // An SQE, or nullptr when the SQ is full of entries queued by this call (flush them first).
+    io_uring_sqe *get_sqe_locked() {
+        io_uring_sqe *sqe = io_uring_get_sqe(&ring_);
+        if (sqe != nullptr || chunk_n_ != 0) return sqe;
+        if (sqpoll_) {
+            io_uring_sqring_wait(&ring_);  // the SQ thread has not taken them yet
+        } else {
+            io_uring_submit(&ring_);  // NOPs a refused submit left behind
+        }
+        return io_uring_get_sqe(&ring_);
+    }
+
+    // Hands chunk_[0..chunk_n_) to the kernel. *consumed is how many it took (in order); the rest
+    // are turned into NOPs that complete silently, and the caller decides what becomes of their
+    // requests. Returns 0, or the error that stopped the kernel taking more.
+    int flush_locked(size_t *consumed) {
+        // Publishes the request fields to the thread that will read this CQE (the kernel in
+        // between is invisible to the memory model and to ThreadSanitizer).
+        submit_epoch_.fetch_add(1, std::memory_order_release);
+        if (sqpoll_) {
+            io_uring_submit(&ring_);  // the SQ thread takes them; it never refuses part way
+            *consumed = chunk_n_;
+            return 0;
+        }
+        int err = 0;
+        unsigned attempts = 0;
+        while (io_uring_sq_ready(&ring_) != 0) {
+            int ret = io_uring_submit(&ring_);
+            if (ret > 0 || ret == -EINTR) continue;
+            if ((ret == 0 || ret == -EAGAIN || ret == -EBUSY) && ++attempts < submit_attempts) {
+                sched_yield();
+                continue;
+            }
+            err = ret == 0 ? -EAGAIN : ret;
+            break;
+        }
+        const size_t left = std::min<size_t>(io_uring_sq_ready(&ring_), chunk_n_);
+        *consumed = chunk_n_ - left;
+        for (size_t k = *consumed; k < chunk_n_; ++k) {
+            io_uring_sqe *sqe = chunk_[k].sqe;
+            io_uring_prep_nop(sqe);
+            sqe->flags = IOSQE_CQE_SKIP_SUCCESS;
+            io_uring_sqe_set_data64(sqe, ignore_tag);
+        }
+        return err;
+    }
+
+    bool post_nop_locked(uint64_t tag) {
+        chunk_n_ = 0;
+        io_uring_sqe *sqe = get_sqe_locked();
+        if (sqe == nullptr) return false;
+        io_uring_prep_nop(sqe);
+        io_uring_sqe_set_data64(sqe, tag);
+        chunk_[chunk_n_++] = {nullptr, sqe, 0};
+        size_t consumed = 0;
+        flush_locked(&consumed);
+        chunk_n_ = 0;
+        return consumed == 1;
+    }
+
+    // ---- completion side (cq_mutex_) ----
+
+    // Applies one CQE to r. Returns true when r is finished (result set), false when the rest
+    // must be submitted again.
+    static bool advance(request *r, int res) {
+        slot &s = slot_of(r);
+        // -ECANCELED that no cancel of ours confirmed: an io-wq worker that had already taken the
+        // request when a cancel said "running" (-EALREADY) fails it when it starts, untouched.
+        if ((res == -EAGAIN || res == -EINTR || res == -ECANCELED) && ++s.retries < max_retries) return false;
+        if (r->is_sync()) {
+            r->result = res < 0 ? res : 0;
+            return true;
+        }
+        if (res > 0) {
+            r->transferred += static_cast<size_t>(res);
+            s.retries = 0;
+            if (r->transferred < r->size) return false;
+            r->result = 0;
+            return true;
+        }
+        if (res == 0) {
+            // End of file ends a read successfully. A write that moves nothing would loop forever.
+            r->result = r->is_write() ? -EIO : 0;
+            return true;
+        }
+        r->result = res;
+        return true;
+    }
+
+    // Consumes every CQE available. Only the CQ owner calls this.
+    void drain_locked() {
+        for (;;) {
+            io_uring_cqe *cqes[cqe_batch];
+            const unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, cqe_batch);
+            if (n == 0) return;
+            (void)submit_epoch_.load(std::memory_order_acquire);
+            request *finished[cqe_batch];
+            request *again[cqe_batch];
+            size_t nf = 0;
+            size_t na = 0;
+            bool parked = false;
+            for (unsigned k = 0; k < n; ++k) {
+                const uint64_t ud = cqes[k]->user_data;
+                const int res = cqes[k]->res;
+                if (ud <= tag_mask) {
+                    if (ud == kick_tag) {
+                        kick_outstanding_.store(false, std::memory_order_release);
+                        kick_seen_ = true;
+                    }
+                    continue;  // pokes and refused SQEs
+                }
+                auto *r = reinterpret_cast<request *>(static_cast<uintptr_t>(ud & ~tag_mask));
+                slot &s = slot_of(r);
+                if (s.user_data != ud) continue;  // not the current incarnation (cannot happen; see top)
+                if (r->stage.load(std::memory_order_relaxed) == stage_cancelling) {
+                    s.cancel_res = res;
+                    s.cancel_seen = true;
+                    parked = true;
+                    continue;
+                }
+                if (advance(r, res)) {
+                    finished[nf++] = r;
+                } else {
+                    again[na++] = r;
+                }
+            }
+            io_uring_cq_advance(&ring_, n);
+            settle_locked(finished, nf, again, na, nullptr);
+            if (parked) cq_cv_.notify_all();
+        }
+    }
+
+    // Moves requests on: `finished` to ready_ (in order), `again` back to the kernel, a cancelled
+    // write `gone` out of the barrier; issues the flushes the barrier lets go. Requests the kernel
+    // refuses to take now finish with that error. Returns whether ready_ grew.
+    bool settle_locked(request *const *finished, size_t nf, request *const *again, size_t na, request *gone) {
+        bool need_sq = na != 0 || gone != nullptr;
+        for (size_t k = 0; k < nf && !need_sq; ++k) need_sq = finished[k]->is_write();
+        req_list refused;  // finished with an error because the kernel would not take them
+        if (need_sq) {
+            std::lock_guard sq(sq_mutex_);
+            bool writes_left = false;
+            for (size_t k = 0; k < nf; ++k) {
+                if (finished[k]->is_write()) {
+                    writes_.remove(finished[k]);
+                    writes_left = true;
+                }
+            }
+            if (gone != nullptr) {
+                writes_.remove(gone);
+                writes_left = true;
+            }
+            chunk_n_ = 0;
+            for (size_t k = 0; k < na; ++k) {
+                again[k]->stage.store(stage_continuing, std::memory_order_relaxed);
+                writes_left |= queue_locked(again[k], &refused);
+            }
+            for (;;) {
+                if (writes_left && !held_.empty()) {
+                    writes_left = false;
+                    for (request *h = held_.head; h != nullptr;) {
+                        request *next = h->next;
+                        if (!barrier_holds_locked(h)) {
+                            held_.remove(h);
+                            h->stage.store(stage_inflight, std::memory_order_relaxed);
+                            writes_left |= queue_locked(h, &refused);  // a full SQ may refuse writes
+                        }
+                        h = next;
+                    }
+                }
+                if (chunk_n_ != 0) writes_left |= flush_chunk_locked(&refused);
+                if (!writes_left || held_.empty()) break;
+            }
+        }
+        for (size_t k = 0; k < nf; ++k) push_ready_locked(finished[k]);
+        const bool any_refused = !refused.empty();
+        while (request *r = refused.pop_front()) push_ready_locked(r);
+        return nf != 0 || any_refused;
+    }
+
+    // Queues the rest of r (flushing first when the SQ is full). Returns whether a write left the
+    // barrier because the kernel refused it.
+    bool queue_locked(request *r, req_list *refused) {
+        bool writes_left = false;
+        io_uring_sqe *sqe = get_sqe_locked();
+        if (sqe == nullptr) {
+            writes_left = flush_chunk_locked(refused);
+            sqe = get_sqe_locked();
+        }
+        if (sqe == nullptr) {
+            writes_left |= refuse_locked(r, -EAGAIN, refused);
+            return writes_left;
+        }
+        prep_sqe(sqe, r);
+        chunk_[chunk_n_++] = {r, sqe, 0};
+        return writes_left;
+    }
+
+    bool flush_chunk_locked(req_list *refused) {
+        size_t consumed = 0;
+        int err = flush_locked(&consumed);
+        bool writes_left = false;
+        for (size_t k = consumed; k < chunk_n_; ++k) writes_left |= refuse_locked(chunk_[k].r, err, refused);
+        chunk_n_ = 0;
+        return writes_left;
+    }
+
+    bool refuse_locked(request *r, int err, req_list *refused) {
+        r->result = err < 0 ? err : -EAGAIN;
+        const bool write = r->is_write();
+        if (write) writes_.remove(r);
+        refused->push_back(r);
+        return write;
+    }
+
+    void push_ready_locked(request *r) {
+        r->stage.store(stage_done, std::memory_order_relaxed);
+        r->next = nullptr;
+        if (ready_tail_ != nullptr) {
+            ready_tail_->next = r;
+        } else {
+            ready_head_ = r;
+        }
+        ready_tail_ = r;
+    }
+
+    size_t take_ready_locked(request **out, size_t cap) {
+        size_t n = 0;
+        while (n < cap && ready_head_ != nullptr) {
+            out[n++] = ready_head_;
+            ready_head_ = ready_head_->next;
+        }
+        if (ready_head_ == nullptr) ready_tail_ = nullptr;
+        return n;
+    }
+
+    // Sleeps until a CQE is available, the deadline passes or a signal arrives. The CQ owner only.
+    void wait_for_cqe(const deadline &dl) {
+        io_uring_cqe *cqe = nullptr;
+        if (dl.forever) {
+            io_uring_wait_cqes(&ring_, &cqe, 1, nullptr, nullptr);
+            return;
+        }
+        __kernel_timespec ts = to_timespec(dl.at - clock::now());
+        if (ts.tv_sec == 0 && ts.tv_nsec == 0) return;
+        io_uring_wait_cqes(&ring_, &cqe, 1, &ts, nullptr);  // -EINTR, -ETIME: the caller looks again
+    }
+
+    // Waits until r's CQE has been parked (by the reaper, or by us as the CQ owner).
+    void await_cancelled_cqe_locked(std::unique_lock<std::mutex> &lock, request *r) {
+        slot &s = slot_of(r);
+        const auto give_up = clock::now() + cancel_wait_max;
+        while (!s.cancel_seen && clock::now() < give_up) {
+            if (cq_owner_ != owner_none) {
+                cq_cv_.wait_until(lock, give_up);  // the owner parks it and notifies
+                continue;
+            }
+            cq_owner_ = owner_canceller;
+            while (!s.cancel_seen && clock::now() < give_up) {
+                drain_locked();
+                if (s.cancel_seen) break;
+                lock.unlock();
+                wait_for_cqe(deadline{clock::now() + cancel_wait_step, false});
+                lock.lock();
+            }
+            cq_owner_ = owner_none;
+            cq_cv_.notify_all();
+        }
+    }
+
+    // ready_ grew outside the CQ owner: a reaper asleep in the kernel must look at it.
+    void poke_if_reaper_sleeps_locked() {
+        if (cq_owner_ != owner_reaper) return;  // no reaper, or it waits for ownership and will look
+        std::lock_guard sq(sq_mutex_);
+        post_nop_locked(poke_tag);
+    }
+
+    io_uring ring_{};
+    bool ring_ready_ = false;
+    bool sqpoll_ = false;
+    bool can_cancel_ = false;
+    unsigned features_ = 0;
+    std::atomic<uint64_t> submit_epoch_{0};
+    std::atomic<bool> kick_outstanding_{false};
+
+    std::mutex sq_mutex_;  // guards the SQ and everything down to cq_mutex_
+    std::vector<queued> chunk_;
+    size_t chunk_n_ = 0;
+    uint64_t seq_ = 0;
+    uint64_t generation_ = 0;
+    req_list writes_;  // writes in flight, in submission order
+    req_list held_;    // flushes and data syncs waiting for them
+    std::vector<int32_t> file_index_of_fd_;
+    unsigned file_slots_ = 0;
+    unsigned next_file_slot_ = 0;
+    std::vector<region> regions_;  // registered buffers, by start address
+
+    std::mutex cq_mutex_;  // guards everything below, and request::stage after submit
+    std::condition_variable cq_cv_;
+    owner cq_owner_ = owner_none;
+    request *ready_head_ = nullptr;
+    request *ready_tail_ = nullptr;
+    bool kick_seen_ = false;
+};
+
+}  // namespace
+
+int io_uring_probe(char *reason, size_t reason_size) {
+    io_uring ring{};
+    io_uring_params p{};
+    int rc = io_uring_queue_init_params(probe_entries, &ring, &p);
+    if (rc < 0) {
+        describe_setup_failure(-rc, reason, reason_size);
+        return FILEAIO_E_NOT_SUPPORTED;
+    }
+    const unsigned features = p.features;
+    io_uring_queue_exit(&ring);
+    if ((features & IORING_FEAT_EXT_ARG) == 0 || (features & IORING_FEAT_NODROP) == 0) {
+        if (reason != nullptr && reason_size != 0)
+            std::snprintf(reason, reason_size,
+                          "io_uring: the kernel is too old (needs IORING_FEAT_EXT_ARG, Linux 5.11)");
+        return FILEAIO_E_NOT_SUPPORTED;
+    }
+    if (reason != nullptr && reason_size != 0) std::snprintf(reason, reason_size, "available (io_uring)");
+    return 0;
+}
+
+int io_uring_create(const backend_config &config, std::unique_ptr<backend> *out) {
+    auto be = std::unique_ptr<io_uring_backend>(new (std::nothrow) io_uring_backend());
+    if (!be) return FILEAIO_E_NO_MEMORY;
+    if (int rc = be->init(config); rc != 0) return rc;
+    *out = std::move(be);
+    return 0;
+}
+
+int io_uring_limits(fileaio_limits *limits) {
+    limits->max_outstanding = FILEAIO_UNLIMITED_REQS;
+    limits->buffer_alignment = 0;
+    return 0;
+}
+
+}  // namespace fileaio::detail

@@ -1,0 +1,21 @@
+// io_uring: one ring per context (liburing). Any number of threads submit under one lock, one
+// thread at a time consumes the completion queue; wakeup is a NOP posted to the ring; cancel is
+// IORING_REGISTER_SYNC_CANCEL; flush/data sync are held back in the backend until the earlier
+// writes to their fd have completed. Needs Linux 5.11 (IORING_FEAT_EXT_ARG); cancel needs 6.0.
+#pragma once
+
+#include <memory>
+
+#include "backends/backend.hpp"
+
+namespace fileaio::detail {
+
+// 0 when a ring can be set up here, else E_NOT_SUPPORTED with the cause in `reason`
+// (e.g. "io_uring_setup: EPERM (kernel.io_uring_disabled=2)").
+int io_uring_probe(char *reason, size_t reason_size);
+// 0, E_NOT_SUPPORTED (io_uring or an asked-for feature such as SQPOLL is refused here),
+// E_INSUFFICIENT_RESOURCES (ring memory, file descriptors) or E_NO_MEMORY.
+int io_uring_create(const backend_config &config, std::unique_ptr<backend> *out);
+int io_uring_limits(fileaio_limits *limits);
+
+}  // namespace fileaio::detail

@@ -1,0 +1,625 @@
+// What only the io_uring backend has (src/backends/io_uring.cpp): registered files and buffers
+// really used, SQPOLL, io-wq bounds, the causes a probe names when io_uring is refused, and the
+// behaviours that io_uring makes delicate — cancel confirmed by the target's own completion (and
+// no stale completion after it), short transfers continued, flush held while a write is stuck,
+// requests outliving the thread that submitted them, a wakeup ending a wait for many.
+//
+// Pipes stand in for slow files where a test must hold a request in the kernel: a read of an
+// empty pipe waits there until the test writes, and cancel can stop it.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "fileaio/fileaio.h"
+#include "support/temp_dir.hpp"
+
+namespace fileaio::test {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+constexpr size_t block = 4096;
+constexpr uint32_t long_timeout_ms = 10000;  // a safety net against hangs, never expected to expire
+
+std::string io_uring_unavailable() {
+    char reason[256] = "";
+    if (fileaio_backend_probe(FILEAIO_BACKEND_IO_URING, reason, sizeof reason) == 0) return {};
+    return reason;
+}
+
+class io_uring_backend : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string why = io_uring_unavailable();
+        if (!why.empty()) GTEST_SKIP() << "io_uring unavailable: " << why;
+    }
+
+    void TearDown() override {
+        for (fileaio_ctx *c : ctxs_)
+            EXPECT_EQ(fileaio_ctx_destroy(c), 0) << "context still busy at the end of the test";
+        for (fileaio_req *r : reqs_) EXPECT_EQ(fileaio_req_destroy(r), 0);
+        for (int fd : fds_) ::close(fd);
+    }
+
+    fileaio_ctx *make_ctx(uint32_t max_reqs, uint32_t flags = 0, uint32_t uring_flags = 0, uint32_t max_workers = 0,
+                          int *rc_out = nullptr) {
+        fileaio_ctx_options o{};
+        o.size = sizeof o;
+        o.max_reqs = max_reqs;
+        o.flags = flags;
+        o.backend = FILEAIO_BACKEND_IO_URING;
+        o.uring_flags = uring_flags;
+        o.uring_max_workers = max_workers;
+        fileaio_ctx *c = nullptr;
+        int rc = fileaio_ctx_create_opts(&c, &o);
+        if (rc_out != nullptr) {
+            *rc_out = rc;
+        } else {
+            EXPECT_EQ(rc, 0) << fileaio_errname(rc);
+        }
+        if (c != nullptr) ctxs_.push_back(c);
+        return c;
+    }
+
+    fileaio_req *make_req() {
+        fileaio_req *r = nullptr;
+        EXPECT_EQ(fileaio_req_create(&r), 0);
+        if (r != nullptr) reqs_.push_back(r);
+        return r;
+    }
+
+    int file(const std::string &name, uint64_t size, int flags = O_RDWR) {
+        int fd = open_file(dir_.make_file(name, size), flags);
+        if (fd >= 0) fds_.push_back(fd);
+        return fd;
+    }
+
+    // A pipe whose ends are closed at the end of the test; [0] reads, [1] writes.
+    void make_pipe(int fds[2], int size = 0) {
+        ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+        fds_.push_back(fds[0]);
+        fds_.push_back(fds[1]);
+        if (size != 0) ::fcntl(fds[1], F_SETPIPE_SZ, size);
+    }
+
+    // Waits until `n` requests are reaped; returns them in the order wait handed them back.
+    static std::vector<fileaio_req *> reap(fileaio_ctx *c, size_t n) {
+        std::vector<fileaio_req *> out(n > 0 ? n : 1);
+        size_t got = 0;
+        auto until = steady_clock::now() + milliseconds(long_timeout_ms);
+        while (got < n && steady_clock::now() < until) {
+            size_t cnt = 0;
+            int rc = fileaio_ctx_wait(c, n - got, long_timeout_ms, out.data() + got, n - got, &cnt);
+            got += cnt;
+            if (rc != 0 && rc != FILEAIO_E_INTERRUPTED) {
+                ADD_FAILURE() << "wait: " << fileaio_errname(rc);
+                break;
+            }
+        }
+        out.resize(got);
+        EXPECT_EQ(got, n);
+        return out;
+    }
+
+    static void expect_done(fileaio_req *r, int result, size_t moved, const char *what) {
+        size_t got = 0;
+        EXPECT_EQ(fileaio_req_get_result(r, &got), result) << what;
+        EXPECT_EQ(got, moved) << what;
+    }
+
+    temp_dir dir_;
+    std::vector<fileaio_ctx *> ctxs_;
+    std::vector<fileaio_req *> reqs_;
+    std::vector<int> fds_;
+};
+
+// Anonymous memory we can replace under a registered buffer.
+class mapping {
+public:
+    explicit mapping(size_t size) : size_(size) {
+        void *p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        base_ = p == MAP_FAILED ? nullptr : static_cast<unsigned char *>(p);
+    }
+    ~mapping() {
+        if (base_ != nullptr) ::munmap(base_, size_);
+    }
+    mapping(const mapping &) = delete;
+    mapping &operator=(const mapping &) = delete;
+
+    unsigned char *data() const { return base_; }
+    // New zero pages at the same addresses. The ring keeps the registered (old) pages pinned, so
+    // from now on a fixed-buffer opcode and a plain one see different memory.
+    bool replace_pages() {
+        void *p = ::mmap(base_, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        return p == base_;
+    }
+
+private:
+    unsigned char *base_ = nullptr;
+    size_t size_;
+};
+
+std::vector<unsigned char> read_back(int fd, size_t size, off_t offset) {
+    std::vector<unsigned char> v(size);
+    ssize_t n = ::pread(fd, v.data(), size, offset);
+    v.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    return v;
+}
+
+bool all_bytes(const std::vector<unsigned char> &v, unsigned char value) {
+    for (unsigned char b : v)
+        if (b != value) return false;
+    return !v.empty();
+}
+
+TEST_F(io_uring_backend, requests_inside_registered_buffers_use_the_fixed_opcodes_and_move_the_right_bytes) {
+    fileaio_ctx *c = make_ctx(4);
+    fileaio_req *r = make_req();
+    int src = file("src", 4 * block);
+    int dst = file("dst", 0);
+    mapping region(4 * block);
+    ASSERT_NE(region.data(), nullptr);
+    std::memset(region.data(), 'A', 4 * block);
+    struct iovec iov = {region.data(), 4 * block};
+    ASSERT_EQ(fileaio_ctx_register_buffers(c, &iov, 1), 0);
+    ASSERT_TRUE(region.replace_pages());
+    std::memset(region.data(), 'B', 4 * block);  // what a plain opcode would see from now on
+
+    // A write from the region: WRITE_FIXED sends the registered pages ('A').
+    ASSERT_EQ(fileaio_req_prepare_write(r, dst, 0, region.data(), block, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+    reap(c, 1);
+    expect_done(r, 0, block, "fixed write");
+    EXPECT_TRUE(all_bytes(read_back(dst, block, 0), 'A')) << "the write did not use WRITE_FIXED";
+
+    // A read into the region: READ_FIXED fills the registered pages, so the new pages stay 'B'...
+    ASSERT_EQ(fileaio_req_prepare_read(r, src, 0, region.data() + block, 2 * block, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+    reap(c, 1);
+    expect_done(r, 0, 2 * block, "fixed read");
+    EXPECT_EQ(region.data()[block], 'B') << "the read did not use READ_FIXED";
+    // ...and a fixed write of those pages carries exactly the bytes that were read.
+    ASSERT_EQ(fileaio_req_prepare_write(r, dst, static_cast<int64_t>(block), region.data() + block, 2 * block, nullptr),
+              0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+    reap(c, 1);
+    expect_done(r, 0, 2 * block, "fixed write back");
+    auto copied = read_back(dst, 2 * block, block);
+    ASSERT_EQ(copied.size(), 2 * block);
+    for (size_t i = 0; i < copied.size(); ++i) ASSERT_EQ(copied[i], pattern_byte(i)) << "byte " << i;
+
+    // A buffer that sticks out of the region goes the plain way (and is correct).
+    std::vector<unsigned char> outside(block, 'C');
+    ASSERT_EQ(fileaio_req_prepare_write(r, dst, 0, outside.data(), block, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+    reap(c, 1);
+    EXPECT_TRUE(all_bytes(read_back(dst, block, 0), 'C'));
+
+    // Unregistered, the region is plain memory again: the write sends the new pages ('B').
+    ASSERT_EQ(fileaio_ctx_unregister_buffers(c), 0);
+    ASSERT_EQ(fileaio_req_prepare_write(r, dst, 0, region.data(), block, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+    reap(c, 1);
+    EXPECT_TRUE(all_bytes(read_back(dst, block, 0), 'B')) << "a fixed opcode was used after unregister_buffers";
+}
+
+TEST_F(io_uring_backend, an_associated_fd_is_used_through_its_fixed_file_slot) {
+    fileaio_ctx *c = make_ctx(4);
+    fileaio_req *r = make_req();
+    int a = file("a", 0);
+    int b = file("b", 0);
+    int fd = ::dup(a);
+    ASSERT_GE(fd, 0);
+    fds_.push_back(fd);
+    ASSERT_EQ(fileaio_ctx_associate_with_file(c, fd), 0);
+    // fd now names file b, but the slot registered for it still holds file a.
+    ASSERT_EQ(::dup2(b, fd), fd);
+    std::vector<unsigned char> buf(block, 'x');
+    ASSERT_EQ(fileaio_req_prepare_write(r, fd, 0, buf.data(), block, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+    reap(c, 1);
+    expect_done(r, 0, block, "write through the slot");
+    EXPECT_TRUE(all_bytes(read_back(a, block, 0), 'x')) << "the write did not go through the fixed-file slot";
+    EXPECT_TRUE(read_back(b, block, 0).empty());
+
+    // A flush through the slot works too; associating again points the slot at the fd's file now.
+    ASSERT_EQ(fileaio_req_prepare_flush(r, fd, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+    reap(c, 1);
+    expect_done(r, 0, 0, "flush through the slot");
+    ASSERT_EQ(fileaio_ctx_associate_with_file(c, fd), 0);
+    ASSERT_EQ(fileaio_req_prepare_write(r, fd, 0, buf.data(), block, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+    reap(c, 1);
+    EXPECT_TRUE(all_bytes(read_back(b, block, 0), 'x'));
+
+    // A closed fd is the kernel's business.
+    int closed = ::dup(a);
+    ::close(closed);
+    EXPECT_EQ(fileaio_ctx_associate_with_file(c, closed), -EBADF);
+}
+
+TEST_F(io_uring_backend, sqpoll_context_moves_data_or_says_why_not) {
+    int rc = 0;
+    fileaio_ctx *c = make_ctx(8, 0, FILEAIO_URING_SQPOLL, 0, &rc);
+    if (rc == FILEAIO_E_NOT_SUPPORTED) GTEST_SKIP() << "the kernel refuses IORING_SETUP_SQPOLL here";
+    ASSERT_EQ(rc, 0) << fileaio_errname(rc);
+    int fd = file("f", 0);
+    std::vector<fileaio_req *> r = {make_req(), make_req(), make_req()};
+    std::vector<unsigned char> out(2 * block);
+    for (size_t i = 0; i < out.size(); ++i) out[i] = pattern_byte(i, 3);
+    ASSERT_EQ(fileaio_req_prepare_write(r[0], fd, 0, out.data(), block, nullptr), 0);
+    ASSERT_EQ(fileaio_req_prepare_write(r[1], fd, block, out.data() + block, block, nullptr), 0);
+    ASSERT_EQ(fileaio_req_prepare_flush(r[2], fd, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, r.data(), 3, nullptr), 0);
+    auto done = reap(c, 3);
+    ASSERT_EQ(done.size(), 3u);
+    EXPECT_EQ(done.back(), r[2]) << "the flush came back before a write it waits for";
+    std::vector<unsigned char> in(2 * block);
+    ASSERT_EQ(fileaio_req_prepare_read(r[0], fd, 0, in.data(), in.size(), nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, r.data(), 1, nullptr), 0);
+    reap(c, 1);
+    expect_done(r[0], 0, in.size(), "read under SQPOLL");
+    EXPECT_EQ(in, out);
+}
+
+TEST_F(io_uring_backend, a_bound_on_io_wq_workers_is_honoured) {
+    fileaio_ctx *c = make_ctx(64, 0, 0, 2);
+    int fd = file("f", 0);
+    std::vector<fileaio_req *> r;
+    std::vector<unsigned char> buf(64 * block, 'w');
+    for (size_t i = 0; i < 64; ++i) {
+        r.push_back(make_req());
+        ASSERT_EQ(fileaio_req_prepare_write(r[i], fd, static_cast<int64_t>(i * block), buf.data() + i * block, block,
+                                            nullptr),
+                  0);
+    }
+    ASSERT_EQ(fileaio_ctx_submit(c, r.data(), r.size(), nullptr), 0);
+    reap(c, r.size());
+    for (fileaio_req *q : r) expect_done(q, 0, block, "write with two io-wq workers");
+}
+
+TEST_F(io_uring_backend, max_reqs_beyond_the_kernel_cq_limit_is_accepted) {
+    fileaio_ctx *c = make_ctx(200000);
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(fileaio_ctx_get_max_req_count(c), 200000u);
+}
+
+TEST_F(io_uring_backend, cancel_stops_a_request_waiting_in_the_kernel_and_its_completion_never_comes_back) {
+    fileaio_ctx *c = make_ctx(4, FILEAIO_CTX_WAIT_WITHOUT_PENDING);
+    fileaio_req *r = make_req();
+    int p[2];
+    make_pipe(p);
+    char buf[64];
+    // More rounds than the 4-bit generation in user_data has values: an old completion of the same
+    // request would be taken for the new one if cancel let it survive.
+    for (int round = 0; round < 40; ++round) {
+        ASSERT_EQ(fileaio_req_prepare_read(r, p[0], 0, buf, sizeof buf, nullptr), 0);
+        ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+        ASSERT_EQ(fileaio_req_cancel(r), 0) << "round " << round;
+        EXPECT_EQ(fileaio_req_cancel(r), FILEAIO_E_NOT_SUBMITTED);
+        expect_done(r, FILEAIO_E_CANCELED, 0, "cancelled read");
+        fileaio_req *out[2];
+        size_t count = 7;
+        EXPECT_EQ(fileaio_ctx_wait(c, 1, 0, out, 2, &count), FILEAIO_E_TIMEOUT);
+        EXPECT_EQ(count, 0u) << "a cancelled request came back from wait";
+    }
+    // Now one that really reads: the data, once, and nothing else.
+    ASSERT_EQ(fileaio_req_prepare_read(r, p[0], 0, buf, 5, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+    ASSERT_EQ(::write(p[1], "hello", 5), 5);
+    auto done = reap(c, 1);
+    ASSERT_EQ(done.size(), 1u);
+    expect_done(r, 0, 5, "read after the cancels");
+    EXPECT_EQ(std::string(buf, 5), "hello");
+    fileaio_stats st{};
+    fileaio_ctx_get_stats(c, &st);
+    EXPECT_EQ(st.canceled, 40u);
+    EXPECT_EQ(st.completed, 1u);
+    EXPECT_EQ(st.pending, 0u);
+}
+
+TEST_F(io_uring_backend, cancel_from_another_thread_while_one_waits_for_that_request) {
+    fileaio_ctx *c = make_ctx(4);
+    fileaio_req *r = make_req();
+    int p[2];
+    make_pipe(p);
+    char buf[64];
+    for (int round = 0; round < 20; ++round) {
+        ASSERT_EQ(fileaio_req_prepare_read(r, p[0], 0, buf, sizeof buf, nullptr), 0);
+        ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+        int cancel_rc = 1;
+        std::thread canceller([&] {
+            std::this_thread::sleep_for(milliseconds(5));
+            cancel_rc = fileaio_req_cancel(r);
+        });
+        fileaio_req *out[1];
+        size_t count = 0;
+        // The request never completes; the wait ends at its deadline, without it.
+        EXPECT_EQ(fileaio_ctx_wait(c, 1, 60, out, 1, &count), FILEAIO_E_TIMEOUT);
+        canceller.join();
+        EXPECT_EQ(cancel_rc, 0);
+        EXPECT_EQ(count, 0u);
+        expect_done(r, FILEAIO_E_CANCELED, 0, "cancelled while waited for");
+    }
+}
+
+TEST_F(io_uring_backend, a_wakeup_ends_a_wait_for_many_while_requests_are_pending) {
+    constexpr size_t n = 4;
+    fileaio_ctx *c = make_ctx(n);
+    int p[2];
+    make_pipe(p);
+    std::vector<fileaio_req *> r;
+    char buf[n][16];
+    for (size_t i = 0; i < n; ++i) {
+        r.push_back(make_req());
+        ASSERT_EQ(fileaio_req_prepare_read(r[i], p[0], 0, buf[i], sizeof buf[i], nullptr), 0);
+    }
+    ASSERT_EQ(fileaio_ctx_submit(c, r.data(), n, nullptr), 0);
+    std::thread waker([&] {
+        std::this_thread::sleep_for(milliseconds(50));
+        fileaio_ctx_wakeup(c);
+    });
+    fileaio_req *out[n];
+    size_t count = 0;
+    auto t0 = steady_clock::now();
+    EXPECT_EQ(fileaio_ctx_wait(c, n, long_timeout_ms, out, n, &count), FILEAIO_E_INTERRUPTED);
+    auto took = std::chrono::duration_cast<milliseconds>(steady_clock::now() - t0).count();
+    waker.join();
+    EXPECT_LT(took, 1000) << "the wakeup did not end a wait for " << n << " completions";
+    for (fileaio_req *q : r) EXPECT_EQ(fileaio_req_cancel(q), 0);
+}
+
+TEST_F(io_uring_backend, short_reads_and_writes_are_continued_until_whole) {
+    fileaio_ctx *c = make_ctx(4);
+    fileaio_req *r = make_req();
+    int p[2];
+    make_pipe(p);
+    // A read of 3 blocks from a pipe that receives one block at a time: three short transfers.
+    std::vector<unsigned char> src(3 * block);
+    for (size_t i = 0; i < src.size(); ++i) src[i] = pattern_byte(i, 9);
+    std::vector<unsigned char> dst(src.size());
+    ASSERT_EQ(fileaio_req_prepare_read(r, p[0], 0, dst.data(), dst.size(), nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+    std::thread writer([&] {
+        for (size_t off = 0; off < src.size(); off += block) {
+            std::this_thread::sleep_for(milliseconds(10));
+            ASSERT_EQ(::write(p[1], src.data() + off, block), static_cast<ssize_t>(block));
+        }
+    });
+    reap(c, 1);
+    writer.join();
+    expect_done(r, 0, src.size(), "read continued");
+    EXPECT_EQ(dst, src);
+
+    // The same with a vector whose elements the pieces cut in the middle.
+    std::vector<unsigned char> v1(1000), v2(5000), v3(3 * block - 6000);
+    struct iovec iov[3] = {{v1.data(), v1.size()}, {v2.data(), v2.size()}, {v3.data(), v3.size()}};
+    ASSERT_EQ(fileaio_req_prepare_readv(r, p[0], 0, iov, 3, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+    std::thread vwriter([&] {
+        for (size_t off = 0; off < src.size(); off += block) {
+            std::this_thread::sleep_for(milliseconds(10));
+            ASSERT_EQ(::write(p[1], src.data() + off, block), static_cast<ssize_t>(block));
+        }
+    });
+    reap(c, 1);
+    vwriter.join();
+    expect_done(r, 0, src.size(), "readv continued");
+    std::vector<unsigned char> all(v1);
+    all.insert(all.end(), v2.begin(), v2.end());
+    all.insert(all.end(), v3.begin(), v3.end());
+    EXPECT_EQ(all, src);
+
+    // A write of 64 blocks into a pipe that holds one: continued as the reader drains it.
+    int q[2];
+    make_pipe(q, static_cast<int>(block));
+    std::vector<unsigned char> big(64 * block);
+    for (size_t i = 0; i < big.size(); ++i) big[i] = pattern_byte(i, 4);
+    ASSERT_EQ(fileaio_req_prepare_write(r, q[1], 0, big.data(), big.size(), nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+    std::vector<unsigned char> drained;
+    std::thread reader([&] {
+        unsigned char piece[block];
+        while (drained.size() < big.size()) {
+            ssize_t n = ::read(q[0], piece, sizeof piece);
+            if (n <= 0) break;
+            drained.insert(drained.end(), piece, piece + n);
+        }
+    });
+    reap(c, 1);
+    reader.join();
+    expect_done(r, 0, big.size(), "write continued");
+    EXPECT_EQ(drained, big);
+}
+
+TEST_F(io_uring_backend, a_flush_waits_for_a_stuck_write_to_its_fd_and_can_be_cancelled_while_held) {
+    fileaio_ctx *c = make_ctx(4, FILEAIO_CTX_WAIT_WITHOUT_PENDING);
+    int p[2];
+    make_pipe(p, static_cast<int>(block));
+    std::vector<unsigned char> fill(block, 'f');
+    ASSERT_EQ(::write(p[1], fill.data(), block), static_cast<ssize_t>(block));  // the pipe is full
+    fileaio_req *w = make_req();
+    fileaio_req *f = make_req();
+    std::vector<unsigned char> data(block, 'd');
+    ASSERT_EQ(fileaio_req_prepare_write(w, p[1], 0, data.data(), block, nullptr), 0);
+    ASSERT_EQ(fileaio_req_prepare_flush(f, p[1], nullptr), 0);
+    fileaio_req *batch[] = {w, f};
+    ASSERT_EQ(fileaio_ctx_submit(c, batch, 2, nullptr), 0);
+    fileaio_req *out[2];
+    size_t count = 0;
+    EXPECT_EQ(fileaio_ctx_wait(c, 1, 50, out, 2, &count), FILEAIO_E_TIMEOUT) << "the flush did not wait for the write";
+    // Held by the backend, the flush has not reached the kernel: cancel stops it.
+    EXPECT_EQ(fileaio_req_cancel(f), 0);
+    expect_done(f, FILEAIO_E_CANCELED, 0, "held flush");
+    // Again, then let the write through: the write comes back first, then the flush (an fsync of
+    // a pipe: the kernel says EINVAL, which is the point — it ran only now).
+    ASSERT_EQ(fileaio_req_prepare_flush(f, p[1], nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &f, 1, nullptr), 0);
+    std::vector<unsigned char> sink(2 * block);
+    size_t drained = 0;
+    while (drained < 2 * block) {
+        ssize_t n = ::read(p[0], sink.data() + drained, sink.size() - drained);
+        ASSERT_GT(n, 0);
+        drained += static_cast<size_t>(n);
+    }
+    auto done = reap(c, 2);
+    ASSERT_EQ(done.size(), 2u);
+    EXPECT_EQ(done[0], w);
+    EXPECT_EQ(done[1], f);
+    expect_done(w, 0, block, "stuck write");
+    expect_done(f, -EINVAL, 0, "flush of a pipe");
+}
+
+TEST_F(io_uring_backend, requests_outlive_the_thread_that_submitted_them) {
+    // Kernels before io-wq drained on exit cancelled the work a thread queued when it exited (the
+    // backend resubmits a completion of -ECANCELED it did not ask for); none may be lost either way.
+    constexpr size_t n = 64;
+    constexpr size_t chunk = 64 * 1024;
+    fileaio_ctx *c = make_ctx(n);
+    int fd = file("f", 0);
+    std::vector<fileaio_req *> r;
+    for (size_t i = 0; i < n; ++i) r.push_back(make_req());
+    std::vector<unsigned char> buf(n * chunk);
+    for (size_t i = 0; i < buf.size(); ++i) buf[i] = pattern_byte(i, 5);
+    for (int round = 0; round < 5; ++round) {
+        std::thread submitter([&] {
+            for (size_t i = 0; i < n; ++i)
+                ASSERT_EQ(fileaio_req_prepare_write(r[i], fd, static_cast<int64_t>(i * chunk), buf.data() + i * chunk,
+                                                    chunk, nullptr),
+                          0);
+            ASSERT_EQ(fileaio_ctx_submit(c, r.data(), n, nullptr), 0);
+        });
+        submitter.join();
+        reap(c, n);
+        for (fileaio_req *q : r) expect_done(q, 0, chunk, "write of an exited thread");
+    }
+    auto back = read_back(fd, buf.size(), 0);
+    EXPECT_TRUE(back == buf);
+}
+
+// kernel.io_uring_disabled set for the test, restored when it ends (pass or fail).
+class io_uring_disabled_sysctl {
+public:
+    static constexpr const char *path = "/proc/sys/kernel/io_uring_disabled";
+
+    // Empty when the value was set, else why not.
+    std::string set(const char *value) {
+        std::ifstream in(path);
+        if (!(in >> old_)) return std::string(path) + " is missing (kernel older than 6.6)";
+        std::ofstream out(path);
+        out << value << std::flush;
+        if (!out) return std::string("cannot write ") + path;
+        armed_ = true;
+        return {};
+    }
+    ~io_uring_disabled_sysctl() {
+        if (!armed_) return;
+        std::ofstream out(path);
+        out << old_ << std::flush;
+    }
+
+private:
+    std::string old_;
+    bool armed_ = false;
+};
+
+// Sets or clears FILEAIO_BACKEND for one test and restores it after.
+class env_guard {
+public:
+    env_guard() {
+        const char *old = std::getenv("FILEAIO_BACKEND");
+        had_ = old != nullptr;
+        if (had_) old_ = old;
+        unsetenv("FILEAIO_BACKEND");
+    }
+    ~env_guard() {
+        if (had_) setenv("FILEAIO_BACKEND", old_.c_str(), 1);
+    }
+    env_guard(const env_guard &) = delete;
+    env_guard &operator=(const env_guard &) = delete;
+
+private:
+    bool had_ = false;
+    std::string old_;
+};
+
+TEST(io_uring_disabled, the_probe_names_the_sysctl_auto_moves_on_and_io_uring_by_name_is_refused) {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to set kernel.io_uring_disabled";
+    std::string why = io_uring_unavailable();
+    if (!why.empty()) GTEST_SKIP() << "io_uring unavailable already: " << why;
+    env_guard env;
+    // A context made before keeps working: the sysctl only refuses new rings.
+    fileaio_ctx *before = nullptr;
+    ASSERT_EQ(fileaio_ctx_create_ex(&before, 4, 0, FILEAIO_BACKEND_IO_URING), 0);
+
+    int probe_rc = 0;
+    int named_rc = 0;
+    int auto_rc = 0;
+    char reason[256] = "";
+    char auto_reason[256] = "";
+    fileaio_backend picked = FILEAIO_BACKEND_AUTO;
+    {
+        // The window is kept short: other tests running now cannot create io_uring contexts.
+        io_uring_disabled_sysctl sysctl;
+        std::string not_set = sysctl.set("2");
+        if (!not_set.empty()) {
+            fileaio_ctx_destroy(before);
+            GTEST_SKIP() << not_set;
+        }
+        probe_rc = fileaio_backend_probe(FILEAIO_BACKEND_IO_URING, reason, sizeof reason);
+        fileaio_ctx *named = nullptr;
+        named_rc = fileaio_ctx_create_ex(&named, 4, 0, FILEAIO_BACKEND_IO_URING);
+        if (named != nullptr) fileaio_ctx_destroy(named);
+        fileaio_backend_probe(FILEAIO_BACKEND_AUTO, auto_reason, sizeof auto_reason);
+        fileaio_ctx *automatic = nullptr;
+        auto_rc = fileaio_ctx_create(&automatic, 4, 0);
+        if (automatic != nullptr) {
+            picked = fileaio_ctx_get_backend(automatic);
+            fileaio_ctx_destroy(automatic);
+        }
+    }
+    EXPECT_EQ(probe_rc, FILEAIO_E_NOT_SUPPORTED);
+    EXPECT_NE(std::string(reason).find("io_uring_disabled=2"), std::string::npos) << "reason: " << reason;
+    EXPECT_NE(std::string(reason).find("EPERM"), std::string::npos) << "reason: " << reason;
+    EXPECT_EQ(named_rc, FILEAIO_E_NOT_SUPPORTED) << fileaio_errname(named_rc);
+    EXPECT_EQ(auto_rc, 0) << fileaio_errname(auto_rc);
+    EXPECT_NE(picked, FILEAIO_BACKEND_IO_URING);
+    EXPECT_NE(picked, FILEAIO_BACKEND_AUTO);
+    EXPECT_EQ(std::string(auto_reason).find("io_uring ("), std::string::npos) << "AUTO's reason: " << auto_reason;
+
+    // The context made before still moves data.
+    temp_dir dir;
+    int fd = open_file(dir.make_file("f", block), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    fileaio_req *r = nullptr;
+    ASSERT_EQ(fileaio_req_create(&r), 0);
+    std::vector<unsigned char> buf(block);
+    ASSERT_EQ(fileaio_req_prepare_read(r, fd, 0, buf.data(), block, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(before, &r, 1, nullptr), 0);
+    fileaio_req *out[1];
+    size_t count = 0;
+    EXPECT_EQ(fileaio_ctx_wait(before, 1, long_timeout_ms, out, 1, &count), 0);
+    EXPECT_EQ(buf[7], pattern_byte(7));
+    fileaio_req_destroy(r);
+    ::close(fd);
+    EXPECT_EQ(fileaio_ctx_destroy(before), 0);
+    EXPECT_EQ(io_uring_unavailable(), "") << "kernel.io_uring_disabled was not restored";
+}
+
+}  // namespace
+}  // namespace fileaio::test
