@@ -223,10 +223,15 @@ private:
         ++queued_;
     }
 
+    // Idle workers not already woken for earlier work: a notified worker still counts as idle
+    // until it runs, and counting it twice would leave new work without a thread.
+    size_t idle_unclaimed_locked() const { return idle_ > notified_ ? idle_ - notified_ : 0; }
+
     // For n newly queued requests: returns how many idle workers to wake, and starts more workers
     // (up to `threads`) for the work that idle ones cannot take.
     size_t staff_locked(size_t n) {
-        size_t wake = std::min(n, idle_);
+        size_t wake = std::min(n, idle_unclaimed_locked());
+        notified_ += wake;
         for (size_t extra = n - wake; extra > 0 && workers_.size() < max_threads_; --extra)
             if (!spawn_locked()) break;
         return wake;
@@ -244,7 +249,8 @@ private:
             }
             shared_size_ += n;
             shared_pending_.store(true, std::memory_order_relaxed);
-            wake = idle_ != 0 && shared_size_ >= share_min_batch;
+            wake = idle_unclaimed_locked() != 0 && shared_size_ >= share_min_batch;
+            if (wake) ++notified_;
         }
         if (wake) work_cv_.notify_one();
     }
@@ -316,6 +322,7 @@ private:
                 ++idle_;
                 work_cv_.wait(lock);
                 --idle_;
+                if (notified_ != 0) --notified_;
             }
             if (!shared_.empty()) {
                 while (!shared_.empty()) serve_shared(lock);
@@ -359,10 +366,10 @@ private:
     request_list shared_;  // cached-read candidates shared by a submit, served as one chunk
     request_list running_writes_;
     std::vector<std::thread> workers_;
-    size_t idle_ = 0;
-    std::atomic<size_t> idle_hint_{0};
+    size_t idle_ = 0;      // workers waiting for work
+    size_t notified_ = 0;  // of those, woken for work already queued but not yet running
     std::atomic<bool> shared_pending_{false};  // shared_ is not empty (read without the lock)
-    size_t shared_size_ = 0;  // idle_, readable without the lock (a heuristic)
+    size_t shared_size_ = 0;
     size_t queued_ = 0;
     size_t barrier_waiters_ = 0;
     uint64_t seq_ = 0;
