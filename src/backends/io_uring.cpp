@@ -28,8 +28,8 @@
 // of handling it, and cancel returns 0 only when that CQE says -ECANCELED (which it then
 // swallows), else hands the CQE back to normal processing and returns E_COMPLETED. A cancelled
 // request's CQE is therefore always consumed before cancel returns 0: no stale CQE can meet a
-// re-submitted request (the generation only checks this). -ENOENT means finished (E_COMPLETED),
-// -EALREADY/-ETIME running (E_IN_PROGRESS). Continuations of a partial transfer already touched
+// re-submitted request (the generation only checks this). -ENOENT (its CQE is in the ring, or a
+// driver runs it outside io_uring's reach, as FUSE does), -EALREADY and -ETIME: E_IN_PROGRESS. Continuations of a partial transfer already touched
 // the file and are never cancelled. A second concurrent cancel gets E_IN_PROGRESS. A flush held
 // by the barrier (below) is not in the kernel and is cancelled here. Without SYNC_CANCEL (before
 // Linux 6.0) a request in the kernel cannot be stopped: E_IN_PROGRESS. With SQPOLL an SQE the SQ
@@ -409,7 +409,10 @@ public:
             return 0;
         }
         r->stage.store(stage_inflight, std::memory_order_relaxed);
-        if (!s.cancel_seen) return rc == -ENOENT ? FILEAIO_E_COMPLETED : FILEAIO_E_IN_PROGRESS;
+        // Not found (-ENOENT) is not proof that it finished: a request the driver runs itself (a
+        // FUSE read, say) is also unknown to io_uring's cancel. Its CQE has not been seen, so all
+        // we know is that it cannot be stopped and a wait will return it.
+        if (!s.cancel_seen) return FILEAIO_E_IN_PROGRESS;
         // It finished (or stopped for another reason) while we asked: its CQE goes the normal way.
         request *fin = r;
         bool finished = advance(r, s.cancel_res);
