@@ -1,0 +1,21 @@
+// linux_aio: the kernel's native AIO (libaio: io_setup/io_submit/io_getevents/io_cancel). One aio
+// context per fileaio context; flush/datasync as IOCB_CMD_FSYNC/FDSYNC barriers; wakeups through
+// a poll iocb on an eventfd, so no signals are used.
+#pragma once
+
+#include <memory>
+
+#include "backends/backend.hpp"
+
+namespace fileaio::detail {
+
+// 0 when io_setup exists here and the kernel has IOCB_CMD_POLL (4.18+), else E_NOT_SUPPORTED. The
+// reason names fs.aio-nr / fs.aio-max-nr when that room is exhausted (creation then fails with
+// E_INSUFFICIENT_RESOURCES).
+int linux_aio_probe(char *reason, size_t reason_size);
+// 0, E_INSUFFICIENT_RESOURCES (io_setup EAGAIN: fs.aio-max-nr exhausted or below max_reqs; or
+// EINVAL: more than the ~4M events a kernel ring holds), E_NOT_SUPPORTED, E_NO_MEMORY.
+int linux_aio_create(const backend_config &config, std::unique_ptr<backend> *out);
+int linux_aio_limits(fileaio_limits *limits);
+
+}  // namespace fileaio::detail

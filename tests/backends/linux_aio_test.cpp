@@ -1,0 +1,309 @@
+// What only the linux_aio backend has: fs.aio-max-nr, requests the kernel refuses inside
+// io_submit, the fsync fallback thread, flushes held back in user space, io_cancel's mapping, and
+// a poll iocb that must end io_getevents for a wakeup.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "aio_fixture.hpp"
+#include "fileaio/fileaio.h"
+
+namespace fileaio::test {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+constexpr size_t block = 4096;
+constexpr const char *aio_nr_path = "/proc/sys/fs/aio-nr";
+constexpr const char *aio_max_nr_path = "/proc/sys/fs/aio-max-nr";
+
+bool read_number(const char *path, unsigned long *value) {
+    FILE *f = std::fopen(path, "re");
+    if (f == nullptr) return false;
+    bool ok = std::fscanf(f, "%lu", value) == 1;
+    std::fclose(f);
+    return ok;
+}
+
+bool write_number(const char *path, unsigned long value) {
+    FILE *f = std::fopen(path, "we");
+    if (f == nullptr) return false;
+    bool ok = std::fprintf(f, "%lu\n", value) > 0;
+    return std::fclose(f) == 0 && ok;
+}
+
+// Changes a sysctl for one test and puts it back however the test ends.
+class sysctl_guard {
+public:
+    explicit sysctl_guard(const char *path) : path_(path) { saved_ = read_number(path, &original_); }
+    ~sysctl_guard() {
+        if (changed_) write_number(path_, original_);
+    }
+    sysctl_guard(const sysctl_guard &) = delete;
+    sysctl_guard &operator=(const sysctl_guard &) = delete;
+
+    bool set(unsigned long value) {
+        if (!saved_) return false;
+        changed_ = true;
+        return write_number(path_, value);
+    }
+
+private:
+    const char *path_;
+    unsigned long original_ = 0;
+    bool saved_ = false;
+    bool changed_ = false;
+};
+
+// Unsets FILEAIO_BACKEND for one test, so that AUTO really chooses.
+class env_unset {
+public:
+    env_unset() {
+        const char *v = std::getenv("FILEAIO_BACKEND");
+        had_ = v != nullptr;
+        if (had_) old_ = v;
+        unsetenv("FILEAIO_BACKEND");
+    }
+    ~env_unset() {
+        if (had_) setenv("FILEAIO_BACKEND", old_.c_str(), 1);
+    }
+
+private:
+    bool had_ = false;
+    std::string old_;
+};
+
+using linux_aio = backend_fixture<FILEAIO_BACKEND_LINUX_AIO>;
+
+TEST_F(linux_aio, max_reqs_above_aio_max_nr_is_insufficient_resources_and_auto_moves_on) {
+    unsigned long max = 0;
+    if (!read_number(aio_max_nr_path, &max)) GTEST_SKIP() << "cannot read " << aio_max_nr_path;
+    if (max >= UINT32_MAX - 2) GTEST_SKIP() << "fs.aio-max-nr is unbounded here";
+    const auto too_many = static_cast<uint32_t>(max + 1);
+    fileaio_ctx *c = nullptr;
+    EXPECT_EQ(create(&c, too_many), FILEAIO_E_INSUFFICIENT_RESOURCES);
+    EXPECT_EQ(c, nullptr);
+    // More than any kernel ring holds (io_setup EINVAL) is refused the same way.
+    EXPECT_EQ(create(&c, 8u << 20), FILEAIO_E_INSUFFICIENT_RESOURCES);
+
+    env_unset unset;
+    ASSERT_EQ(create(&c, too_many, FILEAIO_BACKEND_AUTO), 0);
+    EXPECT_NE(fileaio_ctx_get_backend(c), FILEAIO_BACKEND_LINUX_AIO) << "AUTO did not move on";
+    EXPECT_EQ(fileaio_ctx_destroy(c), 0);
+}
+
+TEST_F(linux_aio, aio_max_nr_below_aio_nr_fails_creation_names_the_sysctl_and_auto_moves_on) {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to lower fs.aio-max-nr";
+    fileaio_ctx *holder = make_ctx(64);  // makes fs.aio-nr at least 65
+    ASSERT_NE(holder, nullptr);
+    unsigned long nr = 0;
+    ASSERT_TRUE(read_number(aio_nr_path, &nr));
+    ASSERT_GT(nr, 1u);
+
+    int created_rc = 0;
+    int probe_rc = 0;
+    int auto_rc = 0;
+    char reason[256] = "";
+    fileaio_ctx *c = nullptr;
+    fileaio_ctx *automatic = nullptr;
+    {
+        // Other linux_aio contexts created in this window would fail too: keep it short.
+        env_unset unset;
+        sysctl_guard guard(aio_max_nr_path);
+        ASSERT_TRUE(guard.set(nr - 1)) << "cannot write " << aio_max_nr_path;
+        created_rc = create(&c, 4);
+        probe_rc = fileaio_backend_probe(FILEAIO_BACKEND_LINUX_AIO, reason, sizeof reason);
+        auto_rc = create(&automatic, 4, FILEAIO_BACKEND_AUTO);
+    }
+    EXPECT_EQ(created_rc, FILEAIO_E_INSUFFICIENT_RESOURCES) << fileaio_errname(created_rc);
+    EXPECT_EQ(c, nullptr);
+    EXPECT_EQ(probe_rc, 0) << "exhausted room is not a missing backend";
+    EXPECT_NE(std::strstr(reason, "fs.aio-max-nr"), nullptr) << reason;
+    EXPECT_NE(std::strstr(reason, "fs.aio-nr"), nullptr) << reason;
+    ASSERT_EQ(auto_rc, 0) << fileaio_errname(auto_rc);
+    EXPECT_NE(fileaio_ctx_get_backend(automatic), FILEAIO_BACKEND_LINUX_AIO);
+    EXPECT_EQ(fileaio_ctx_destroy(automatic), 0);
+
+    // Restored: creation works again.
+    fileaio_ctx *again = nullptr;
+    EXPECT_EQ(create(&again, 4), 0);
+    if (again != nullptr) ctxs_.push_back(again);
+}
+
+TEST_F(linux_aio, requests_the_kernel_refuses_at_submit_complete_through_wait_and_the_batch_goes_on) {
+    fileaio_ctx *c = make_ctx(8);
+    auto r = make_reqs(5);
+    int fd = pattern_file("f", 4 * block);
+    int closed = ::dup(fd);
+    ::close(closed);
+    std::vector<char> buf(5 * block, 'w');
+    ASSERT_EQ(fileaio_req_prepare_read(r[0], fd, 0, buf.data(), block, nullptr), 0);
+    ASSERT_EQ(fileaio_req_prepare_read(r[1], closed, 0, buf.data() + block, block, nullptr), 0);   // EBADF
+    ASSERT_EQ(fileaio_req_prepare_write(r[2], fd, 2 * block, buf.data() + 2 * block, block, nullptr), 0);
+    ASSERT_EQ(fileaio_req_prepare_flush(r[3], closed, nullptr), 0);                                  // EBADF
+    ASSERT_EQ(fileaio_req_prepare_read(r[4], fd, block, buf.data() + 4 * block, block, nullptr), 0);
+    size_t submitted = 0;
+    ASSERT_EQ(fileaio_ctx_submit(c, r.data(), r.size(), &submitted), 0);
+    EXPECT_EQ(submitted, r.size());
+    auto done = reap(c, r.size());
+    EXPECT_EQ(done.size(), r.size());
+    const int expected[] = {0, -EBADF, 0, -EBADF, 0};
+    for (size_t i = 0; i < r.size(); ++i) {
+        size_t moved = 99;
+        EXPECT_EQ(fileaio_req_get_result(r[i], &moved), expected[i]) << "request " << i;
+        EXPECT_EQ(moved, expected[i] == 0 ? block : 0u) << "request " << i;
+    }
+    fileaio_stats st{};
+    fileaio_ctx_get_stats(c, &st);
+    EXPECT_EQ(st.failed, 2u);
+    EXPECT_EQ(st.pending, 0u);
+}
+
+TEST_F(linux_aio, a_flush_the_kernel_cannot_queue_runs_on_the_helper_and_is_still_reported_after_its_writes) {
+    // /dev/null has no fsync: IOCB_CMD_FSYNC is refused at submit (EINVAL), the helper thread runs
+    // fsync(2), which says EINVAL too. The barrier must hold on that path as well.
+    int fd = keep_fd(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+    ASSERT_GE(fd, 0);
+    if (::fsync(fd) == 0 || errno != EINVAL) GTEST_SKIP() << "fsync(/dev/null) does not fail with EINVAL here";
+    constexpr size_t writes = 16;
+    fileaio_ctx *c = make_ctx(writes + 1);
+    auto r = make_reqs(writes + 1);
+    std::vector<char> buf(block, 'x');
+    for (int round = 0; round < 10; ++round) {
+        for (size_t i = 0; i < writes; ++i)
+            ASSERT_EQ(fileaio_req_prepare_write(r[i], fd, static_cast<int64_t>(i * block), buf.data(), block, nullptr), 0);
+        ASSERT_EQ(fileaio_req_prepare_datasync(r[writes], fd, nullptr), 0);
+        ASSERT_EQ(fileaio_ctx_submit(c, r.data(), r.size(), nullptr), 0);
+        auto done = reap(c, r.size());
+        ASSERT_EQ(done.size(), r.size());
+        EXPECT_EQ(done.back(), r[writes]) << "round " << round;
+        size_t moved = 1;
+        EXPECT_EQ(fileaio_req_get_result(r[writes], &moved), -EINVAL);
+        EXPECT_EQ(moved, 0u);
+        for (size_t i = 0; i < writes; ++i) EXPECT_EQ(fileaio_req_get_result(r[i], nullptr), 0);
+    }
+}
+
+TEST_F(linux_aio, a_flush_held_behind_unreaped_writes_is_cancelled_and_never_reported) {
+    fileaio_ctx *c = make_ctx(4);
+    auto r = make_reqs(2);
+    int fd = pattern_file("f", 0);
+    std::vector<char> buf(block, 'y');
+    ASSERT_EQ(fileaio_req_prepare_write(r[0], fd, 0, buf.data(), block, nullptr), 0);
+    ASSERT_EQ(fileaio_req_prepare_flush(r[1], fd, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, r.data(), 2, nullptr), 0);
+    // Nobody has reaped the write, so the flush is still held in user space: it really stops.
+    EXPECT_EQ(fileaio_req_cancel(r[1]), 0);
+    EXPECT_EQ(fileaio_req_get_result(r[1], nullptr), FILEAIO_E_CANCELED);
+    EXPECT_EQ(fileaio_req_cancel(r[1]), FILEAIO_E_NOT_SUBMITTED);
+    auto done = reap(c, 1);
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0], r[0]);
+    fileaio_req *out[2];
+    size_t count = 0;
+    EXPECT_EQ(fileaio_ctx_wait(c, 1, 50, out, 2, &count), FILEAIO_E_NO_REQUEST);
+    fileaio_stats st{};
+    fileaio_ctx_get_stats(c, &st);
+    EXPECT_EQ(st.canceled, 1u);
+    EXPECT_EQ(st.completed, 1u);
+    EXPECT_EQ(st.pending, 0u);
+    // The flush can be used again, and now runs.
+    ASSERT_EQ(fileaio_req_prepare_flush(r[1], fd, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &r[1], 1, nullptr), 0);
+    reap(c, 1);
+    EXPECT_EQ(fileaio_req_get_result(r[1], nullptr), 0);
+}
+
+TEST_F(linux_aio, cancel_of_buffered_io_that_io_submit_already_finished_says_completed_and_wait_returns_it_once) {
+    fileaio_ctx *c = make_ctx(8);
+    auto r = make_reqs(4);
+    int fd = pattern_file("f", 4 * block);
+    std::vector<char> buf(4 * block);
+    for (size_t i = 0; i < 4; ++i)
+        ASSERT_EQ(fileaio_req_prepare_read(r[i], fd, static_cast<int64_t>(i * block), buf.data() + i * block, block,
+                                           nullptr),
+                  0);
+    ASSERT_EQ(fileaio_ctx_submit(c, r.data(), 4, nullptr), 0);
+    // Cached buffered reads are copied inside io_submit: their events are already in the ring.
+    for (fileaio_req *q : r) EXPECT_EQ(fileaio_req_cancel(q), FILEAIO_E_COMPLETED);
+    auto done = reap(c, 4);
+    EXPECT_EQ(done.size(), 4u);
+    fileaio_req *out[4];
+    size_t count = 0;
+    EXPECT_EQ(fileaio_ctx_wait(c, 1, 0, out, 4, &count), FILEAIO_E_NO_REQUEST);
+    EXPECT_EQ(static_cast<unsigned char>(buf[3 * block + 1]), pattern_byte(3 * block + 1));
+}
+
+TEST_F(linux_aio, wakeup_ends_a_wait_for_many_even_though_the_ring_holds_fewer_events) {
+    // The poll iocb adds one event; io_getevents must not wait for min_reqs of them.
+    fileaio_ctx *c = make_ctx(8, FILEAIO_CTX_WAIT_WITHOUT_PENDING);
+    std::atomic<int> rc{1};
+    steady_clock::time_point returned;
+    std::thread waiter([&] {
+        fileaio_req *out[8];
+        size_t count = 0;
+        rc = fileaio_ctx_wait(c, 8, FILEAIO_WAIT_FOREVER, out, 8, &count);
+        returned = steady_clock::now();
+    });
+    std::this_thread::sleep_for(milliseconds(50));
+    auto woke = steady_clock::now();
+    ASSERT_EQ(fileaio_ctx_wakeup(c), 0);
+    waiter.join();
+    EXPECT_EQ(rc.load(), FILEAIO_E_INTERRUPTED);
+    EXPECT_LT(std::chrono::duration_cast<milliseconds>(returned - woke).count(), 1000);
+}
+
+TEST_F(linux_aio, a_flush_after_o_direct_writes_still_in_flight_is_reported_after_all_of_them) {
+    constexpr size_t writes = 32;
+    constexpr size_t size = 64 * 1024;
+    std::string path = dir_.make_file("direct", 0);
+    int fd = ::open(path.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
+    if (fd < 0) GTEST_SKIP() << "O_DIRECT unsupported on " << dir_.path() << ": " << std::strerror(errno);
+    keep_fd(fd);
+    fileaio_dio_alignment al{};
+    ASSERT_EQ(fileaio_get_dio_alignment(fd, &al), 0);
+    const size_t align = std::max<size_t>(al.mem_align, 4096);
+    void *mem = nullptr;
+    ASSERT_EQ(posix_memalign(&mem, align, writes * size), 0);
+    std::unique_ptr<void, decltype(&std::free)> keep(mem, &std::free);
+    auto *bytes = static_cast<unsigned char *>(mem);
+    for (size_t i = 0; i < writes * size; ++i) bytes[i] = pattern_byte(i, 3);
+    fileaio_ctx *c = make_ctx(writes + 1);
+    auto r = make_reqs(writes + 1);
+    for (int round = 0; round < 5; ++round) {
+        for (size_t i = 0; i < writes; ++i)
+            ASSERT_EQ(fileaio_req_prepare_write(r[i], fd, static_cast<int64_t>(i * size), bytes + i * size, size, nullptr),
+                      0);
+        ASSERT_EQ(fileaio_req_prepare_flush(r[writes], fd, nullptr), 0);
+        ASSERT_EQ(fileaio_ctx_submit(c, r.data(), r.size(), nullptr), 0);
+        auto done = reap(c, r.size());
+        ASSERT_EQ(done.size(), r.size());
+        EXPECT_EQ(done.back(), r[writes]) << "round " << round;
+        for (fileaio_req *q : r) EXPECT_EQ(fileaio_req_get_result(q, nullptr), 0);
+    }
+    // Read back through the same O_DIRECT fd.
+    std::memset(bytes, 0, writes * size);
+    for (size_t i = 0; i < writes; ++i)
+        ASSERT_EQ(fileaio_req_prepare_read(r[i], fd, static_cast<int64_t>(i * size), bytes + i * size, size, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, r.data(), writes, nullptr), 0);
+    reap(c, writes);
+    for (size_t i = 0; i < writes * size; ++i)
+        if (bytes[i] != pattern_byte(i, 3)) FAIL() << "byte " << i << " differs";
+}
+
+}  // namespace
+}  // namespace fileaio::test
