@@ -1,0 +1,600 @@
+// The posix_aio backend: glibc's POSIX AIO.
+//
+// Notification. Every aiocb is submitted with SIGEV_NONE: no signal ever reaches the caller's
+// threads, and no thread is created per completion (glibc's SIGEV_THREAD starts a new thread for
+// every notification, ~40k completions/s at best, and silently drops the notification when that
+// thread cannot be created). Instead one watcher thread per context sleeps in aio_suspend on the
+// requests in flight, collects the finished ones (aio_error, then aio_return exactly once) and
+// pushes them to a completion_queue, which reap pops and kick interrupts. aio_suspend cannot be
+// woken for requests submitted after it began, so the watcher sleeps in slices of
+// suspend_slice: a new request that finishes before the older ones is noticed within one slice.
+// With nothing in flight the watcher sleeps on a condition variable that submit signals.
+//
+// Vectored requests: glibc has no aio_readv, so a vectored request runs as a chain of aio
+// operations, one contiguous piece at a time (an iovec element or what is left of it), each
+// started by the watcher when the previous one is reaped. Short transfers continue the same way.
+// The request is reported once, when the chain ends.
+//
+// Flush (aio_fsync O_SYNC) and data sync (O_DSYNC) are barriers: a write is on writes_ from
+// submit until it is pushed to the completion queue; a flush that finds an earlier write to its
+// fd there is held back (held_) and started once the last of them has been pushed, so it is also
+// reported after them. (glibc orders requests per fd, but the later pieces of a chained write
+// would be queued after the flush.)
+//
+// Cancel: held flushes stop (0). A request in glibc goes to aio_cancel: AIO_CANCELED -> 0 (the
+// request leaves the watcher's set and its ECANCELED status is reaped with aio_return there, so
+// no wait reports it), AIO_NOTCANCELED -> E_IN_PROGRESS, AIO_ALLDONE -> E_COMPLETED. A chain that
+// already moved bytes is never reported as stopped: cancel answers E_IN_PROGRESS for it.
+//
+// Only the watcher ever calls aio_suspend. glibc's aio_suspend, when it returns, walks the
+// request it registered on for every aiocb of its list that is in progress again; if that aiocb
+// was finished and started anew meanwhile, the old request may be a freed one whose wait list
+// still names entries of another thread's aio_suspend: two threads suspended on the same aiocb
+// crash there (seen with the waiter also sleeping in aio_suspend). One suspender is safe: the
+// stale entry is its own.
+//
+// EAGAIN from aio_read/aio_write/aio_fsync (glibc could not allocate its request or start a
+// thread): at submit, the batch stops there with E_INSUFFICIENT_RESOURCES and *accepted = the
+// requests before it (the rest never reach glibc); for a later piece of a chain or a released
+// flush, the request completes with -EAGAIN and the bytes moved so far. Never a 0-byte success.
+#include "backends/posix_aio.hpp"
+
+#include <aio.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "core/completion_queue.hpp"
+#include "core/request.hpp"
+
+// glibc's AIO worker threads are created inside libc, where ThreadSanitizer does not see them;
+// when one of them starts another, TSan's allocator crashes in it (no thread state).
+#if defined(__SANITIZE_THREAD__)
+#define FILEAIO_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FILEAIO_UNDER_TSAN 1
+#endif
+#endif
+#ifndef FILEAIO_UNDER_TSAN
+#define FILEAIO_UNDER_TSAN 0
+#endif
+
+namespace fileaio::detail {
+namespace {
+
+constexpr auto suspend_slice = std::chrono::milliseconds(1);
+// aio_suspend keeps two arrays of this many entries on the watcher's stack.
+constexpr size_t suspend_max_entries = 1024;
+
+// request::stage for this backend.
+enum stage : uint32_t {
+    stage_new = 0,
+    stage_starting,  // an aio operation is being started for it (not yet in inflight_)
+    stage_glibc,     // in glibc, on inflight_
+    stage_held,      // a flush waiting on held_ for earlier writes
+    stage_done,      // finished, pushed to the completion queue
+    stage_canceled,
+};
+
+// What this backend keeps in request::scratch.
+struct paio_scratch {
+    struct aiocb cb;
+    request *wnext;  // writes_ (a write is on inflight_ and writes_ at once)
+    request *wprev;
+};
+static_assert(sizeof(paio_scratch) <= backend_scratch_size, "the aiocb must fit the request's scratch");
+static_assert(alignof(paio_scratch) <= 16, "scratch is 16-aligned");
+
+paio_scratch *scratch_of(request *r) { return std::launder(reinterpret_cast<paio_scratch *>(r->scratch)); }
+
+// An intrusive doubly linked list through request::next/prev, or through the scratch links.
+template <bool through_scratch>
+struct basic_list {
+    request *head = nullptr;
+    request *tail = nullptr;
+
+    static request *&next_of(request *r) { return through_scratch ? scratch_of(r)->wnext : r->next; }
+    static request *&prev_of(request *r) { return through_scratch ? scratch_of(r)->wprev : r->prev; }
+
+    bool empty() const { return head == nullptr; }
+    void push_back(request *r) {
+        next_of(r) = nullptr;
+        prev_of(r) = tail;
+        if (tail != nullptr) {
+            next_of(tail) = r;
+        } else {
+            head = r;
+        }
+        tail = r;
+    }
+    void remove(request *r) {
+        if (prev_of(r) != nullptr) {
+            next_of(prev_of(r)) = next_of(r);
+        } else {
+            head = next_of(r);
+        }
+        if (next_of(r) != nullptr) {
+            prev_of(next_of(r)) = prev_of(r);
+        } else {
+            tail = prev_of(r);
+        }
+        next_of(r) = prev_of(r) = nullptr;
+    }
+    request *pop_front() {
+        request *r = head;
+        if (r != nullptr) remove(r);
+        return r;
+    }
+};
+using req_list = basic_list<false>;
+using write_list = basic_list<true>;
+
+// A batch of finished requests for completion_queue::push, linked through request::next.
+struct done_batch {
+    request *first = nullptr;
+    request *last = nullptr;
+    size_t count = 0;
+
+    void add(request *r) {
+        r->next = nullptr;
+        if (last != nullptr) {
+            last->next = r;
+        } else {
+            first = r;
+        }
+        last = r;
+        ++count;
+    }
+};
+
+// The contiguous piece of r still to transfer, from r->transferred on.
+void next_piece(request *r, void **base, size_t *len) {
+    if (!r->is_vectored()) {
+        *base = static_cast<char *>(r->buf) + r->transferred;
+        *len = r->size - r->transferred;
+        return;
+    }
+    size_t skip = r->transferred;
+    int k = 0;
+    while (k < r->iovcnt && skip >= r->iov[k].iov_len) skip -= r->iov[k++].iov_len;  // also skips empty ones
+    *base = static_cast<char *>(r->iov[k].iov_base) + skip;
+    *len = r->iov[k].iov_len - skip;
+}
+
+// The one place a request becomes an aio operation: starts the next piece of r (or its sync).
+// Returns 0 or the errno of aio_read/aio_write/aio_fsync.
+int start_op(request *r) {
+    struct aiocb *cb = &scratch_of(r)->cb;
+    std::memset(cb, 0, sizeof *cb);
+    cb->aio_fildes = r->fd;
+    cb->aio_sigevent.sigev_notify = SIGEV_NONE;
+    int rc;
+    if (r->is_sync()) {
+        rc = aio_fsync(r->kind == op::flush ? O_SYNC : O_DSYNC, cb);
+    } else {
+        void *base = nullptr;
+        size_t len = 0;
+        next_piece(r, &base, &len);
+        cb->aio_buf = base;
+        cb->aio_nbytes = len;
+        cb->aio_offset = static_cast<off_t>(r->offset + static_cast<int64_t>(r->transferred));
+        rc = r->is_write() ? aio_write(cb) : aio_read(cb);
+    }
+    return rc == 0 ? 0 : errno;
+}
+
+// Folds one finished piece (a byte count or -errno) into r. True when r is finished (result set);
+// false when another piece must be started.
+bool absorb(request *r, long res) {
+    if (r->is_sync()) {
+        r->result = res < 0 ? static_cast<int>(res) : 0;
+        return true;
+    }
+    if (res > 0) {
+        r->transferred += static_cast<size_t>(res);
+        if (r->transferred >= r->size) {
+            r->result = 0;
+            return true;
+        }
+        return false;
+    }
+    if (res == 0) {
+        // End of file ends a read successfully; a write that moves nothing would loop forever.
+        r->result = r->is_write() ? -EIO : 0;
+        return true;
+    }
+    if (res == -EINTR) return false;
+    r->result = static_cast<int>(res);
+    return true;
+}
+
+timespec to_timespec(std::chrono::nanoseconds d) {
+    timespec ts{};
+    ts.tv_sec = static_cast<time_t>(d.count() / 1'000'000'000);
+    ts.tv_nsec = static_cast<long>(d.count() % 1'000'000'000);
+    return ts;
+}
+
+class posix_aio_backend final : public backend {
+public:
+    explicit posix_aio_backend(uint32_t max_reqs)
+        : suspend_list_(std::min<size_t>(max_reqs, suspend_max_entries)) {}
+
+    ~posix_aio_backend() override {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        watcher_cv_.notify_all();
+        if (watcher_.joinable()) watcher_.join();
+    }
+
+    // Starts the watcher with every signal blocked: the caller's signals stay the caller's.
+    int start() {
+        sigset_t all;
+        sigset_t old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int rc = 0;
+        try {
+            watcher_ = std::thread([this] { watcher_main(); });
+        } catch (const std::system_error &) {
+            rc = FILEAIO_E_INSUFFICIENT_RESOURCES;
+        } catch (const std::bad_alloc &) {
+            rc = FILEAIO_E_NO_MEMORY;
+        }
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        return rc;
+    }
+
+    int submit(request *const *reqs, size_t n, size_t *accepted) override {
+        req_list released;
+        size_t i = 0;
+        int rc = 0;
+        bool wake;
+        {
+            // Operations are started under mutex_ so that inflight_ always holds every request of
+            // ours that glibc has, in glibc's order (see requeue_successors_locked).
+            std::lock_guard lock(mutex_);
+            done_batch failed;
+            for (; i < n; ++i) {
+                request *r = reqs[i];
+                new (r->scratch) paio_scratch{};
+                r->result = 0;
+                r->transferred = 0;
+                if (r->is_write() || r->is_sync()) {
+                    r->seq = ++seq_;
+                    if (r->is_write()) {
+                        writes_.push_back(r);
+                    } else if (write_in_flight_before(r)) {
+                        r->stage.store(stage_held, std::memory_order_release);
+                        held_.push_back(r);
+                        continue;
+                    }
+                }
+                const int err = start_locked(r);
+                if (err == 0) continue;
+                if (err == EAGAIN) {
+                    // glibc is out of memory or threads: reqs[i..n) stay PREPARED and never reach it.
+                    if (r->is_write()) {
+                        writes_.remove(r);
+                        release_flushes_locked(&released);
+                    }
+                    rc = FILEAIO_E_INSUFFICIENT_RESOURCES;
+                    break;
+                }
+                r->result = -err;  // refused at once (EBADF for a sync on a closed fd, ...)
+                finish_locked(r, &failed, &released);
+            }
+            if (failed.count != 0) completions_.push(failed.first, failed.last, failed.count);
+            wake = watcher_idle_ && on_duty_locked();
+        }
+        if (wake) watcher_cv_.notify_one();
+        launch(&released);
+        *accepted = rc == 0 ? n : i;
+        return rc;
+    }
+
+    // The waiter collects finished requests itself first (no thread switch while it keeps up);
+    // only when it must sleep does it put the watcher on duty.
+    size_t reap(request **out, size_t cap, size_t want, const deadline &dl) override {
+        size_t n = completions_.pop(out, cap, want, deadline::poll());
+        if (n < cap) {
+            harvest();
+            n += completions_.pop(out + n, cap - n, 1, deadline::poll());
+        }
+        if (n >= want || kick_pending_.exchange(false, std::memory_order_acq_rel) || dl.expired()) return n;
+        bool wake;
+        {
+            std::lock_guard lock(mutex_);
+            reaper_waiting_ = true;
+            wake = watcher_idle_;
+        }
+        if (wake) watcher_cv_.notify_one();
+        n += completions_.pop(out + n, cap - n, want - n, dl);
+        {
+            std::lock_guard lock(mutex_);
+            reaper_waiting_ = false;
+        }
+        kick_pending_.exchange(false, std::memory_order_acq_rel);  // this return answers it
+        return n;
+    }
+
+    void kick() override {
+        kick_pending_.store(true, std::memory_order_release);
+        completions_.kick();
+    }
+
+    int cancel(request *r) override {
+        req_list restart;
+        {
+            std::lock_guard lock(mutex_);
+            switch (r->stage.load(std::memory_order_relaxed)) {
+                case stage_held:
+                    held_.remove(r);
+                    r->stage.store(stage_canceled, std::memory_order_release);
+                    return 0;
+                case stage_glibc: break;
+                case stage_done: return FILEAIO_E_COMPLETED;
+                case stage_canceled: return FILEAIO_E_NOT_SUBMITTED;
+                default: return FILEAIO_E_IN_PROGRESS;  // between two pieces, about to start again
+            }
+            if (r->transferred != 0) return FILEAIO_E_IN_PROGRESS;  // a chain that moved bytes goes on
+            struct aiocb *cb = &scratch_of(r)->cb;
+            switch (aio_cancel(r->fd, cb)) {
+                case AIO_CANCELED: break;
+                case AIO_ALLDONE: return FILEAIO_E_COMPLETED;
+                default: return FILEAIO_E_IN_PROGRESS;  // AIO_NOTCANCELED, or -1 (fd closed meanwhile)
+            }
+            // Stopped in glibc's queue. Reap its ECANCELED status here, once; the watcher only
+            // looks at inflight_, so it never reports it.
+            (void)aio_return(cb);
+            requeue_successors_locked(r, &restart);
+            unwatch(r);
+            if (r->is_write()) {
+                writes_.remove(r);
+                release_flushes_locked(&restart);
+            }
+            r->stage.store(stage_canceled, std::memory_order_release);
+        }
+        launch(&restart);
+        return 0;
+    }
+
+private:
+    // Starts r's next piece (or its sync) and watches it. Returns 0 or the errno.
+    int start_locked(request *r) {
+        const int err = start_op(r);
+        if (err == 0) {
+            watch(r);
+            r->stage.store(stage_glibc, std::memory_order_release);
+        }
+        return err;
+    }
+
+    // Starts each request of *list (a continuation, a released flush, a requeued request). One
+    // glibc refuses completes with that error (-EAGAIN included) and the bytes moved so far.
+    void launch(req_list *list) {
+        while (!list->empty()) {
+            req_list released;
+            bool wake;
+            {
+                std::lock_guard lock(mutex_);
+                done_batch failed;
+                while (request *r = list->pop_front()) {
+                    if (const int err = start_locked(r); err != 0) {
+                        r->result = -err;
+                        finish_locked(r, &failed, &released);
+                    }
+                }
+                if (failed.count != 0) completions_.push(failed.first, failed.last, failed.count);
+                wake = watcher_idle_ && on_duty_locked();
+            }
+            if (wake) watcher_cv_.notify_one();
+            *list = released;
+        }
+    }
+
+    // glibc's aio_cancel, removing the first request queued on a descriptor while it waits for a
+    // thread, marks the next one runnable without putting it on glibc's run list
+    // (rt/aio_misc.c, __aio_remove_request): that one and all behind it would never run. Our
+    // requests on a descriptor are in glibc's queue in inflight_ order (started under mutex_), so
+    // the ones after `cancelled` are taken out again, newest first (removing a request that is not
+    // the first is safe), and handed to *restart to be queued anew. Requests that other code in
+    // the process queued on the same descriptor cannot be repaired this way.
+    void requeue_successors_locked(request *cancelled, req_list *restart) {
+        req_list taken;  // newest first
+        for (request *q = inflight_.tail; q != nullptr && q != cancelled;) {
+            request *before = q->prev;
+            if (q->fd == cancelled->fd) {
+                struct aiocb *cb = &scratch_of(q)->cb;
+                if (aio_cancel(q->fd, cb) == AIO_CANCELED) {  // else running, or done: harvest sees it
+                    (void)aio_return(cb);
+                    unwatch(q);
+                    q->stage.store(stage_starting, std::memory_order_release);
+                    taken.push_back(q);
+                }
+            }
+            q = before;
+        }
+        while (request *q = taken.tail) {  // back in submission order
+            taken.remove(q);
+            restart->push_back(q);
+        }
+    }
+
+    // r is finished: it joins `batch`, and a write leaves writes_, releasing the flushes it held.
+    // The caller pushes the batch before it lets go of mutex_ and launches the released flushes
+    // after, so a flush is always queued behind the writes it waited for.
+    void finish_locked(request *r, done_batch *batch, req_list *released) {
+        r->stage.store(stage_done, std::memory_order_release);
+        if (r->is_write()) {
+            writes_.remove(r);
+            release_flushes_locked(released);
+        }
+        batch->add(r);
+    }
+
+    // True when a write to flush->fd submitted before flush is still on writes_ (mutex_ held).
+    bool write_in_flight_before(request *flush) const {
+        for (request *w = writes_.head; w != nullptr && w->seq < flush->seq; w = scratch_of(w)->wnext)
+            if (w->fd == flush->fd) return true;
+        return false;
+    }
+
+    void release_flushes_locked(req_list *released) {
+        for (request *h = held_.head; h != nullptr;) {
+            request *after = h->next;
+            if (!write_in_flight_before(h)) {
+                held_.remove(h);
+                h->stage.store(stage_starting, std::memory_order_release);
+                released->push_back(h);
+            }
+            h = after;
+        }
+    }
+
+    // In flight, watched: vectored requests (chains) keep the watcher on duty without a waiter.
+    void watch(request *r) {
+        inflight_.push_back(r);
+        if (r->is_vectored()) ++chains_;
+    }
+    void unwatch(request *r) {
+        inflight_.remove(r);
+        if (r->is_vectored()) --chains_;
+    }
+
+    // The watcher sleeps in aio_suspend only while someone depends on it: a sleeping waiter, a
+    // chain that must go on, or a flush waiting for writes. Otherwise the waiter collects.
+    bool on_duty_locked() const { return reaper_waiting_ || chains_ != 0 || !held_.empty(); }
+
+    // Collects every finished operation (aio_return exactly once each), pushes the finished
+    // requests and starts the next piece of the others.
+    void harvest() {
+        done_batch batch;
+        req_list again;
+        {
+            std::lock_guard lock(mutex_);
+            harvest_locked(&batch, &again);
+        }
+        launch(&again);
+    }
+
+    void harvest_locked(done_batch *batch, req_list *again) {
+        for (request *r = inflight_.head; r != nullptr;) {
+            request *after = r->next;
+            struct aiocb *cb = &scratch_of(r)->cb;
+            const int err = aio_error(cb);
+            if (err != EINPROGRESS) {
+                const ssize_t ret = aio_return(cb);
+                unwatch(r);
+                if (absorb(r, err == 0 ? static_cast<long>(ret) : -static_cast<long>(err))) {
+                    finish_locked(r, batch, again);
+                } else {
+                    r->stage.store(stage_starting, std::memory_order_release);
+                    again->push_back(r);
+                }
+            }
+            r = after;
+        }
+        if (batch->count != 0) completions_.push(batch->first, batch->last, batch->count);
+    }
+
+    void watcher_main() {
+        const timespec slice = to_timespec(suspend_slice);
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            if (inflight_.empty() || !on_duty_locked()) {
+                if (stopping_ && inflight_.empty()) return;
+                watcher_idle_ = true;
+                watcher_cv_.wait(lock);
+                watcher_idle_ = false;
+                continue;
+            }
+            done_batch batch;
+            req_list again;
+            harvest_locked(&batch, &again);
+            if (!again.empty()) {
+                lock.unlock();
+                launch(&again);
+                lock.lock();
+                continue;
+            }
+            if (batch.count != 0) continue;  // look again before sleeping
+            size_t k = 0;
+            for (request *r = inflight_.head; r != nullptr && k < suspend_list_.size(); r = r->next)
+                suspend_list_[k++] = &scratch_of(r)->cb;
+            lock.unlock();
+            // Returns when one of them finishes, after a slice (requests submitted meanwhile are
+            // not in the list), or on EINTR; each is just another look.
+            aio_suspend(suspend_list_.data(), static_cast<int>(k), &slice);
+            lock.lock();
+        }
+    }
+
+    completion_queue completions_;
+    std::atomic<bool> kick_pending_{false};
+    std::vector<const struct aiocb *> suspend_list_;  // the watcher's own
+    std::thread watcher_;
+
+    std::mutex mutex_;  // guards everything below (taken before the completion queue's)
+    std::condition_variable watcher_cv_;
+    req_list inflight_;  // operations in glibc, watched
+    req_list held_;      // flushes waiting for earlier writes
+    write_list writes_;  // writes from submit until reported, in submission order
+    uint64_t seq_ = 0;
+    size_t chains_ = 0;          // vectored requests on inflight_
+    bool reaper_waiting_ = false;
+    bool watcher_idle_ = false;
+    bool stopping_ = false;
+};
+
+}  // namespace
+
+int posix_aio_probe(char *reason, size_t reason_size) {
+#if FILEAIO_UNDER_TSAN
+    if (reason != nullptr && reason_size != 0)
+        std::snprintf(reason, reason_size,
+                      "not in a ThreadSanitizer build: glibc's AIO threads start threads TSan cannot see, and it "
+                      "crashes in them");
+    return FILEAIO_E_NOT_SUPPORTED;
+#else
+    if (reason != nullptr && reason_size != 0)
+        std::snprintf(reason, reason_size, "available (glibc POSIX AIO: one request at a time per file descriptor)");
+    return 0;
+#endif
+}
+
+int posix_aio_create(const backend_config &config, std::unique_ptr<backend> *out) {
+    std::unique_ptr<posix_aio_backend> be;
+    try {
+        be = std::make_unique<posix_aio_backend>(config.max_reqs);
+    } catch (const std::bad_alloc &) {
+        return FILEAIO_E_NO_MEMORY;
+    }
+    if (int rc = be->start(); rc != 0) return rc;
+    *out = std::move(be);
+    return 0;
+}
+
+int posix_aio_limits(fileaio_limits *limits) {
+    limits->max_outstanding = FILEAIO_UNLIMITED_REQS;  // glibc sets no cap (_SC_AIO_MAX is -1)
+    limits->buffer_alignment = 0;
+    return 0;
+}
+
+}  // namespace fileaio::detail
