@@ -76,6 +76,7 @@
 
 #include "core/errors.hpp"
 #include "core/request.hpp"
+#include "core/request_list.hpp"
 
 namespace fileaio::detail {
 namespace {
@@ -128,42 +129,6 @@ struct slot {
 static_assert(sizeof(slot) <= backend_scratch_size);
 
 slot &slot_of(request *r) { return *std::launder(reinterpret_cast<slot *>(r->scratch)); }
-
-// An intrusive doubly linked list through request::next/prev.
-struct req_list {
-    request *head = nullptr;
-    request *tail = nullptr;
-
-    bool empty() const { return head == nullptr; }
-    void push_back(request *r) {
-        r->next = nullptr;
-        r->prev = tail;
-        if (tail != nullptr) {
-            tail->next = r;
-        } else {
-            head = r;
-        }
-        tail = r;
-    }
-    void remove(request *r) {
-        if (r->prev != nullptr) {
-            r->prev->next = r->next;
-        } else {
-            head = r->next;
-        }
-        if (r->next != nullptr) {
-            r->next->prev = r->prev;
-        } else {
-            tail = r->prev;
-        }
-        r->next = r->prev = nullptr;
-    }
-    request *pop_front() {
-        request *r = head;
-        if (r != nullptr) remove(r);
-        return r;
-    }
-};
 
 unsigned round_up_pow2(uint64_t v) {
     uint64_t p = 1;
@@ -731,7 +696,7 @@ private:
     bool settle_locked(request *const *finished, size_t nf, request *const *again, size_t na, request *gone) {
         bool need_sq = na != 0 || gone != nullptr;
         for (size_t k = 0; k < nf && !need_sq; ++k) need_sq = finished[k]->is_write();
-        req_list refused;  // finished with an error because the kernel would not take them
+        request_list refused;  // finished with an error because the kernel would not take them
         if (need_sq) {
             std::lock_guard sq(sq_mutex_);
             bool writes_left = false;
@@ -775,7 +740,7 @@ private:
 
     // Queues the rest of r (flushing first when the SQ is full). Returns whether a write left the
     // barrier because the kernel refused it.
-    bool queue_locked(request *r, req_list *refused) {
+    bool queue_locked(request *r, request_list *refused) {
         bool writes_left = false;
         io_uring_sqe *sqe = get_sqe_locked();
         if (sqe == nullptr) {
@@ -791,7 +756,7 @@ private:
         return writes_left;
     }
 
-    bool flush_chunk_locked(req_list *refused) {
+    bool flush_chunk_locked(request_list *refused) {
         size_t consumed = 0;
         int err = flush_locked(&consumed);
         bool writes_left = false;
@@ -800,7 +765,7 @@ private:
         return writes_left;
     }
 
-    bool refuse_locked(request *r, int err, req_list *refused) {
+    bool refuse_locked(request *r, int err, request_list *refused) {
         r->result = err < 0 ? err : -EAGAIN;
         const bool write = r->is_write();
         if (write) writes_.remove(r);
@@ -883,8 +848,8 @@ private:
     size_t chunk_n_ = 0;
     uint64_t seq_ = 0;
     uint64_t generation_ = 0;
-    req_list writes_;  // writes in flight, in submission order
-    req_list held_;    // flushes and data syncs waiting for them
+    request_list writes_;  // writes in flight, in submission order
+    request_list held_;    // flushes and data syncs waiting for them
     std::vector<int32_t> file_index_of_fd_;
     unsigned file_slots_ = 0;
     unsigned next_file_slot_ = 0;

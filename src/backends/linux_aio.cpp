@@ -47,6 +47,7 @@
 #include <thread>
 
 #include "core/request.hpp"
+#include "core/request_list.hpp"
 
 namespace fileaio::detail {
 namespace {
@@ -94,37 +95,6 @@ struct aio_ring_header {
     unsigned compat_features;
     unsigned incompat_features;
     unsigned header_length;
-};
-
-// An intrusive doubly linked list through request::next/prev.
-struct req_list {
-    request *head = nullptr;
-    request *tail = nullptr;
-
-    bool empty() const { return head == nullptr; }
-    void push_back(request *r) {
-        r->next = nullptr;
-        r->prev = tail;
-        if (tail != nullptr) {
-            tail->next = r;
-        } else {
-            head = r;
-        }
-        tail = r;
-    }
-    void remove(request *r) {
-        if (r->prev != nullptr) {
-            r->prev->next = r->next;
-        } else {
-            head = r->next;
-        }
-        if (r->next != nullptr) {
-            r->next->prev = r->prev;
-        } else {
-            tail = r->prev;
-        }
-        r->next = r->prev = nullptr;
-    }
 };
 
 // A FIFO through aio_scratch::link (a write may be on writes_ and on a FIFO at once).
@@ -605,7 +575,7 @@ private:
     }
 
     int cancel_held(request *r) {
-        req_list released;
+        request_list released;
         {
             std::lock_guard lock(mutex_);
             switch (r->stage.load(std::memory_order_relaxed)) {
@@ -636,7 +606,7 @@ private:
     }
 
     // Moves every held flush that no earlier write holds back any more to *released.
-    void release_flushes_locked(req_list *released) {
+    void release_flushes_locked(request_list *released) {
         for (request *h = held_.head; h != nullptr;) {
             request *after = h->next;
             if (!write_in_flight_before(h)) {
@@ -648,7 +618,7 @@ private:
         }
     }
 
-    bool submit_released(req_list *released) {
+    bool submit_released(request_list *released) {
         bool aside = false;
         while (!released->empty()) {
             struct iocb *batch[submit_chunk];
@@ -670,7 +640,7 @@ private:
         bool any = false;
         for (size_t i = 0; i < n && !any; ++i) any = done[i]->is_write();
         if (!any) return;
-        req_list released;
+        request_list released;
         {
             std::lock_guard lock(mutex_);
             for (size_t i = 0; i < n; ++i)
@@ -715,8 +685,8 @@ private:
     io_event events_[event_batch];
 
     std::mutex mutex_;  // guards everything below
-    req_list writes_;   // writes from submit until reaped, in submission order
-    req_list held_;     // flushes waiting for earlier writes
+    request_list writes_;   // writes from submit until reaped, in submission order
+    request_list held_;     // flushes waiting for earlier writes
     req_fifo done_;     // finished outside the ring
     req_fifo helper_q_;
     uint64_t seq_ = 0;

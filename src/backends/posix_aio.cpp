@@ -59,6 +59,7 @@
 
 #include "core/completion_queue.hpp"
 #include "core/request.hpp"
+#include "core/request_list.hpp"
 
 // glibc's AIO worker threads are created inside libc, where ThreadSanitizer does not see them;
 // when one of them starts another, TSan's allocator crashes in it (no thread state).
@@ -101,65 +102,12 @@ static_assert(alignof(paio_scratch) <= 16, "scratch is 16-aligned");
 
 paio_scratch *scratch_of(request *r) { return std::launder(reinterpret_cast<paio_scratch *>(r->scratch)); }
 
-// An intrusive doubly linked list through request::next/prev, or through the scratch links.
-template <bool through_scratch>
-struct basic_list {
-    request *head = nullptr;
-    request *tail = nullptr;
-
-    static request *&next_of(request *r) { return through_scratch ? scratch_of(r)->wnext : r->next; }
-    static request *&prev_of(request *r) { return through_scratch ? scratch_of(r)->wprev : r->prev; }
-
-    bool empty() const { return head == nullptr; }
-    void push_back(request *r) {
-        next_of(r) = nullptr;
-        prev_of(r) = tail;
-        if (tail != nullptr) {
-            next_of(tail) = r;
-        } else {
-            head = r;
-        }
-        tail = r;
-    }
-    void remove(request *r) {
-        if (prev_of(r) != nullptr) {
-            next_of(prev_of(r)) = next_of(r);
-        } else {
-            head = next_of(r);
-        }
-        if (next_of(r) != nullptr) {
-            prev_of(next_of(r)) = prev_of(r);
-        } else {
-            tail = prev_of(r);
-        }
-        next_of(r) = prev_of(r) = nullptr;
-    }
-    request *pop_front() {
-        request *r = head;
-        if (r != nullptr) remove(r);
-        return r;
-    }
+// writes_ links a write through its scratch, since it is on inflight_ at the same time.
+struct write_links {
+    static request *&next(request *r) { return scratch_of(r)->wnext; }
+    static request *&prev(request *r) { return scratch_of(r)->wprev; }
 };
-using req_list = basic_list<false>;
-using write_list = basic_list<true>;
-
-// A batch of finished requests for completion_queue::push, linked through request::next.
-struct done_batch {
-    request *first = nullptr;
-    request *last = nullptr;
-    size_t count = 0;
-
-    void add(request *r) {
-        r->next = nullptr;
-        if (last != nullptr) {
-            last->next = r;
-        } else {
-            first = r;
-        }
-        last = r;
-        ++count;
-    }
-};
+using write_list = basic_request_list<write_links>;
 
 // The contiguous piece of r still to transfer, from r->transferred on.
 void next_piece(request *r, void **base, size_t *len) {
@@ -262,7 +210,7 @@ public:
     }
 
     int submit(request *const *reqs, size_t n, size_t *accepted) override {
-        req_list released;
+        request_list released;
         size_t i = 0;
         int rc = 0;
         bool wake;
@@ -270,7 +218,7 @@ public:
             // Operations are started under mutex_ so that inflight_ always holds every request of
             // ours that glibc has, in glibc's order (see requeue_successors_locked).
             std::lock_guard lock(mutex_);
-            done_batch failed;
+            request_chain failed;
             for (; i < n; ++i) {
                 request *r = reqs[i];
                 new (r->scratch) paio_scratch{};
@@ -300,7 +248,7 @@ public:
                 r->result = -err;  // refused at once (EBADF for a sync on a closed fd, ...)
                 finish_locked(r, &failed, &released);
             }
-            if (failed.count != 0) completions_.push(failed.first, failed.last, failed.count);
+            if (failed.count != 0) completions_.push(failed.head, failed.tail, failed.count);
             wake = watcher_idle_ && on_duty_locked();
         }
         if (wake) watcher_cv_.notify_one();
@@ -340,7 +288,7 @@ public:
     }
 
     int cancel(request *r) override {
-        req_list restart;
+        request_list restart;
         {
             std::lock_guard lock(mutex_);
             switch (r->stage.load(std::memory_order_relaxed)) {
@@ -388,20 +336,20 @@ private:
 
     // Starts each request of *list (a continuation, a released flush, a requeued request). One
     // glibc refuses completes with that error (-EAGAIN included) and the bytes moved so far.
-    void launch(req_list *list) {
+    void launch(request_list *list) {
         while (!list->empty()) {
-            req_list released;
+            request_list released;
             bool wake;
             {
                 std::lock_guard lock(mutex_);
-                done_batch failed;
+                request_chain failed;
                 while (request *r = list->pop_front()) {
                     if (const int err = start_locked(r); err != 0) {
                         r->result = -err;
                         finish_locked(r, &failed, &released);
                     }
                 }
-                if (failed.count != 0) completions_.push(failed.first, failed.last, failed.count);
+                if (failed.count != 0) completions_.push(failed.head, failed.tail, failed.count);
                 wake = watcher_idle_ && on_duty_locked();
             }
             if (wake) watcher_cv_.notify_one();
@@ -416,8 +364,8 @@ private:
     // the ones after `cancelled` are taken out again, newest first (removing a request that is not
     // the first is safe), and handed to *restart to be queued anew. Requests that other code in
     // the process queued on the same descriptor cannot be repaired this way.
-    void requeue_successors_locked(request *cancelled, req_list *restart) {
-        req_list taken;  // newest first
+    void requeue_successors_locked(request *cancelled, request_list *restart) {
+        request_list taken;  // newest first
         for (request *q = inflight_.tail; q != nullptr && q != cancelled;) {
             request *before = q->prev;
             if (q->fd == cancelled->fd) {
@@ -440,13 +388,13 @@ private:
     // r is finished: it joins `batch`, and a write leaves writes_, releasing the flushes it held.
     // The caller pushes the batch before it lets go of mutex_ and launches the released flushes
     // after, so a flush is always queued behind the writes it waited for.
-    void finish_locked(request *r, done_batch *batch, req_list *released) {
+    void finish_locked(request *r, request_chain *batch, request_list *released) {
         r->stage.store(stage_done, std::memory_order_release);
         if (r->is_write()) {
             writes_.remove(r);
             release_flushes_locked(released);
         }
-        batch->add(r);
+        batch->append(r);
     }
 
     // True when a write to flush->fd submitted before flush is still on writes_ (mutex_ held).
@@ -456,7 +404,7 @@ private:
         return false;
     }
 
-    void release_flushes_locked(req_list *released) {
+    void release_flushes_locked(request_list *released) {
         for (request *h = held_.head; h != nullptr;) {
             request *after = h->next;
             if (!write_in_flight_before(h)) {
@@ -485,8 +433,8 @@ private:
     // Collects every finished operation (aio_return exactly once each), pushes the finished
     // requests and starts the next piece of the others.
     void harvest() {
-        done_batch batch;
-        req_list again;
+        request_chain batch;
+        request_list again;
         {
             std::lock_guard lock(mutex_);
             harvest_locked(&batch, &again);
@@ -494,7 +442,7 @@ private:
         launch(&again);
     }
 
-    void harvest_locked(done_batch *batch, req_list *again) {
+    void harvest_locked(request_chain *batch, request_list *again) {
         for (request *r = inflight_.head; r != nullptr;) {
             request *after = r->next;
             struct aiocb *cb = &scratch_of(r)->cb;
@@ -511,7 +459,7 @@ private:
             }
             r = after;
         }
-        if (batch->count != 0) completions_.push(batch->first, batch->last, batch->count);
+        if (batch->count != 0) completions_.push(batch->head, batch->tail, batch->count);
     }
 
     void watcher_main() {
@@ -525,8 +473,8 @@ private:
                 watcher_idle_ = false;
                 continue;
             }
-            done_batch batch;
-            req_list again;
+            request_chain batch;
+            request_list again;
             harvest_locked(&batch, &again);
             if (!again.empty()) {
                 lock.unlock();
@@ -553,8 +501,8 @@ private:
 
     std::mutex mutex_;  // guards everything below (taken before the completion queue's)
     std::condition_variable watcher_cv_;
-    req_list inflight_;  // operations in glibc, watched
-    req_list held_;      // flushes waiting for earlier writes
+    request_list inflight_;  // operations in glibc, watched
+    request_list held_;      // flushes waiting for earlier writes
     write_list writes_;  // writes from submit until reported, in submission order
     uint64_t seq_ = 0;
     size_t chains_ = 0;          // vectored requests on inflight_

@@ -8,34 +8,42 @@
 
 namespace fileaio::detail {
 
+// The links a list threads through: request::next/prev by default. A backend that needs a request
+// on two lists at once gives the second list links of its own (in request::scratch).
+struct request_links {
+    static request *&next(request *r) { return r->next; }
+    static request *&prev(request *r) { return r->prev; }
+};
+
 // A doubly linked FIFO: O(1) push, pop and removal from the middle (for cancel).
-struct request_list {
+template <class Links = request_links>
+struct basic_request_list {
     request *head = nullptr;
     request *tail = nullptr;
 
     bool empty() const { return head == nullptr; }
     void push_back(request *r) {
-        r->next = nullptr;
-        r->prev = tail;
+        Links::next(r) = nullptr;
+        Links::prev(r) = tail;
         if (tail != nullptr) {
-            tail->next = r;
+            Links::next(tail) = r;
         } else {
             head = r;
         }
         tail = r;
     }
     void remove(request *r) {
-        if (r->prev != nullptr) {
-            r->prev->next = r->next;
+        if (Links::prev(r) != nullptr) {
+            Links::next(Links::prev(r)) = Links::next(r);
         } else {
-            head = r->next;
+            head = Links::next(r);
         }
-        if (r->next != nullptr) {
-            r->next->prev = r->prev;
+        if (Links::next(r) != nullptr) {
+            Links::prev(Links::next(r)) = Links::prev(r);
         } else {
-            tail = r->prev;
+            tail = Links::prev(r);
         }
-        r->next = r->prev = nullptr;
+        Links::next(r) = Links::prev(r) = nullptr;
     }
     request *pop_front() {
         request *r = head;
@@ -43,6 +51,8 @@ struct request_list {
         return r;
     }
 };
+
+using request_list = basic_request_list<>;
 
 // A singly linked chain (through next) with a count: how finished requests are gathered and
 // handed to a completion_queue in one push.
