@@ -46,6 +46,7 @@
 #include <system_error>
 #include <thread>
 
+#include "core/quiet_thread.hpp"
 #include "core/request.hpp"
 #include "core/request_list.hpp"
 
@@ -541,17 +542,7 @@ private:
 
     // Starts the helper with every signal blocked: the caller's signals stay the caller's.
     bool start_helper_locked() {
-        sigset_t all;
-        sigset_t old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        try {
-            helper_ = std::thread([this] { helper_main(); });
-            helper_started_ = true;
-        } catch (const std::system_error &) {
-        } catch (const std::bad_alloc &) {
-        }
-        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        helper_started_ = start_quiet_thread([this] { helper_ = std::thread([this] { helper_main(); }); }) == 0;
         return helper_started_;
     }
 

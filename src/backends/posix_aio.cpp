@@ -58,6 +58,7 @@
 #include <vector>
 
 #include "core/completion_queue.hpp"
+#include "core/quiet_thread.hpp"
 #include "core/request.hpp"
 #include "core/request_list.hpp"
 
@@ -193,20 +194,7 @@ public:
 
     // Starts the watcher with every signal blocked: the caller's signals stay the caller's.
     int start() {
-        sigset_t all;
-        sigset_t old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        int rc = 0;
-        try {
-            watcher_ = std::thread([this] { watcher_main(); });
-        } catch (const std::system_error &) {
-            rc = FILEAIO_E_INSUFFICIENT_RESOURCES;
-        } catch (const std::bad_alloc &) {
-            rc = FILEAIO_E_NO_MEMORY;
-        }
-        pthread_sigmask(SIG_SETMASK, &old, nullptr);
-        return rc;
+        return start_quiet_thread([this] { watcher_ = std::thread([this] { watcher_main(); }); });
     }
 
     int submit(request *const *reqs, size_t n, size_t *accepted) override {

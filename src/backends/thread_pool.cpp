@@ -36,6 +36,7 @@
 
 #include "core/completion_queue.hpp"
 #include "core/request_list.hpp"
+#include "core/quiet_thread.hpp"
 #include "core/request.hpp"
 
 namespace fileaio::detail {
@@ -293,20 +294,7 @@ private:
 
     // Starts a worker with every signal blocked: the caller's signals stay the caller's.
     bool spawn_locked() {
-        sigset_t all;
-        sigset_t old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        bool ok = true;
-        try {
-            workers_.emplace_back([this] { worker(); });
-        } catch (const std::system_error &) {
-            ok = false;
-        } catch (const std::bad_alloc &) {
-            ok = false;
-        }
-        pthread_sigmask(SIG_SETMASK, &old, nullptr);
-        return ok;
+        return start_quiet_thread([this] { workers_.emplace_back([this] { worker(); }); }) == 0;
     }
 
     bool earlier_write_running(const request *flush) const {
