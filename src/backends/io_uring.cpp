@@ -75,6 +75,7 @@
 #include <vector>
 
 #include "core/errors.hpp"
+#include "core/flush_barrier.hpp"
 #include "core/request.hpp"
 #include "core/request_list.hpp"
 
@@ -271,9 +272,9 @@ public:
             while (i < n) {
                 request *r = reqs[i];
                 init_locked(r);
-                if (r->is_sync() && barrier_holds_locked(r)) {
+                if (r->is_sync() && barrier_.holds(r)) {
                     r->stage.store(stage_held, std::memory_order_release);
-                    held_.push_back(r);
+                    barrier_.held.push_back(r);
                     ++i;
                     continue;
                 }
@@ -281,7 +282,7 @@ public:
                 if (sqe == nullptr) break;  // the SQ is full: flush what we have, then go on
                 prep_sqe(sqe, r);
                 r->stage.store(stage_inflight, std::memory_order_release);  // cancel reads the slot
-                if (r->is_write()) writes_.push_back(r);
+                if (r->is_write()) barrier_.writes.push_back(r);
                 chunk_[chunk_n_++] = {r, sqe, i};
                 ++i;
             }
@@ -343,7 +344,7 @@ public:
             case stage_canceled: return FILEAIO_E_NOT_SUBMITTED;
             case stage_held: {
                 std::lock_guard sq(sq_mutex_);  // held -> inflight happens under both locks
-                held_.remove(r);
+                barrier_.held.remove(r);
                 r->stage.store(stage_canceled, std::memory_order_relaxed);
                 return 0;
             }
@@ -488,19 +489,12 @@ private:
         return len <= it->end - a ? it->index : -1;
     }
 
-    // True while a write to r's fd that was submitted before r is still in flight.
-    bool barrier_holds_locked(const request *r) const {
-        for (const request *w = writes_.head; w != nullptr; w = w->next)
-            if (w->fd == r->fd && w->seq < r->seq) return true;
-        return false;
-    }
-
     void rollback_locked(request *r) {
         switch (r->stage.load(std::memory_order_relaxed)) {
             case stage_inflight:
-                if (r->is_write()) writes_.remove(r);
+                if (r->is_write()) barrier_.writes.remove(r);
                 break;
-            case stage_held: held_.remove(r); break;
+            case stage_held: barrier_.held.remove(r); break;
             default: break;
         }
         r->stage.store(stage_new, std::memory_order_relaxed);
@@ -702,12 +696,12 @@ private:
             bool writes_left = false;
             for (size_t k = 0; k < nf; ++k) {
                 if (finished[k]->is_write()) {
-                    writes_.remove(finished[k]);
+                    barrier_.writes.remove(finished[k]);
                     writes_left = true;
                 }
             }
             if (gone != nullptr) {
-                writes_.remove(gone);
+                barrier_.writes.remove(gone);
                 writes_left = true;
             }
             chunk_n_ = 0;
@@ -716,20 +710,15 @@ private:
                 writes_left |= queue_locked(again[k], &refused);
             }
             for (;;) {
-                if (writes_left && !held_.empty()) {
+                if (writes_left && !barrier_.held.empty()) {
                     writes_left = false;
-                    for (request *h = held_.head; h != nullptr;) {
-                        request *next = h->next;
-                        if (!barrier_holds_locked(h)) {
-                            held_.remove(h);
-                            h->stage.store(stage_inflight, std::memory_order_relaxed);
-                            writes_left |= queue_locked(h, &refused);  // a full SQ may refuse writes
-                        }
-                        h = next;
-                    }
+                    barrier_.release_ready([&](request *h) {
+                        h->stage.store(stage_inflight, std::memory_order_relaxed);
+                        writes_left |= queue_locked(h, &refused);  // a full SQ may refuse writes
+                    });
                 }
                 if (chunk_n_ != 0) writes_left |= flush_chunk_locked(&refused);
-                if (!writes_left || held_.empty()) break;
+                if (!writes_left || barrier_.held.empty()) break;
             }
         }
         for (size_t k = 0; k < nf; ++k) push_ready_locked(finished[k]);
@@ -768,7 +757,7 @@ private:
     bool refuse_locked(request *r, int err, request_list *refused) {
         r->result = err < 0 ? err : -EAGAIN;
         const bool write = r->is_write();
-        if (write) writes_.remove(r);
+        if (write) barrier_.writes.remove(r);
         refused->push_back(r);
         return write;
     }
@@ -848,8 +837,7 @@ private:
     size_t chunk_n_ = 0;
     uint64_t seq_ = 0;
     uint64_t generation_ = 0;
-    request_list writes_;  // writes in flight, in submission order
-    request_list held_;    // flushes and data syncs waiting for them
+    flush_barrier<> barrier_;  // writes in flight; flushes and data syncs waiting for them
     std::vector<int32_t> file_index_of_fd_;
     unsigned file_slots_ = 0;
     unsigned next_file_slot_ = 0;

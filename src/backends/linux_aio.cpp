@@ -7,9 +7,9 @@
 // the poll iocb. IOCB_FLAG_RESFD is not used: it would cost an eventfd signal per I/O, and the
 // waiter already sleeps in io_getevents, which the poll iocb wakes.
 //
-// Flush and data sync are barriers. Every write is on the list writes_ (in submission order)
+// Flush and data sync are barriers. Every write is on barrier_.writes (core/flush_barrier.hpp)
 // from submit until the reaper hands it back; a flush that finds an earlier write to its fd on
-// that list is held back (held_) and submitted by the reaper once the last such write has been
+// that list is held back (barrier_.held) and submitted by the reaper once the last such write has been
 // handed back. So the flush is reported after those writes. IOCB_CMD_FSYNC/FDSYNC refused at
 // submit (EINVAL: kernels before 4.18, filesystems without it) are run by the helper thread with
 // fsync/fdatasync.
@@ -47,6 +47,7 @@
 #include <thread>
 
 #include "core/quiet_thread.hpp"
+#include "core/flush_barrier.hpp"
 #include "core/request.hpp"
 #include "core/request_list.hpp"
 
@@ -68,7 +69,7 @@ constexpr int poll_min_kernel_minor = 18;
 enum stage : uint32_t {
     stage_new = 0,
     stage_kernel,          // an iocb for it is in (or on its way to) the kernel
-    stage_held,            // a flush waiting on held_ for earlier writes
+    stage_held,            // a flush held by barrier_ for earlier writes
     stage_helper,          // queued for the helper thread
     stage_helper_running,  // the helper runs it
     stage_done,            // finished: on done_ or being handed back by reap
@@ -303,7 +304,7 @@ public:
             const size_t m = std::min(submit_chunk, n - base);
             request *const *chunk = reqs + base;
             struct iocb *batch[submit_chunk];
-            bool held[submit_chunk] = {};  // decided here: once on held_, the reaper may release it
+            bool held[submit_chunk] = {};  // decided here: once held, the reaper may release it
             size_t nb = 0;
             bool ordered = false;  // writes and syncs take part in the barrier bookkeeping
             for (size_t i = 0; i < m; ++i) {
@@ -319,13 +320,13 @@ public:
                     request *r = chunk[i];
                     if (r->is_write()) {
                         r->seq = ++seq_;
-                        writes_.push_back(r);
+                        barrier_.writes.push_back(r);
                     } else if (r->is_sync()) {
                         r->seq = ++seq_;
-                        if (write_in_flight_before(r)) {
+                        if (barrier_.holds(r)) {
                             held[i] = true;
                             r->stage.store(stage_held, std::memory_order_release);
-                            held_.push_back(r);
+                            barrier_.held.push_back(r);
                         }
                     }
                 }
@@ -570,12 +571,12 @@ private:
         {
             std::lock_guard lock(mutex_);
             switch (r->stage.load(std::memory_order_relaxed)) {
-                case stage_held: held_.remove(r); break;
+                case stage_held: barrier_.held.remove(r); break;
                 case stage_helper:
                     helper_q_.remove(r);
                     // A write that never ran holds no flush back any more.
                     if (r->is_write()) {
-                        writes_.remove(r);
+                        barrier_.writes.remove(r);
                         release_flushes_locked(&released);
                     }
                     break;
@@ -589,24 +590,12 @@ private:
         return 0;
     }
 
-    // True when a write to flush->fd submitted before flush is still on writes_ (mutex_ held).
-    bool write_in_flight_before(const request *flush) const {
-        for (const request *w = writes_.head; w != nullptr && w->seq < flush->seq; w = w->next)
-            if (w->fd == flush->fd) return true;
-        return false;
-    }
-
     // Moves every held flush that no earlier write holds back any more to *released.
     void release_flushes_locked(request_list *released) {
-        for (request *h = held_.head; h != nullptr;) {
-            request *after = h->next;
-            if (!write_in_flight_before(h)) {
-                held_.remove(h);
-                h->stage.store(stage_kernel, std::memory_order_release);
-                released->push_back(h);
-            }
-            h = after;
-        }
+        barrier_.release_ready([&](request *h) {
+            h->stage.store(stage_kernel, std::memory_order_release);
+            released->push_back(h);
+        });
     }
 
     bool submit_released(request_list *released) {
@@ -625,7 +614,7 @@ private:
         return aside;
     }
 
-    // The writes among done[0..n) leave writes_; flushes they held back go to the kernel. Called
+    // The writes among done[0..n) leave barrier_.writes; flushes they held back go to the kernel. Called
     // by the reaper once they are in its output, so a flush is always reported after them.
     void untrack_and_release(request *const *done, size_t n) {
         bool any = false;
@@ -635,8 +624,8 @@ private:
         {
             std::lock_guard lock(mutex_);
             for (size_t i = 0; i < n; ++i)
-                if (done[i]->is_write()) writes_.remove(done[i]);
-            if (!held_.empty()) release_flushes_locked(&released);
+                if (done[i]->is_write()) barrier_.writes.remove(done[i]);
+            if (!barrier_.held.empty()) release_flushes_locked(&released);
         }
         submit_released(&released);  // what completes aside is picked up by this reaper's loop
     }
@@ -676,8 +665,7 @@ private:
     io_event events_[event_batch];
 
     std::mutex mutex_;  // guards everything below
-    request_list writes_;   // writes from submit until reaped, in submission order
-    request_list held_;     // flushes waiting for earlier writes
+    flush_barrier<> barrier_;  // writes from submit until reaped; flushes held for them
     req_fifo done_;     // finished outside the ring
     req_fifo helper_q_;
     uint64_t seq_ = 0;

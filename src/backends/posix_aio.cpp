@@ -15,9 +15,9 @@
 // started by the watcher when the previous one is reaped. Short transfers continue the same way.
 // The request is reported once, when the chain ends.
 //
-// Flush (aio_fsync O_SYNC) and data sync (O_DSYNC) are barriers: a write is on writes_ from
+// Flush (aio_fsync O_SYNC) and data sync (O_DSYNC) are barriers (core/flush_barrier.hpp): a write is on barrier_.writes from
 // submit until it is pushed to the completion queue; a flush that finds an earlier write to its
-// fd there is held back (held_) and started once the last of them has been pushed, so it is also
+// fd there is held back (barrier_.held) and started once the last of them has been pushed, so it is also
 // reported after them. (glibc orders requests per fd, but the later pieces of a chained write
 // would be queued after the flush.)
 //
@@ -59,6 +59,7 @@
 
 #include "core/completion_queue.hpp"
 #include "core/quiet_thread.hpp"
+#include "core/flush_barrier.hpp"
 #include "core/request.hpp"
 #include "core/request_list.hpp"
 
@@ -87,7 +88,7 @@ enum stage : uint32_t {
     stage_new = 0,
     stage_starting,  // an aio operation is being started for it (not yet in inflight_)
     stage_glibc,     // in glibc, on inflight_
-    stage_held,      // a flush waiting on held_ for earlier writes
+    stage_held,      // a flush held by barrier_ for earlier writes
     stage_done,      // finished, pushed to the completion queue
     stage_canceled,
 };
@@ -95,7 +96,7 @@ enum stage : uint32_t {
 // What this backend keeps in request::scratch.
 struct paio_scratch {
     struct aiocb cb;
-    request *wnext;  // writes_ (a write is on inflight_ and writes_ at once)
+    request *wnext;  // barrier_.writes (a write is on inflight_ and there at once)
     request *wprev;
 };
 static_assert(sizeof(paio_scratch) <= backend_scratch_size, "the aiocb must fit the request's scratch");
@@ -108,7 +109,6 @@ struct write_links {
     static request *&next(request *r) { return scratch_of(r)->wnext; }
     static request *&prev(request *r) { return scratch_of(r)->wprev; }
 };
-using write_list = basic_request_list<write_links>;
 
 // The contiguous piece of r still to transfer, from r->transferred on.
 void next_piece(request *r, void **base, size_t *len) {
@@ -215,10 +215,10 @@ public:
                 if (r->is_write() || r->is_sync()) {
                     r->seq = ++seq_;
                     if (r->is_write()) {
-                        writes_.push_back(r);
-                    } else if (write_in_flight_before(r)) {
+                        barrier_.writes.push_back(r);
+                    } else if (barrier_.holds(r)) {
                         r->stage.store(stage_held, std::memory_order_release);
-                        held_.push_back(r);
+                        barrier_.held.push_back(r);
                         continue;
                     }
                 }
@@ -227,7 +227,7 @@ public:
                 if (err == EAGAIN) {
                     // glibc is out of memory or threads: reqs[i..n) stay PREPARED and never reach it.
                     if (r->is_write()) {
-                        writes_.remove(r);
+                        barrier_.writes.remove(r);
                         release_flushes_locked(&released);
                     }
                     rc = FILEAIO_E_INSUFFICIENT_RESOURCES;
@@ -281,7 +281,7 @@ public:
             std::lock_guard lock(mutex_);
             switch (r->stage.load(std::memory_order_relaxed)) {
                 case stage_held:
-                    held_.remove(r);
+                    barrier_.held.remove(r);
                     r->stage.store(stage_canceled, std::memory_order_release);
                     return 0;
                 case stage_glibc: break;
@@ -302,7 +302,7 @@ public:
             requeue_successors_locked(r, &restart);
             unwatch(r);
             if (r->is_write()) {
-                writes_.remove(r);
+                barrier_.writes.remove(r);
                 release_flushes_locked(&restart);
             }
             r->stage.store(stage_canceled, std::memory_order_release);
@@ -373,35 +373,23 @@ private:
         }
     }
 
-    // r is finished: it joins `batch`, and a write leaves writes_, releasing the flushes it held.
+    // r is finished: it joins `batch`, and a write leaves barrier_.writes, releasing the flushes it held.
     // The caller pushes the batch before it lets go of mutex_ and launches the released flushes
     // after, so a flush is always queued behind the writes it waited for.
     void finish_locked(request *r, request_chain *batch, request_list *released) {
         r->stage.store(stage_done, std::memory_order_release);
         if (r->is_write()) {
-            writes_.remove(r);
+            barrier_.writes.remove(r);
             release_flushes_locked(released);
         }
         batch->append(r);
     }
 
-    // True when a write to flush->fd submitted before flush is still on writes_ (mutex_ held).
-    bool write_in_flight_before(request *flush) const {
-        for (request *w = writes_.head; w != nullptr && w->seq < flush->seq; w = scratch_of(w)->wnext)
-            if (w->fd == flush->fd) return true;
-        return false;
-    }
-
     void release_flushes_locked(request_list *released) {
-        for (request *h = held_.head; h != nullptr;) {
-            request *after = h->next;
-            if (!write_in_flight_before(h)) {
-                held_.remove(h);
-                h->stage.store(stage_starting, std::memory_order_release);
-                released->push_back(h);
-            }
-            h = after;
-        }
+        barrier_.release_ready([&](request *h) {
+            h->stage.store(stage_starting, std::memory_order_release);
+            released->push_back(h);
+        });
     }
 
     // In flight, watched: vectored requests (chains) keep the watcher on duty without a waiter.
@@ -416,7 +404,7 @@ private:
 
     // The watcher sleeps in aio_suspend only while someone depends on it: a sleeping waiter, a
     // chain that must go on, or a flush waiting for writes. Otherwise the waiter collects.
-    bool on_duty_locked() const { return reaper_waiting_ || chains_ != 0 || !held_.empty(); }
+    bool on_duty_locked() const { return reaper_waiting_ || chains_ != 0 || !barrier_.held.empty(); }
 
     // Collects every finished operation (aio_return exactly once each), pushes the finished
     // requests and starts the next piece of the others.
@@ -490,8 +478,7 @@ private:
     std::mutex mutex_;  // guards everything below (taken before the completion queue's)
     std::condition_variable watcher_cv_;
     request_list inflight_;  // operations in glibc, watched
-    request_list held_;      // flushes waiting for earlier writes
-    write_list writes_;  // writes from submit until reported, in submission order
+    flush_barrier<write_links> barrier_;  // writes from submit until reported; flushes held for them
     uint64_t seq_ = 0;
     size_t chains_ = 0;          // vectored requests on inflight_
     bool reaper_waiting_ = false;
