@@ -715,12 +715,12 @@ int linux_aio_probe(char *reason, size_t reason_size) {
     if (read_sysctl(aio_nr_path, &nr) && read_sysctl(aio_max_nr_path, &max)) {
         if (nr + 1 + internal_iocbs > max) {
             std::snprintf(reason, reason_size,
-                          "available, but fs.aio-nr=%lu has reached fs.aio-max-nr=%lu: io_setup fails with EAGAIN "
-                          "and contexts with E_INSUFFICIENT_RESOURCES (raise fs.aio-max-nr)",
+                          "out of room: fs.aio-nr=%lu has reached fs.aio-max-nr=%lu, io_setup fails with EAGAIN "
+                          "(raise fs.aio-max-nr)",
                           nr, max);
-        } else {
-            std::snprintf(reason, reason_size, "available (fs.aio-nr=%lu of fs.aio-max-nr=%lu in use)", nr, max);
+            return FILEAIO_E_INSUFFICIENT_RESOURCES;
         }
+        std::snprintf(reason, reason_size, "available (fs.aio-nr=%lu of fs.aio-max-nr=%lu in use)", nr, max);
     } else {
         std::snprintf(reason, reason_size, "available");
     }

@@ -9,9 +9,9 @@
 
 namespace fileaio::detail {
 
-// 0 when io_setup exists here and the kernel has IOCB_CMD_POLL (4.18+), else E_NOT_SUPPORTED. The
-// reason names fs.aio-nr / fs.aio-max-nr when that room is exhausted (creation then fails with
-// E_INSUFFICIENT_RESOURCES).
+// 0 when io_setup exists here and the kernel has IOCB_CMD_POLL (4.18+), else E_NOT_SUPPORTED;
+// E_INSUFFICIENT_RESOURCES (the registry's "for now") when fs.aio-nr has reached fs.aio-max-nr,
+// with a reason naming both sysctls (creation then fails with E_INSUFFICIENT_RESOURCES).
 int linux_aio_probe(char *reason, size_t reason_size);
 // 0, E_INSUFFICIENT_RESOURCES (io_setup EAGAIN: fs.aio-max-nr exhausted or below max_reqs; or
 // EINVAL: more than the ~4M events a kernel ring holds), E_NOT_SUPPORTED, E_NO_MEMORY.

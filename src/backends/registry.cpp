@@ -99,11 +99,17 @@ int env_override(const entry **pinned, const char **value) {
     return FILEAIO_E_NOT_SUPPORTED;
 }
 
+// A backend's own probe: 0, E_NOT_SUPPORTED (not here), or E_INSUFFICIENT_RESOURCES (here, but out
+// of room for now: contexts cannot be created until something is freed). The public probe calls
+// both "unavailable"; a backend asked for by name is still tried when it is only out of room, so
+// that its creation fails with E_INSUFFICIENT_RESOURCES, as the contract says.
 int probe_one(const entry &e, char *reason, size_t reason_size) {
     char own[256];
     return e.probe(reason != nullptr && reason_size != 0 ? reason : own,
                    reason != nullptr && reason_size != 0 ? reason_size : sizeof own);
 }
+
+bool exists_here(int probe_rc) { return probe_rc == 0 || probe_rc == FILEAIO_E_INSUFFICIENT_RESOURCES; }
 
 // Resolves AUTO to a backend that probes available. Reason explains the choice or the failure.
 int resolve_auto(const entry **out, char *reason, size_t reason_size) {
@@ -154,7 +160,8 @@ int probe_backend(fileaio_backend kind, char *reason, size_t reason_size) {
         if (reason != nullptr && reason_size != 0) std::snprintf(reason, reason_size, "unknown backend %d", kind);
         return FILEAIO_E_INVALID_PARAMETER;
     }
-    return probe_one(*e, reason, reason_size);
+    const int rc = probe_one(*e, reason, reason_size);
+    return rc == FILEAIO_E_INSUFFICIENT_RESOURCES ? FILEAIO_E_NOT_SUPPORTED : rc;
 }
 
 int backend_limits(fileaio_backend kind, fileaio_limits *limits) {
@@ -164,7 +171,7 @@ int backend_limits(fileaio_backend kind, fileaio_limits *limits) {
     } else {
         e = find(kind);
         if (e == nullptr) return FILEAIO_E_INVALID_PARAMETER;
-        if (probe_one(*e, nullptr, 0) != 0) return FILEAIO_E_NOT_SUPPORTED;
+        if (!exists_here(probe_one(*e, nullptr, 0))) return FILEAIO_E_NOT_SUPPORTED;
     }
     if (e->limits == nullptr) return FILEAIO_E_NOT_SUPPORTED;
     return e->limits(limits);
@@ -175,7 +182,7 @@ int create_backend(fileaio_backend kind, const backend_config &config, std::uniq
     if (kind != FILEAIO_BACKEND_AUTO) {
         const entry *e = find(kind);
         if (e == nullptr) return FILEAIO_E_INVALID_PARAMETER;
-        if (probe_one(*e, nullptr, 0) != 0 || e->create == nullptr) return FILEAIO_E_NOT_SUPPORTED;
+        if (!exists_here(probe_one(*e, nullptr, 0)) || e->create == nullptr) return FILEAIO_E_NOT_SUPPORTED;
         *chosen = kind;
         return e->create(config, out);
     }
