@@ -80,8 +80,14 @@ namespace fileaio::detail {
 namespace {
 
 constexpr auto suspend_slice = std::chrono::milliseconds(1);
+// The waiter's own sleep in aio_suspend (see reap): a wakeup waits at most one slice.
+constexpr auto direct_slice = std::chrono::microseconds(100);
+constexpr auto direct_budget = std::chrono::milliseconds(1);
 // aio_suspend keeps two arrays of this many entries on the watcher's stack.
 constexpr size_t suspend_max_entries = 1024;
+// Beyond this many descriptors in flight the watcher sleeps on every request (see
+// fill_suspend_list_locked).
+constexpr size_t max_targeted_fds = 64;
 
 // request::stage for this backend.
 enum stage : uint32_t {
@@ -181,7 +187,9 @@ timespec to_timespec(std::chrono::nanoseconds d) {
 class posix_aio_backend final : public backend {
 public:
     explicit posix_aio_backend(uint32_t max_reqs)
-        : suspend_list_(std::min<size_t>(max_reqs, suspend_max_entries)) {}
+        : suspend_list_(std::min<size_t>(max_reqs, suspend_max_entries)) {
+        fd_counts_.reserve(max_targeted_fds + 1);  // the watcher never allocates
+    }
 
     ~posix_aio_backend() override {
         {
@@ -245,8 +253,9 @@ public:
         return rc;
     }
 
-    // The waiter collects finished requests itself first (no thread switch while it keeps up);
-    // only when it must sleep does it put the watcher on duty.
+    // The waiter collects finished requests itself first (no thread switch while it keeps up),
+    // then sleeps in aio_suspend itself for a short while (direct_budget), and only when it must
+    // sleep longer does it put the watcher on duty and sleep where a wakeup reaches it at once.
     size_t reap(request **out, size_t cap, size_t want, const deadline &dl) override {
         size_t n = completions_.pop(out, cap, want, deadline::poll());
         if (n < cap) {
@@ -254,10 +263,13 @@ public:
             n += completions_.pop(out + n, cap - n, 1, deadline::poll());
         }
         if (n >= want || kick_pending_.exchange(false, std::memory_order_acq_rel) || dl.expired()) return n;
+        n += suspend_directly(out + n, cap - n, want - n, dl);
+        if (n >= want || kick_pending_.exchange(false, std::memory_order_acq_rel) || dl.expired()) return n;
         bool wake;
         {
             std::lock_guard lock(mutex_);
             reaper_waiting_ = true;
+            reaper_need_ = want - n;
             wake = watcher_idle_;
         }
         if (wake) watcher_cv_.notify_one();
@@ -265,6 +277,7 @@ public:
         {
             std::lock_guard lock(mutex_);
             reaper_waiting_ = false;
+            reaper_need_ = 0;
         }
         kick_pending_.exchange(false, std::memory_order_acq_rel);  // this return answers it
         return n;
@@ -312,6 +325,40 @@ public:
     }
 
 private:
+    // The waiter's short sleep: in slices of direct_slice (a wakeup is seen between two), for at
+    // most direct_budget, on the targeted list of fill_suspend_list_locked, while the watcher is
+    // not suspended itself (one suspender at a time, see the top of this file). Collects what
+    // finishes. Returns how many it put in out (up to need, and more if they are there).
+    size_t suspend_directly(request **out, size_t cap, size_t need, const deadline &dl) {
+        const clock::time_point until = std::min(clock::now() + direct_budget, dl.forever ? clock::time_point::max() : dl.at);
+        size_t got = 0;
+        for (;;) {
+            size_t k;
+            {
+                std::lock_guard lock(mutex_);
+                if (watcher_suspended_ || inflight_.empty()) return got;
+                waiter_suspended_ = true;
+                reaper_need_ = need - got;
+                k = fill_suspend_list_locked();
+                reaper_need_ = 0;
+            }
+            const auto left = until - clock::now();
+            const timespec ts = to_timespec(std::max(std::chrono::nanoseconds(0),
+                                                     std::min<std::chrono::nanoseconds>(direct_slice, left)));
+            aio_suspend(suspend_list_.data(), static_cast<int>(k), &ts);
+            bool wake;
+            {
+                std::lock_guard lock(mutex_);
+                waiter_suspended_ = false;
+                wake = watcher_wants_to_suspend_;
+            }
+            if (wake) watcher_cv_.notify_one();
+            harvest();
+            got += completions_.pop(out + got, cap - got, 1, deadline::poll());
+            if (got >= need || kick_pending_.load(std::memory_order_acquire) || clock::now() >= until) return got;
+        }
+    }
+
     // Starts r's next piece (or its sync) and watches it. Returns 0 or the errno.
     int start_locked(request *r) {
         const int err = start_op(r);
@@ -458,21 +505,71 @@ private:
                 lock.lock();
                 continue;
             }
-            if (batch.count != 0) continue;  // look again before sleeping
-            size_t k = 0;
-            for (request *r = inflight_.head; r != nullptr && k < suspend_list_.size(); r = r->next)
-                suspend_list_[k++] = &scratch_of(r)->cb;
+            if (batch.count != 0) {
+                reaper_need_ -= std::min(reaper_need_, batch.count);
+                continue;  // look again before sleeping
+            }
+            if (waiter_suspended_) {  // one suspender at a time: the waiter's slice is short
+                watcher_wants_to_suspend_ = true;
+                watcher_cv_.wait(lock);
+                watcher_wants_to_suspend_ = false;
+                continue;
+            }
+            const size_t k = fill_suspend_list_locked();
+            watcher_suspended_ = true;
             lock.unlock();
             // Returns when one of them finishes, after a slice (requests submitted meanwhile are
             // not in the list), or on EINTR; each is just another look.
             aio_suspend(suspend_list_.data(), static_cast<int>(k), &slice);
             lock.lock();
+            watcher_suspended_ = false;
         }
+    }
+
+    // What the watcher sleeps on. glibc runs the requests of one descriptor one at a time, in the
+    // order they were queued, which is inflight_'s order. So when only a waiter needing `need` more
+    // completions depends on the watcher, it is enough to sleep on, for each of the F descriptors
+    // in flight, its t-th request (or its last), t = 1 + (need - 1) / F: completions that leave all
+    // of these in progress are a prefix of fewer than t on each descriptor, fewer than `need` in
+    // all. One entry instead of every request: glibc's aio_suspend looks each entry up under its
+    // global lock, against its worker threads, and wakes on every completion of the list. A chain
+    // or a held flush needs every completion noticed: then the list is everything in flight.
+    size_t fill_suspend_list_locked() {
+        size_t k = 0;
+        fd_counts_.clear();
+        if (chains_ == 0 && barrier_.held.empty() && reaper_need_ != 0) {
+            for (request *r = inflight_.head; r != nullptr && fd_counts_.size() <= max_targeted_fds; r = r->next)
+                ++count_of(r->fd).in_flight;
+        }
+        if (fd_counts_.empty() || fd_counts_.size() > max_targeted_fds) {
+            for (request *r = inflight_.head; r != nullptr && k < suspend_list_.size(); r = r->next)
+                suspend_list_[k++] = &scratch_of(r)->cb;
+            return k;
+        }
+        const size_t t = 1 + (reaper_need_ - 1) / fd_counts_.size();
+        for (request *r = inflight_.head; r != nullptr; r = r->next) {
+            fd_count &c = count_of(r->fd);
+            if (++c.seen == std::min(t, c.in_flight)) suspend_list_[k++] = &scratch_of(r)->cb;
+        }
+        return k;
+    }
+
+    struct fd_count {
+        int fd;
+        size_t in_flight;
+        size_t seen;
+    };
+    fd_count &count_of(int fd) {
+        for (fd_count &c : fd_counts_)
+            if (c.fd == fd) return c;
+        return fd_counts_.emplace_back(fd_count{fd, 0, 0});
     }
 
     completion_queue completions_;
     std::atomic<bool> kick_pending_{false};
-    std::vector<const struct aiocb *> suspend_list_;  // the watcher's own
+    // The suspender's own (the watcher's, or the waiter's while it suspends directly).
+    std::vector<const struct aiocb *> suspend_list_;
+    std::vector<fd_count> fd_counts_;
     std::thread watcher_;
 
     std::mutex mutex_;  // guards everything below (taken before the completion queue's)
@@ -482,6 +579,11 @@ private:
     uint64_t seq_ = 0;
     size_t chains_ = 0;          // vectored requests on inflight_
     bool reaper_waiting_ = false;
+    size_t reaper_need_ = 0;     // completions the sleeping waiter still needs
+    // Who is in aio_suspend on suspend_list_ (never both: see the top of this file).
+    bool waiter_suspended_ = false;
+    bool watcher_suspended_ = false;
+    bool watcher_wants_to_suspend_ = false;
     bool watcher_idle_ = false;
     bool stopping_ = false;
 };
