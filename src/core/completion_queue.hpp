@@ -46,10 +46,12 @@ public:
         if (wake) cv_.notify_one();
     }
 
-    // See backend::reap.
+    // See backend::reap. A kick is used up by the first pop that could have blocked (one whose
+    // deadline had not passed); a polling pop leaves it for the next.
     size_t pop(request **out, size_t cap, size_t want, const deadline &dl) {
         std::unique_lock lock(mutex_);
-        if (size_ < want && !kicked_ && (dl.forever || clock::now() < dl.at)) {
+        const bool may_block = dl.forever || clock::now() < dl.at;
+        if (size_ < want && !kicked_ && may_block) {
             sleeping_ = true;
             want_ = want;
             auto ready = [&] { return size_ >= want_ || kicked_; };
@@ -60,7 +62,7 @@ public:
             }
             sleeping_ = false;
         }
-        kicked_ = false;
+        if (may_block) kicked_ = false;
         size_t n = 0;
         while (n < cap && head_ != nullptr) {
             out[n++] = head_;
