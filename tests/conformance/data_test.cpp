@@ -89,7 +89,8 @@ TEST_P(data, transfers_longer_than_one_system_call_can_move_are_continued_until_
     size_t moved = 0;
     ASSERT_EQ(fileaio_req_prepare_readv(r[1], fd, 0, iov, 2, nullptr), 0);
     ASSERT_EQ(fileaio_ctx_submit(c, &r[1], 1, nullptr), 0);
-    reap(c, 1);
+    // 2 GiB into fresh anonymous memory: seconds alone, far more on a loaded machine under ASan.
+    reap(c, 1, 10 * long_timeout_ms);
     EXPECT_EQ(fileaio_req_get_result(r[1], &moved), 0);
     EXPECT_EQ(moved, total);
     for (size_t m : marks) EXPECT_EQ(buf[m], static_cast<unsigned char>(pattern_byte(m) | 1)) << "offset " << m;

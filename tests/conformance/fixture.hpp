@@ -76,13 +76,13 @@ protected:
     }
 
     // Waits until `n` requests are reaped (fails the test if it takes longer than the safety net).
-    static std::vector<fileaio_req *> reap(fileaio_ctx *c, size_t n) {
+    static std::vector<fileaio_req *> reap(fileaio_ctx *c, size_t n, uint32_t timeout_ms = long_timeout_ms) {
         std::vector<fileaio_req *> out(n > 0 ? n : 1);
         size_t got = 0;
-        auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(long_timeout_ms);
+        auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
         while (got < n && std::chrono::steady_clock::now() < until) {
             size_t cnt = 0;
-            int rc = fileaio_ctx_wait(c, n - got, long_timeout_ms, out.data() + got, n - got, &cnt);
+            int rc = fileaio_ctx_wait(c, n - got, timeout_ms, out.data() + got, n - got, &cnt);
             got += cnt;
             if (rc != 0 && rc != FILEAIO_E_INTERRUPTED) {
                 ADD_FAILURE() << "wait: " << fileaio_errname(rc);
