@@ -3,12 +3,12 @@
 // Notification. Every aiocb is submitted with SIGEV_NONE: no signal ever reaches the caller's
 // threads, and no thread is created per completion (glibc's SIGEV_THREAD starts a new thread for
 // every notification, ~40k completions/s at best, and silently drops the notification when that
-// thread cannot be created). Instead one watcher thread per context sleeps in aio_suspend on the
-// requests in flight, collects the finished ones (aio_error, then aio_return exactly once) and
-// pushes them to a completion_queue, which reap pops and kick interrupts. aio_suspend cannot be
-// woken for requests submitted after it began, so the watcher sleeps in slices of
-// suspend_slice: a new request that finishes before the older ones is noticed within one slice.
-// With nothing in flight the watcher sleeps on a condition variable that submit signals.
+// thread cannot be created). Finished requests are found with aio_error, then aio_return exactly
+// once. The waiter collects them itself; when it needs more it sleeps in aio_suspend itself for a
+// short while (suspend_directly), and for longer waits one watcher thread per context sleeps in
+// aio_suspend instead and pushes what finishes to a completion_queue, which reap pops and kick
+// interrupts. aio_suspend cannot be woken for requests submitted after it began, nor by a wakeup,
+// so both sleep in slices. With nothing to watch the watcher sleeps on a condition variable.
 //
 // Vectored requests: glibc has no aio_readv, so a vectored request runs as a chain of aio
 // operations, one contiguous piece at a time (an iovec element or what is left of it), each
@@ -26,12 +26,12 @@
 // no wait reports it), AIO_NOTCANCELED -> E_IN_PROGRESS, AIO_ALLDONE -> E_COMPLETED. A chain that
 // already moved bytes is never reported as stopped: cancel answers E_IN_PROGRESS for it.
 //
-// Only the watcher ever calls aio_suspend. glibc's aio_suspend, when it returns, walks the
-// request it registered on for every aiocb of its list that is in progress again; if that aiocb
-// was finished and started anew meanwhile, the old request may be a freed one whose wait list
-// still names entries of another thread's aio_suspend: two threads suspended on the same aiocb
-// crash there (seen with the waiter also sleeping in aio_suspend). One suspender is safe: the
-// stale entry is its own.
+// One thread at a time calls aio_suspend (the waiter or the watcher, never both). glibc's
+// aio_suspend, when it returns, walks the request it registered on for every aiocb of its list
+// that is in progress again; if that aiocb was finished and started anew meanwhile, the old
+// request may be a freed one whose wait list still names entries of another thread's
+// aio_suspend: two threads suspended on the same aiocb crash there (seen when the waiter and the
+// watcher both slept in it). One suspender is safe: the stale entry is its own.
 //
 // EAGAIN from aio_read/aio_write/aio_fsync (glibc could not allocate its request or start a
 // thread): at submit, the batch stops there with E_INSUFFICIENT_RESOURCES and *accepted = the
