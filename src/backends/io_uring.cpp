@@ -859,7 +859,11 @@ int io_uring_probe(char *reason, size_t reason_size) {
     int rc = io_uring_queue_init_params(probe_entries, &ring, &p);
     if (rc < 0) {
         describe_setup_failure(-rc, reason, reason_size);
-        return FILEAIO_E_NOT_SUPPORTED;
+        // No descriptor or ring memory left (EMFILE, ENFILE, ENOMEM, EAGAIN): io_uring is here but
+        // out of room for now; the registry then still tries a context asked for by name, whose
+        // creation fails with E_INSUFFICIENT_RESOURCES as API.md says, and AUTO moves on.
+        return setup_error_code(-rc) == FILEAIO_E_INSUFFICIENT_RESOURCES ? FILEAIO_E_INSUFFICIENT_RESOURCES
+                                                                         : FILEAIO_E_NOT_SUPPORTED;
     }
     const unsigned features = p.features;
     io_uring_queue_exit(&ring);

@@ -11,7 +11,9 @@
 namespace fileaio::detail {
 
 // 0 when a ring can be set up here, else E_NOT_SUPPORTED with the cause in `reason`
-// (e.g. "io_uring_setup: EPERM (kernel.io_uring_disabled=2)").
+// (e.g. "io_uring_setup: EPERM (kernel.io_uring_disabled=2)"), or E_INSUFFICIENT_RESOURCES (the
+// registry's "out of room for now") when the ring was refused a descriptor or memory (EMFILE,
+// ENFILE, ENOMEM: RLIMIT_MEMLOCK, EAGAIN).
 int io_uring_probe(char *reason, size_t reason_size);
 // 0, E_NOT_SUPPORTED (io_uring or an asked-for feature such as SQPOLL is refused here),
 // E_INSUFFICIENT_RESOURCES (ring memory, file descriptors) or E_NO_MEMORY.
