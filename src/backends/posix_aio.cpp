@@ -24,14 +24,18 @@
 // Cancel: held flushes stop (0). A request in glibc goes to aio_cancel: AIO_CANCELED -> 0 (the
 // request leaves the watcher's set and its ECANCELED status is reaped with aio_return there, so
 // no wait reports it), AIO_NOTCANCELED -> E_IN_PROGRESS, AIO_ALLDONE -> E_COMPLETED. A chain that
-// already moved bytes is never reported as stopped: cancel answers E_IN_PROGRESS for it.
+// already moved bytes is never reported as stopped: cancel answers E_IN_PROGRESS for it. A
+// successful cancel can strand the rest of glibc's queue for that descriptor (a glibc bug, see
+// unstrand_locked): the queue is emptied and every context queues its requests again.
 //
-// One thread at a time calls aio_suspend (the waiter or the watcher, never both). glibc's
-// aio_suspend, when it returns, walks the request it registered on for every aiocb of its list
-// that is in progress again; if that aiocb was finished and started anew meanwhile, the old
-// request may be a freed one whose wait list still names entries of another thread's
-// aio_suspend: two threads suspended on the same aiocb crash there (seen when the waiter and the
-// watcher both slept in it). One suspender is safe: the stale entry is its own.
+// One thread of the process at a time calls aio_suspend (suspend_token), whichever context it
+// serves. glibc's aio_suspend, when it returns, walks the record it registered on for every
+// aiocb of its list that is in progress again; if that aiocb finished and was started anew
+// meanwhile, the old record may have been reused, and another thread's aio_suspend may have
+// registered on it and gone: the walk then follows a pointer into that thread's dead stack frame
+// (seen: two contexts with vectored requests crashed in glibc within seconds). With one suspender
+// in the process, a reused record's wait list names nobody else. (Other code in the process that
+// calls aio_suspend itself is outside this; documented in docs/backends.md.)
 //
 // EAGAIN from aio_read/aio_write/aio_fsync (glibc could not allocate its request or start a
 // thread): at submit, the batch stops there with E_INSUFFICIENT_RESOURCES and *accepted = the
@@ -83,6 +87,7 @@ constexpr auto suspend_slice = std::chrono::milliseconds(1);
 // The waiter's own sleep in aio_suspend (see reap): a wakeup waits at most one slice.
 constexpr auto direct_slice = std::chrono::microseconds(100);
 constexpr auto direct_budget = std::chrono::milliseconds(1);
+constexpr size_t direct_max_entries = 64;
 // aio_suspend keeps two arrays of this many entries on the watcher's stack.
 constexpr size_t suspend_max_entries = 1024;
 // Beyond this many descriptors in flight the watcher sleeps on every request (see
@@ -184,6 +189,57 @@ timespec to_timespec(std::chrono::nanoseconds d) {
     return ts;
 }
 
+// glibc's aio_suspend is safe for one thread of the process at a time (see the top of this file):
+// the records it registers on are shared by every context, so every posix_aio context takes
+// this token around each call. Never destroyed: a watcher may still run during exit.
+class suspend_token {
+public:
+    static suspend_token &get() {
+        static suspend_token *const token = new suspend_token;
+        return *token;
+    }
+
+    bool try_take() {
+        std::lock_guard lock(mutex_);
+        if (busy_) return false;
+        busy_ = true;
+        return true;
+    }
+
+    // Takes the token, or gives up at `until`.
+    bool take_until(clock::time_point until) {
+        std::unique_lock lock(mutex_);
+        ++waiting_;
+        const bool got = cv_.wait_until(lock, until, [&] { return !busy_; });
+        --waiting_;
+        if (!got) return false;
+        busy_ = true;
+        return true;
+    }
+
+    void give_back() {
+        bool others;
+        {
+            std::lock_guard lock(mutex_);
+            busy_ = false;
+            others = waiting_ != 0;
+        }
+        if (others) cv_.notify_one();
+    }
+
+    // Someone waits for the token: the holder sleeps in short slices.
+    bool contended() {
+        std::lock_guard lock(mutex_);
+        return waiting_ != 0;
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool busy_ = false;
+    size_t waiting_ = 0;
+};
+
 class posix_aio_backend final : public backend {
 public:
     explicit posix_aio_backend(uint32_t max_reqs)
@@ -212,7 +268,7 @@ public:
         bool wake;
         {
             // Operations are started under mutex_ so that inflight_ always holds every request of
-            // ours that glibc has, in glibc's order (see requeue_successors_locked).
+            // ours that glibc has, in glibc's order (see fill_suspend_list_locked).
             std::lock_guard lock(mutex_);
             request_chain failed;
             for (; i < n; ++i) {
@@ -269,7 +325,7 @@ public:
         {
             std::lock_guard lock(mutex_);
             reaper_waiting_ = true;
-            reaper_need_ = want - n;
+            reaper_need_ = want - n;  // what the pop below waits for
             wake = watcher_idle_;
         }
         if (wake) watcher_cv_.notify_one();
@@ -312,8 +368,8 @@ public:
             // Stopped in glibc's queue. Reap its ECANCELED status here, once; the watcher only
             // looks at inflight_, so it never reports it.
             (void)aio_return(cb);
-            requeue_successors_locked(r, &restart);
             unwatch(r);
+            unstrand_locked(r->fd, &restart);
             if (r->is_write()) {
                 barrier_.writes.remove(r);
                 release_flushes_locked(&restart);
@@ -326,37 +382,33 @@ public:
 
 private:
     // The waiter's short sleep: in slices of direct_slice (a wakeup is seen between two), for at
-    // most direct_budget, on the targeted list of fill_suspend_list_locked, while the watcher is
-    // not suspended itself (one suspender at a time, see the top of this file). Collects what
+    // most direct_budget, on a targeted list of at most direct_max_entries (glibc puts arrays of
+    // that many on this, the caller's, stack), when the suspend token is free. Collects what
     // finishes. Returns how many it put in out (up to need, and more if they are there).
     size_t suspend_directly(request **out, size_t cap, size_t need, const deadline &dl) {
-        const clock::time_point until = std::min(clock::now() + direct_budget, dl.forever ? clock::time_point::max() : dl.at);
+        const clock::time_point until =
+            std::min(clock::now() + direct_budget, dl.forever ? clock::time_point::max() : dl.at);
+        suspend_token &token = suspend_token::get();
         size_t got = 0;
-        for (;;) {
+        while (got < need && !kick_pending_.load(std::memory_order_acquire) && clock::now() < until) {
+            if (!token.try_take()) return got;
             size_t k;
             {
                 std::lock_guard lock(mutex_);
-                if (watcher_suspended_ || inflight_.empty()) return got;
-                waiter_suspended_ = true;
-                reaper_need_ = need - got;
-                k = fill_suspend_list_locked();
-                reaper_need_ = 0;
+                k = fill_suspend_list_locked(need - got, direct_max_entries);
             }
-            const auto left = until - clock::now();
-            const timespec ts = to_timespec(std::max(std::chrono::nanoseconds(0),
-                                                     std::min<std::chrono::nanoseconds>(direct_slice, left)));
+            if (k == 0) {  // nothing in flight, or too much for this stack
+                token.give_back();
+                return got;
+            }
+            const auto left = std::max(std::chrono::nanoseconds(0), std::chrono::nanoseconds(until - clock::now()));
+            const timespec ts = to_timespec(std::min<std::chrono::nanoseconds>(direct_slice, left));
             aio_suspend(suspend_list_.data(), static_cast<int>(k), &ts);
-            bool wake;
-            {
-                std::lock_guard lock(mutex_);
-                waiter_suspended_ = false;
-                wake = watcher_wants_to_suspend_;
-            }
-            if (wake) watcher_cv_.notify_one();
+            token.give_back();
             harvest();
             got += completions_.pop(out + got, cap - got, 1, deadline::poll());
-            if (got >= need || kick_pending_.load(std::memory_order_acquire) || clock::now() >= until) return got;
         }
+        return got;
     }
 
     // Starts r's next piece (or its sync) and watches it. Returns 0 or the errno.
@@ -394,30 +446,17 @@ private:
 
     // glibc's aio_cancel, removing the first request queued on a descriptor while it waits for a
     // thread, marks the next one runnable without putting it on glibc's run list
-    // (rt/aio_misc.c, __aio_remove_request): that one and all behind it would never run. Our
-    // requests on a descriptor are in glibc's queue in inflight_ order (started under mutex_), so
-    // the ones after `cancelled` are taken out again, newest first (removing a request that is not
-    // the first is safe), and handed to *restart to be queued anew. Requests that other code in
-    // the process queued on the same descriptor cannot be repaired this way.
-    void requeue_successors_locked(request *cancelled, request_list *restart) {
-        request_list taken;  // newest first
-        for (request *q = inflight_.tail; q != nullptr && q != cancelled;) {
-            request *before = q->prev;
-            if (q->fd == cancelled->fd) {
-                struct aiocb *cb = &scratch_of(q)->cb;
-                if (aio_cancel(q->fd, cb) == AIO_CANCELED) {  // else running, or done: harvest sees it
-                    (void)aio_return(cb);
-                    unwatch(q);
-                    q->stage.store(stage_starting, std::memory_order_release);
-                    taken.push_back(q);
-                }
-            }
-            q = before;
-        }
-        while (request *q = taken.tail) {  // back in submission order
-            taken.remove(q);
-            restart->push_back(q);
-        }
+    // (rt/aio_misc.c, __aio_remove_request): that one and all behind it would never run, whichever
+    // context (or other code) queued them. So after every request it stopped, cancel cancels all
+    // that is still queued on the descriptor (glibc's aio_cancel(fd, NULL) takes the whole queue
+    // out, leaving only a request a thread is running). Every posix_aio context treats an
+    // ECANCELED it did not ask for as "queue it again" (harvest_locked): this context's own are
+    // requeued here at once, other contexts' at their next look, which the cancellation itself
+    // wakes when they sleep on them.
+    void unstrand_locked(int fd, request_list *restart) {
+        (void)aio_cancel(fd, nullptr);
+        request_chain batch;
+        harvest_locked(&batch, restart);
     }
 
     // r is finished: it joins `batch`, and a write leaves barrier_.writes, releasing the flushes it held.
@@ -473,7 +512,12 @@ private:
             if (err != EINPROGRESS) {
                 const ssize_t ret = aio_return(cb);
                 unwatch(r);
-                if (absorb(r, err == 0 ? static_cast<long>(ret) : -static_cast<long>(err))) {
+                if (err == ECANCELED) {
+                    // Not by cancel() (which takes its request off inflight_ first): a cancel
+                    // emptied glibc's queue for this descriptor (unstrand_locked). Again.
+                    r->stage.store(stage_starting, std::memory_order_release);
+                    again->push_back(r);
+                } else if (absorb(r, err == 0 ? static_cast<long>(ret) : -static_cast<long>(err))) {
                     finish_locked(r, batch, again);
                 } else {
                     r->stage.store(stage_starting, std::memory_order_release);
@@ -487,6 +531,7 @@ private:
 
     void watcher_main() {
         const timespec slice = to_timespec(suspend_slice);
+        const timespec short_slice = to_timespec(direct_slice);
         std::unique_lock lock(mutex_);
         for (;;) {
             if (inflight_.empty() || !on_duty_locked()) {
@@ -505,48 +550,58 @@ private:
                 lock.lock();
                 continue;
             }
-            if (batch.count != 0) {
-                reaper_need_ -= std::min(reaper_need_, batch.count);
-                continue;  // look again before sleeping
-            }
-            if (waiter_suspended_) {  // one suspender at a time: the waiter's slice is short
-                watcher_wants_to_suspend_ = true;
-                watcher_cv_.wait(lock);
-                watcher_wants_to_suspend_ = false;
+            if (batch.count != 0) continue;  // look again before sleeping
+            // The token, waited for at most one slice; then everything is looked at again.
+            lock.unlock();
+            suspend_token &token = suspend_token::get();
+            if (!token.take_until(clock::now() + suspend_slice)) {
+                lock.lock();
                 continue;
             }
-            const size_t k = fill_suspend_list_locked();
-            watcher_suspended_ = true;
+            lock.lock();
+            if (inflight_.empty() || !on_duty_locked()) {
+                token.give_back();
+                continue;
+            }
+            size_t need = 0;  // 0: every completion matters
+            if (reaper_waiting_) need = std::max<size_t>(1, reaper_need_ - std::min(reaper_need_, completions_.size()));
+            const size_t k = fill_suspend_list_locked(need, suspend_list_.size());
             lock.unlock();
             // Returns when one of them finishes, after a slice (requests submitted meanwhile are
-            // not in the list), or on EINTR; each is just another look.
-            aio_suspend(suspend_list_.data(), static_cast<int>(k), &slice);
+            // not in the list), or on EINTR; each is just another look. Short slices while
+            // another context waits for the token.
+            aio_suspend(suspend_list_.data(), static_cast<int>(k), token.contended() ? &short_slice : &slice);
+            token.give_back();
             lock.lock();
-            watcher_suspended_ = false;
         }
     }
 
-    // What the watcher sleeps on. glibc runs the requests of one descriptor one at a time, in the
-    // order they were queued, which is inflight_'s order. So when only a waiter needing `need` more
-    // completions depends on the watcher, it is enough to sleep on, for each of the F descriptors
-    // in flight, its t-th request (or its last), t = 1 + (need - 1) / F: completions that leave all
-    // of these in progress are a prefix of fewer than t on each descriptor, fewer than `need` in
-    // all. One entry instead of every request: glibc's aio_suspend looks each entry up under its
-    // global lock, against its worker threads, and wakes on every completion of the list. A chain
-    // or a held flush needs every completion noticed: then the list is everything in flight.
-    size_t fill_suspend_list_locked() {
+    // What a suspender sleeps on, at most `cap` entries (0 when even the targeted list is longer).
+    // glibc runs the requests of one descriptor one at a time, in the order they were queued,
+    // which is inflight_'s order. So a waiter needing `need` more completions need only sleep on,
+    // for each of the F descriptors in flight, its t-th request (or its last), t = 1 + (need - 1) / F:
+    // completions that leave all of these in progress are a prefix of fewer than t on each
+    // descriptor, fewer than `need` in all. One entry instead of every request: glibc's aio_suspend
+    // looks each entry up under its global lock, against its worker threads, and wakes on every
+    // completion of the list. need == 0 (nobody waits), a chain or a held flush: every completion
+    // matters, and the list is everything in flight. (Threads submitting with different real-time
+    // priorities reorder glibc's queue; a wait then ends at worst one slice late.)
+    size_t fill_suspend_list_locked(size_t need, size_t cap) {
+        cap = std::min(cap, suspend_list_.size());
         size_t k = 0;
         fd_counts_.clear();
-        if (chains_ == 0 && barrier_.held.empty() && reaper_need_ != 0) {
+        if (chains_ == 0 && barrier_.held.empty() && need != 0) {
             for (request *r = inflight_.head; r != nullptr && fd_counts_.size() <= max_targeted_fds; r = r->next)
                 ++count_of(r->fd).in_flight;
         }
-        if (fd_counts_.empty() || fd_counts_.size() > max_targeted_fds) {
-            for (request *r = inflight_.head; r != nullptr && k < suspend_list_.size(); r = r->next)
+        if (fd_counts_.empty() || fd_counts_.size() > std::min(max_targeted_fds, cap)) {
+            for (request *r = inflight_.head; r != nullptr; r = r->next) {
+                if (k == cap) return cap == suspend_list_.size() ? k : 0;  // the watcher lists what fits
                 suspend_list_[k++] = &scratch_of(r)->cb;
+            }
             return k;
         }
-        const size_t t = 1 + (reaper_need_ - 1) / fd_counts_.size();
+        const size_t t = 1 + (need - 1) / fd_counts_.size();
         for (request *r = inflight_.head; r != nullptr; r = r->next) {
             fd_count &c = count_of(r->fd);
             if (++c.seen == std::min(t, c.in_flight)) suspend_list_[k++] = &scratch_of(r)->cb;
@@ -567,7 +622,7 @@ private:
 
     completion_queue completions_;
     std::atomic<bool> kick_pending_{false};
-    // The suspender's own (the watcher's, or the waiter's while it suspends directly).
+    // The suspender's own: whoever holds the suspend token (the watcher, or the waiter).
     std::vector<const struct aiocb *> suspend_list_;
     std::vector<fd_count> fd_counts_;
     std::thread watcher_;
@@ -579,11 +634,7 @@ private:
     uint64_t seq_ = 0;
     size_t chains_ = 0;          // vectored requests on inflight_
     bool reaper_waiting_ = false;
-    size_t reaper_need_ = 0;     // completions the sleeping waiter still needs
-    // Who is in aio_suspend on suspend_list_ (never both: see the top of this file).
-    bool waiter_suspended_ = false;
-    bool watcher_suspended_ = false;
-    bool watcher_wants_to_suspend_ = false;
+    size_t reaper_need_ = 0;     // what the sleeping waiter's pop waits for
     bool watcher_idle_ = false;
     bool stopping_ = false;
 };

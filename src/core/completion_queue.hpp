@@ -46,6 +46,12 @@ public:
         if (wake) cv_.notify_one();
     }
 
+    // Finished requests not popped yet.
+    size_t size() {
+        std::lock_guard lock(mutex_);
+        return size_;
+    }
+
     // See backend::reap. A kick is used up by the first pop that could have blocked (one whose
     // deadline had not passed); a polling pop leaves it for the next.
     size_t pop(request **out, size_t cap, size_t want, const deadline &dl) {
