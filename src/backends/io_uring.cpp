@@ -486,7 +486,7 @@ private:
                                    [](uintptr_t v, const region &g) { return v < g.start; });
         if (it == regions_.begin()) return -1;
         --it;
-        return len <= it->end - a ? it->index : -1;
+        return a <= it->end && len <= it->end - a ? it->index : -1;  // a past the end: not inside
     }
 
     void rollback_locked(request *r) {
