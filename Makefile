@@ -1,14 +1,15 @@
 # The two commands of the README:
 #   make bench   installs missing packages, builds (release) and runs `fileaio bench`
 #   make test    installs missing packages, builds, and runs every test: the dev build, again
-#                under ASan+UBSan, and the concurrency and stress tests under TSan
+#                under ASan+UBSan, the concurrency and stress tests under TSan, and the libFuzzer
+#                harness (tests/fuzz, clang) for FUZZ_SECONDS (default 60)
 #   make soak    the stress test for SOAK_SECONDS (default 600) per backend
 # Everything else here is a convenience for developers.
 
 JOBS ?= $(shell nproc)
 CTEST_FLAGS ?= --output-on-failure -j $(JOBS) --timeout 600
 
-.PHONY: all deps build bench test test-dev test-asan test-tsan soak clean
+.PHONY: all deps build bench test test-dev test-asan test-tsan test-fuzz soak clean
 
 all: build
 
@@ -22,8 +23,8 @@ build: deps
 bench: build
 	./build/release/tools/fileaio/fileaio bench
 
-test: deps test-dev test-asan test-tsan
-	@echo "make test: all suites passed (dev, asan+ubsan, tsan)"
+test: deps test-dev test-asan test-tsan test-fuzz
+	@echo "make test: all suites passed (dev, asan+ubsan, tsan, fuzz)"
 
 test-dev: deps
 	cmake --preset dev
@@ -41,6 +42,12 @@ test-tsan: deps
 	cmake --build build/tsan -j $(JOBS)
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ctest --test-dir build/tsan $(CTEST_FLAGS) -L 'concurrency|stress'
+
+# The libFuzzer harness: its corpus once, then FUZZ_SECONDS of fuzzing (build/fuzz, clang). New
+# inputs stay under build/fuzz/fuzz-run. Skipped, with the reason, where clang or libFuzzer is missing.
+FUZZ_SECONDS ?= 60
+test-fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) tests/fuzz/run_fuzzer.sh
 
 # The stress test for as long as asked, on every backend: make soak SOAK_SECONDS=3600
 SOAK_SECONDS ?= 600

@@ -3,8 +3,9 @@
 # stops. Idempotent: does nothing (and needs no network) when everything is there.
 set -euo pipefail
 
+# libclang-rt-dev: libFuzzer and the sanitizer runtimes of clang (only recommended by clang).
 packages=(g++ cmake make pkg-config liburing-dev libaio-dev libgtest-dev libbenchmark-dev
-          libfuse3-dev fuse3 fio clang python3 time)
+          libfuse3-dev fuse3 fio clang libclang-rt-dev python3 time)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
