@@ -52,6 +52,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -109,6 +110,7 @@ struct paio_scratch {
     struct aiocb cb;
     request *wnext;  // barrier_.writes (a write is on inflight_ and there at once)
     request *wprev;
+    uint64_t listed;  // the suspend (suspend_epoch_) whose list last named cb
 };
 static_assert(sizeof(paio_scratch) <= backend_scratch_size, "the aiocb must fit the request's scratch");
 static_assert(alignof(paio_scratch) <= 16, "scratch is 16-aligned");
@@ -347,7 +349,7 @@ public:
     int cancel(request *r) override {
         request_list restart;
         {
-            std::lock_guard lock(mutex_);
+            std::unique_lock lock(mutex_);
             switch (r->stage.load(std::memory_order_relaxed)) {
                 case stage_held:
                     barrier_.held.remove(r);
@@ -375,6 +377,9 @@ public:
                 release_flushes_locked(&restart);
             }
             r->stage.store(stage_canceled, std::memory_order_release);
+            // The caller may free or reuse r as soon as this returns: not while a sleeper's list
+            // names its aiocb (glibc reads it when it wakes, which this cancel has just caused).
+            suspend_done_cv_.wait(lock, [&] { return !listed_locked(r); });
         }
         launch(&restart);
         return 0;
@@ -404,6 +409,7 @@ private:
             const auto left = std::max(std::chrono::nanoseconds(0), std::chrono::nanoseconds(until - clock::now()));
             const timespec ts = to_timespec(std::min<std::chrono::nanoseconds>(direct_slice, left));
             aio_suspend(suspend_list_.data(), static_cast<int>(k), &ts);
+            end_suspend();
             token.give_back();
             harvest();
             got += completions_.pop(out + got, cap - got, 1, deadline::poll());
@@ -508,7 +514,7 @@ private:
         for (request *r = inflight_.head; r != nullptr;) {
             request *after = r->next;
             struct aiocb *cb = &scratch_of(r)->cb;
-            const int err = aio_error(cb);
+            const int err = listed_locked(r) ? EINPROGRESS : aio_error(cb);
             if (err != EINPROGRESS) {
                 const ssize_t ret = aio_return(cb);
                 unwatch(r);
@@ -571,10 +577,29 @@ private:
             // not in the list), or on EINTR; each is just another look. Short slices while
             // another context waits for the token.
             aio_suspend(suspend_list_.data(), static_cast<int>(k), token.contended() ? &short_slice : &slice);
-            token.give_back();
             lock.lock();
+            end_suspend_locked();
+            token.give_back();
         }
     }
+
+    // The suspender is back from aio_suspend: the requests its list named may be collected,
+    // started again, cancelled and handed back (see listed_locked).
+    void end_suspend() {
+        std::lock_guard lock(mutex_);
+        end_suspend_locked();
+    }
+    void end_suspend_locked() {
+        suspending_ = false;
+        suspend_done_cv_.notify_all();
+    }
+
+    // r's aiocb is named by the list of a sleeper still inside aio_suspend. glibc reads every
+    // aiocb of the list when it wakes, and walks the record it registered on for each one that is
+    // in progress again: so such a request is not collected (harvest_locked skips it: the sleeper
+    // collects it when it is back), not started again, and not handed back by cancel until then.
+    // A completion or cancellation of a listed aiocb is what wakes the sleeper, so the wait is short.
+    bool listed_locked(request *r) const { return suspending_ && scratch_of(r)->listed == suspend_epoch_; }
 
     // What a suspender sleeps on, at most `cap` entries (0 when even the targeted list is longer).
     // glibc runs the requests of one descriptor one at a time, in the order they were queued,
@@ -587,7 +612,20 @@ private:
     // matters, and the list is everything in flight. (Threads submitting with different real-time
     // priorities reorder glibc's queue; a wait then ends at worst one slice late.)
     size_t fill_suspend_list_locked(size_t need, size_t cap) {
-        cap = std::min(cap, suspend_list_.size());
+        const size_t k = list_locked(need, std::min(cap, suspend_list_.size()));
+        if (k != 0) {
+            ++suspend_epoch_;
+            for (size_t i = 0; i < k; ++i) owner_of(suspend_list_[i])->listed = suspend_epoch_;
+            suspending_ = true;  // until end_suspend_locked
+        }
+        return k;
+    }
+
+    static paio_scratch *owner_of(const struct aiocb *cb) {
+        return reinterpret_cast<paio_scratch *>(reinterpret_cast<uintptr_t>(cb) - offsetof(paio_scratch, cb));
+    }
+
+    size_t list_locked(size_t need, size_t cap) {
         size_t k = 0;
         fd_counts_.clear();
         if (chains_ == 0 && barrier_.held.empty() && need != 0) {
@@ -635,6 +673,11 @@ private:
     size_t chains_ = 0;          // vectored requests on inflight_
     bool reaper_waiting_ = false;
     size_t reaper_need_ = 0;     // what the sleeping waiter's pop waits for
+    // This context's thread inside aio_suspend (the waiter or the watcher), and which of its
+    // lists is current (paio_scratch::listed); see listed_locked.
+    bool suspending_ = false;
+    uint64_t suspend_epoch_ = 0;
+    std::condition_variable suspend_done_cv_;
     bool watcher_idle_ = false;
     bool stopping_ = false;
 };
