@@ -621,24 +621,8 @@ private:
         // -ECANCELED that no cancel of ours confirmed: an io-wq worker that had already taken the
         // request when a cancel said "running" (-EALREADY) fails it when it starts, untouched.
         if ((res == -EAGAIN || res == -EINTR || res == -ECANCELED) && ++s.retries < max_retries) return false;
-        if (r->is_sync()) {
-            r->result = res < 0 ? res : 0;
-            return true;
-        }
-        if (res > 0) {
-            r->transferred += static_cast<size_t>(res);
-            s.retries = 0;
-            if (r->transferred < r->size) return false;
-            r->result = 0;
-            return true;
-        }
-        if (res == 0) {
-            // End of file ends a read successfully. A write that moves nothing would loop forever.
-            r->result = r->is_write() ? -EIO : 0;
-            return true;
-        }
-        r->result = res;
-        return true;
+        if (res > 0) s.retries = 0;
+        return r->absorb(res);
     }
 
     // Consumes every CQE available. Only the CQ owner calls this.

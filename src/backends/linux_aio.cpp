@@ -184,24 +184,7 @@ struct iocb *prepare_iocb(request *r) {
 // Folds one completion (a byte count or -errno) into r. True when r is finished (result set);
 // false when it must go on: the iocb then describes the remainder.
 bool absorb(request *r, long res) {
-    if (r->is_sync()) {
-        r->result = res < 0 ? static_cast<int>(res) : 0;
-        return true;
-    }
-    if (res > 0) {
-        r->transferred += static_cast<size_t>(res);
-        if (r->transferred >= r->size) {
-            r->result = 0;
-            return true;
-        }
-    } else if (res == 0) {
-        // End of file ends a read successfully; a write that moves nothing would loop forever.
-        r->result = r->is_write() ? -EIO : 0;
-        return true;
-    } else if (res != -EINTR) {
-        r->result = static_cast<int>(res);
-        return true;
-    }
+    if (res != -EINTR && r->absorb(res)) return true;
     prepare_iocb(r);
     return false;
 }

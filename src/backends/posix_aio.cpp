@@ -161,28 +161,7 @@ int start_op(request *r) {
 
 // Folds one finished piece (a byte count or -errno) into r. True when r is finished (result set);
 // false when another piece must be started.
-bool absorb(request *r, long res) {
-    if (r->is_sync()) {
-        r->result = res < 0 ? static_cast<int>(res) : 0;
-        return true;
-    }
-    if (res > 0) {
-        r->transferred += static_cast<size_t>(res);
-        if (r->transferred >= r->size) {
-            r->result = 0;
-            return true;
-        }
-        return false;
-    }
-    if (res == 0) {
-        // End of file ends a read successfully; a write that moves nothing would loop forever.
-        r->result = r->is_write() ? -EIO : 0;
-        return true;
-    }
-    if (res == -EINTR) return false;
-    r->result = static_cast<int>(res);
-    return true;
-}
+bool absorb(request *r, long res) { return res != -EINTR && r->absorb(res); }
 
 timespec to_timespec(std::chrono::nanoseconds d) {
     timespec ts{};
@@ -326,15 +305,13 @@ public:
         bool wake;
         {
             std::lock_guard lock(mutex_);
-            reaper_waiting_ = true;
-            reaper_need_ = want - n;  // what the pop below waits for
+            reaper_need_ = want - n;  // what the pop below waits for (n < want: never 0)
             wake = watcher_idle_;
         }
         if (wake) watcher_cv_.notify_one();
         n += completions_.pop(out + n, cap - n, want - n, dl);
         {
             std::lock_guard lock(mutex_);
-            reaper_waiting_ = false;
             reaper_need_ = 0;
         }
         kick_pending_.exchange(false, std::memory_order_acq_rel);  // this return answers it
@@ -496,7 +473,7 @@ private:
 
     // The watcher sleeps in aio_suspend only while someone depends on it: a sleeping waiter, a
     // chain that must go on, or a flush waiting for writes. Otherwise the waiter collects.
-    bool on_duty_locked() const { return reaper_waiting_ || chains_ != 0 || !barrier_.held.empty(); }
+    bool on_duty_locked() const { return reaper_need_ != 0 || chains_ != 0 || !barrier_.held.empty(); }
 
     // Collects every finished operation (aio_return exactly once each), pushes the finished
     // requests and starts the next piece of the others.
@@ -570,7 +547,7 @@ private:
                 continue;
             }
             size_t need = 0;  // 0: every completion matters
-            if (reaper_waiting_) need = std::max<size_t>(1, reaper_need_ - std::min(reaper_need_, completions_.size()));
+            if (reaper_need_ != 0) need = std::max<size_t>(1, reaper_need_ - std::min(reaper_need_, completions_.size()));
             const size_t k = fill_suspend_list_locked(need, suspend_list_.size());
             lock.unlock();
             // Returns when one of them finishes, after a slice (requests submitted meanwhile are
@@ -671,8 +648,7 @@ private:
     flush_barrier<write_links> barrier_;  // writes from submit until reported; flushes held for them
     uint64_t seq_ = 0;
     size_t chains_ = 0;          // vectored requests on inflight_
-    bool reaper_waiting_ = false;
-    size_t reaper_need_ = 0;     // what the sleeping waiter's pop waits for
+    size_t reaper_need_ = 0;     // what the sleeping waiter's pop waits for; 0: no waiter sleeps
     // This context's thread inside aio_suspend (the waiter or the watcher), and which of its
     // lists is current (paio_scratch::listed); see listed_locked.
     bool suspending_ = false;

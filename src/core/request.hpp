@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 
@@ -52,6 +53,27 @@ struct request {
     bool is_write() const { return kind == op::write || kind == op::writev; }
     bool is_sync() const { return kind == op::flush || kind == op::datasync; }
     bool is_vectored() const { return kind == op::readv || kind == op::writev; }
+
+    // Folds what one system call or kernel completion answered (a byte count or -errno) into the
+    // request. True when it is finished (result set); false when bytes remain, which the backend
+    // continues from `transferred`. End of file ends a read successfully; a write that moves
+    // nothing fails with -EIO rather than loop. Retrying -EINTR and the like is the caller's.
+    bool absorb(long res) {
+        if (is_sync()) {
+            result = res < 0 ? static_cast<int>(res) : 0;
+            return true;
+        }
+        if (res > 0) {
+            transferred += static_cast<size_t>(res);
+            if (transferred < size) return false;
+            result = 0;
+        } else if (res == 0) {
+            result = is_write() ? -EIO : 0;
+        } else {
+            result = static_cast<int>(res);
+        }
+        return true;
+    }
 };
 
 inline bool is_live(const request *r) { return r != nullptr && r->magic == request_magic; }
