@@ -1,0 +1,124 @@
+// What every backend test fixture keeps (tests/conformance/fixture.hpp, tests/backends/aio_fixture.hpp):
+// contexts, requests and files made by the test and cleaned up at its end, and the reap/drain
+// helpers with their safety net against hangs.
+#pragma once
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "fileaio/fileaio.h"
+#include "support/temp_dir.hpp"
+
+namespace fileaio::test {
+
+constexpr uint32_t long_timeout_ms = 10000;  // a safety net against hangs, never expected to expire
+
+// True when `b` probes available; else `why` says why (for GTEST_SKIP in a fixture's SetUp).
+inline bool backend_available(fileaio_backend b, std::string *why) {
+    char reason[256] = "";
+    if (fileaio_backend_probe(b, reason, sizeof reason) == 0) return true;
+    *why = std::string(fileaio_backend_name(b)) + " unavailable: " + reason;
+    return false;
+}
+
+class backend_resources {
+protected:
+    // Drains and destroys every context, then the requests, then closes the files.
+    void release_all() {
+        for (fileaio_ctx *c : ctxs_) {
+            drain(c);
+            EXPECT_EQ(fileaio_ctx_destroy(c), 0) << "context still busy at the end of the test";
+        }
+        for (fileaio_req *r : reqs_) EXPECT_EQ(fileaio_req_destroy(r), 0);
+        for (int fd : fds_) ::close(fd);
+        ctxs_.clear();
+        reqs_.clear();
+        fds_.clear();
+    }
+
+    fileaio_ctx *make_ctx_on(fileaio_backend b, uint32_t max_reqs, uint32_t flags = 0, uint32_t threads = 0) {
+        fileaio_ctx_options o{};
+        o.size = sizeof o;
+        o.max_reqs = max_reqs;
+        o.flags = flags;
+        o.backend = b;
+        o.threads = threads;
+        fileaio_ctx *c = nullptr;
+        int rc = fileaio_ctx_create_opts(&c, &o);
+        EXPECT_EQ(rc, 0) << fileaio_errname(rc);
+        if (c != nullptr) ctxs_.push_back(c);
+        return c;
+    }
+
+    fileaio_req *make_req() {
+        fileaio_req *r = nullptr;
+        EXPECT_EQ(fileaio_req_create(&r), 0);
+        if (r != nullptr) reqs_.push_back(r);
+        return r;
+    }
+
+    std::vector<fileaio_req *> make_reqs(size_t n) {
+        std::vector<fileaio_req *> v;
+        for (size_t i = 0; i < n; ++i) v.push_back(make_req());
+        return v;
+    }
+
+    // Closed at the end of the test.
+    int keep_fd(int fd) {
+        if (fd >= 0) fds_.push_back(fd);
+        return fd;
+    }
+
+    // A pattern file of `size` bytes in the temp dir, opened with `flags`; closed at the end.
+    int pattern_file(const std::string &name, uint64_t size, int flags = O_RDWR) {
+        return keep_fd(open_file(dir_.make_file(name, size), flags));
+    }
+
+    static uint64_t pending(fileaio_ctx *c) {
+        fileaio_stats st{};
+        fileaio_ctx_get_stats(c, &st);
+        return st.pending;
+    }
+
+    // Waits until `n` requests are reaped (fails the test if it takes longer than the safety net).
+    static std::vector<fileaio_req *> reap(fileaio_ctx *c, size_t n, uint32_t timeout_ms = long_timeout_ms) {
+        std::vector<fileaio_req *> out(n > 0 ? n : 1);
+        size_t got = 0;
+        auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+        while (got < n && std::chrono::steady_clock::now() < until) {
+            size_t cnt = 0;
+            int rc = fileaio_ctx_wait(c, n - got, timeout_ms, out.data() + got, n - got, &cnt);
+            got += cnt;
+            if (rc != 0 && rc != FILEAIO_E_INTERRUPTED) {
+                ADD_FAILURE() << "wait: " << fileaio_errname(rc);
+                break;
+            }
+        }
+        out.resize(got);
+        EXPECT_EQ(got, n);
+        return out;
+    }
+
+    // Reaps whatever is still pending so the context can be destroyed.
+    static void drain(fileaio_ctx *c) {
+        auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(long_timeout_ms);
+        fileaio_req *out[64];
+        while (pending(c) != 0 && std::chrono::steady_clock::now() < until) {
+            size_t cnt = 0;
+            fileaio_ctx_wait(c, 1, 100, out, 64, &cnt);
+        }
+    }
+
+    temp_dir dir_;
+    std::vector<fileaio_ctx *> ctxs_;
+    std::vector<fileaio_req *> reqs_;
+    std::vector<int> fds_;
+};
+
+}  // namespace fileaio::test
