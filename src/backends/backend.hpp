@@ -60,8 +60,9 @@ public:
     virtual void kick() = 0;
 
     // 0: stopped before it touched the file (reap will never return it); E_COMPLETED: finished,
-    // reap returns it; E_IN_PROGRESS: running; E_NOT_SUBMITTED: another cancel already stopped it.
-    // Never blocks for long.
+    // reap returns it; E_IN_PROGRESS: running. Never blocks for long. Called only for a request of
+    // this backend's current submission, which the core holds (CANCELLING) until the answer: it
+    // cannot be handed back meanwhile, and no other cancel of it runs.
     virtual int cancel(request *r) = 0;
 
     // Hints (API.md "Tuning and acceleration"); called only while nothing is pending.

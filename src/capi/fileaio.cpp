@@ -54,9 +54,9 @@ int fileaio_req_destroy(fileaio_req *handle) {
     if (handle == nullptr) return 0;
     request *r = req_of(handle);
     if (!fileaio::detail::is_live(r)) return FILEAIO_E_INVALID_HANDLE;
-    int state = fileaio::detail::public_state(r);
     auto raw = r->state.load(std::memory_order_acquire);
-    if (state == FILEAIO_REQ_SUBMITTED || raw == fileaio::detail::req_state::claimed) return FILEAIO_E_IN_PROGRESS;
+    if (raw != fileaio::detail::req_state::prepared && raw != fileaio::detail::req_state::completed)
+        return FILEAIO_E_IN_PROGRESS;  // SUBMITTED, or held by a submit or a cancel
     r->magic = 0;
     delete r;
     return 0;

@@ -116,8 +116,7 @@ int context::submit(request *const *reqs, size_t count, size_t *submitted) {
     size_t accepted = 0;
     int rc = backend_->submit(reqs, count, &accepted);
     if (rc != 0 && accepted < count) {
-        for (size_t i = accepted; i < count; ++i)
-            reqs[i]->state.store(req_state::prepared, std::memory_order_release);
+        for (size_t i = accepted; i < count; ++i) settle(reqs[i], req_state::prepared);
         pending_.fetch_sub(count - accepted, std::memory_order_acq_rel);
     } else {
         accepted = count;
@@ -133,7 +132,7 @@ void context::finish(request **reqs, size_t n) {
     uint64_t errors = 0;
     for (size_t i = 0; i < n; ++i) {
         if (reqs[i]->result < 0) ++errors;
-        reqs[i]->state.store(req_state::completed, std::memory_order_release);
+        settle(reqs[i], req_state::completed);
     }
     completed_.fetch_add(n, std::memory_order_relaxed);
     if (errors != 0) failed_.fetch_add(errors, std::memory_order_relaxed);
@@ -177,6 +176,7 @@ int context::wakeup() {
     return 0;
 }
 
+// r is CANCELLING (held by the caller, detail::cancel) and was submitted to this context.
 int context::cancel(request *r) {
     int rc = backend_->cancel(r);
     if (rc != 0) return rc;
@@ -184,7 +184,7 @@ int context::cancel(request *r) {
     r->transferred = 0;
     canceled_.fetch_add(1, std::memory_order_relaxed);
     pending_.fetch_sub(1, std::memory_order_acq_rel);
-    r->state.store(req_state::completed, std::memory_order_release);
+    r->state.store(req_state::completed, std::memory_order_release);  // the caller notifies
     return 0;
 }
 

@@ -26,7 +26,7 @@ struct context {
     int submit(request *const *reqs, size_t count, size_t *submitted);
     int wait(size_t min_reqs, uint32_t timeout_ms, request **completed, size_t capacity, size_t *count);
     int wakeup();
-    int cancel(request *r);
+    int cancel(request *r);  // r is held CANCELLING by the caller and was submitted here
     int try_destroy();  // 0 when it may be freed, else E_BUSY
     void get_stats(fileaio_stats *st) const;
     int associate_with_file(int fd);

@@ -20,7 +20,7 @@ bool range_ok(int64_t offset, size_t size) {
 int check_preparable(const request *r) {
     if (!is_live(r)) return FILEAIO_E_INVALID_HANDLE;
     req_state s = r->state.load(std::memory_order_acquire);
-    if (s == req_state::submitted || s == req_state::claimed) return FILEAIO_E_IN_PROGRESS;
+    if (s == req_state::submitted || s == req_state::claimed || s == req_state::cancelling) return FILEAIO_E_IN_PROGRESS;
     return 0;
 }
 
@@ -81,7 +81,8 @@ int public_state(const request *r) {
     switch (r->state.load(std::memory_order_acquire)) {
         case req_state::prepared:
         case req_state::claimed: return FILEAIO_REQ_PREPARED;
-        case req_state::submitted: return FILEAIO_REQ_SUBMITTED;
+        case req_state::submitted:
+        case req_state::cancelling: return FILEAIO_REQ_SUBMITTED;
         case req_state::completed: return FILEAIO_REQ_COMPLETED;
     }
     return FILEAIO_REQ_COMPLETED;
@@ -92,7 +93,8 @@ int get_result(const request *r, size_t *transferred) {
     switch (r->state.load(std::memory_order_acquire)) {
         case req_state::prepared:
         case req_state::claimed: return FILEAIO_E_NOT_SUBMITTED;
-        case req_state::submitted: return FILEAIO_E_IN_PROGRESS;
+        case req_state::submitted:
+        case req_state::cancelling: return FILEAIO_E_IN_PROGRESS;
         case req_state::completed: break;
     }
     if (transferred != nullptr) *transferred = r->transferred;
@@ -101,10 +103,22 @@ int get_result(const request *r, size_t *transferred) {
 
 int cancel(request *r) {
     if (!is_live(r)) return FILEAIO_E_INVALID_HANDLE;
-    if (r->state.load(std::memory_order_acquire) != req_state::submitted) return FILEAIO_E_NOT_SUBMITTED;
-    // A cancel racing with the request being reaped and submitted again on the same context applies
-    // to the new submission: owner is read atomically, the backend sorts out the rest.
-    return r->owner.load(std::memory_order_relaxed)->cancel(r);
+    // Take the request: from here until the answer it stays in this submission, so `owner` is
+    // the context that has it, whose backend alone may be asked. A cancel racing with the request
+    // being handed back and submitted again (to this context or another) applies to whichever
+    // submission it takes. A second cancel waits for the first's answer, then asks again.
+    req_state s = req_state::submitted;
+    while (!r->state.compare_exchange_strong(s, req_state::cancelling, std::memory_order_acq_rel,
+                                             std::memory_order_acquire)) {
+        if (s != req_state::cancelling) return FILEAIO_E_NOT_SUBMITTED;
+        r->state.wait(s, std::memory_order_acquire);
+        s = req_state::submitted;
+    }
+    context *owner = r->owner.load(std::memory_order_relaxed);  // published by submit's release
+    const int rc = owner->cancel(r);  // on 0 it has made the request COMPLETED
+    if (rc != 0) r->state.store(req_state::submitted, std::memory_order_release);
+    r->state.notify_all();
+    return rc;
 }
 
 }  // namespace fileaio::detail

@@ -16,9 +16,13 @@ struct context;
 
 enum class op : uint8_t { read, write, readv, writev, flush, datasync };
 
-// The public states (PREPARED/SUBMITTED/COMPLETED) plus one internal: CLAIMED, held by a submit
-// between validating its batch and handing it on. It reads as PREPARED from outside.
-enum class req_state : uint32_t { prepared = 0, submitted = 1, completed = 2, claimed = 3 };
+// The public states (PREPARED/SUBMITTED/COMPLETED) plus two internal ones. CLAIMED is held by a
+// submit between validating its batch and handing it on; it reads as PREPARED from outside.
+// CANCELLING is held by the one cancel deciding about a SUBMITTED request; it reads as SUBMITTED.
+// While a cancel holds it the request cannot leave SUBMITTED any other way (settle() waits), so it
+// cannot be handed back and submitted to another context under the cancel's feet: the cancel acts
+// on the submission, and the context, it found.
+enum class req_state : uint32_t { prepared = 0, submitted = 1, completed = 2, claimed = 3, cancelling = 4 };
 
 inline constexpr uint64_t request_magic = 0x7271656c69616f66ULL;  // "foaileqr"
 inline constexpr size_t backend_scratch_size = 256;
@@ -78,6 +82,17 @@ struct request {
 
 inline bool is_live(const request *r) { return r != nullptr && r->magic == request_magic; }
 
+// Moves a SUBMITTED request to `to` (COMPLETED when a wait hands it back, PREPARED when a submit
+// gives it back untouched). A cancel deciding about it meanwhile is waited out: it is short (the
+// backend's cancel of a request it has already finished answers at once).
+inline void settle(request *r, req_state to) {
+    req_state s = req_state::submitted;
+    while (!r->state.compare_exchange_weak(s, to, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        if (s == req_state::cancelling) r->state.wait(s, std::memory_order_acquire);
+        s = req_state::submitted;
+    }
+}
+
 // Prepare: validate, then fill. On error the request is unchanged. Returns 0 or an error code.
 int prepare_io(request *r, op kind, int fd, int64_t offset, void *buf, size_t size, void *user);
 int prepare_vectored(request *r, op kind, int fd, int64_t offset, const struct iovec *iov, int iovcnt,
@@ -88,7 +103,8 @@ int prepare_sync(request *r, op kind, int fd, void *user);
 int public_state(const request *r);
 // The stored result of a COMPLETED request (E_NOT_SUBMITTED / E_IN_PROGRESS otherwise).
 int get_result(const request *r, size_t *transferred);
-// Cancel: E_NOT_SUBMITTED unless SUBMITTED; else asks the owning context's backend.
+// Cancel: E_NOT_SUBMITTED unless SUBMITTED; else takes the request (CANCELLING) and asks the
+// context it was submitted to.
 int cancel(request *r);
 
 }  // namespace fileaio::detail
