@@ -123,18 +123,13 @@ struct write_links {
     static request *&prev(request *r) { return scratch_of(r)->wprev; }
 };
 
-// The contiguous piece of r still to transfer, from r->transferred on.
+// The contiguous piece of r still to transfer, from r->transferred on: the first element of
+// what is left (glibc has no vectored aio).
 void next_piece(request *r, void **base, size_t *len) {
-    if (!r->is_vectored()) {
-        *base = static_cast<char *>(r->buf) + r->transferred;
-        *len = r->size - r->transferred;
-        return;
-    }
-    size_t skip = r->transferred;
-    int k = 0;
-    while (k < r->iovcnt && skip >= r->iov[k].iov_len) skip -= r->iov[k++].iov_len;  // also skips empty ones
-    *base = static_cast<char *>(r->iov[k].iov_base) + skip;
-    *len = r->iov[k].iov_len - skip;
+    struct iovec one;
+    const struct iovec piece = rest_of(r, &one).vec[0];
+    *base = piece.iov_base;
+    *len = piece.iov_len;
 }
 
 // The one place a request becomes an aio operation: starts the next piece of r (or its sync).

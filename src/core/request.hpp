@@ -82,6 +82,30 @@ struct request {
 
 inline bool is_live(const request *r) { return r != nullptr && r->magic == request_magic; }
 
+// What is left of a read or write from r->transferred on, as a vector for one system call or
+// kernel operation. Nothing is copied: the rest of the caller's array is used as it is, except a
+// partly done element, which goes alone through *one (so `one` must live as long as the vector
+// is in use: the backend's scratch for an asynchronous operation). Empty elements are skipped.
+// Only for a request with bytes left (transferred < size).
+struct rest_vector {
+    const struct iovec *vec;
+    int cnt;
+};
+inline rest_vector rest_of(const request *r, struct iovec *one) {
+    size_t skip = r->transferred;
+    if (!r->is_vectored()) {
+        one->iov_base = static_cast<char *>(r->buf) + skip;
+        one->iov_len = r->size - skip;
+        return {one, 1};
+    }
+    int k = 0;
+    while (k < r->iovcnt && skip >= r->iov[k].iov_len) skip -= r->iov[k++].iov_len;
+    if (skip == 0) return {r->iov + k, r->iovcnt - k};
+    one->iov_base = static_cast<char *>(r->iov[k].iov_base) + skip;
+    one->iov_len = r->iov[k].iov_len - skip;
+    return {one, 1};
+}
+
 // Moves a SUBMITTED request to `to` (COMPLETED when a wait hands it back, PREPARED when a submit
 // gives it back untouched). A cancel deciding about it meanwhile is waited out: it is short (the
 // backend's cancel of a request it has already finished answers at once).
