@@ -9,6 +9,9 @@
 // aio_suspend instead and pushes what finishes to a completion_queue, which reap pops and kick
 // interrupts. aio_suspend cannot be woken for requests submitted after it began, nor by a wakeup,
 // so both sleep in slices. With nothing to watch the watcher sleeps on a condition variable.
+// Requests go on with nobody waiting: while some are in flight and no reap has begun for a
+// whole unattended_check period, the watcher goes on duty, collects what finishes and starts the
+// rest of short transfers, until a waiter is back.
 //
 // Vectored requests: glibc has no aio_readv, so a vectored request runs as a chain of aio
 // operations, one contiguous piece at a time (an iovec element or what is left of it), each
@@ -94,6 +97,9 @@ constexpr size_t suspend_max_entries = 1024;
 // Beyond this many descriptors in flight the watcher sleeps on every request (see
 // fill_suspend_list_locked).
 constexpr size_t max_targeted_fds = 64;
+// While requests are in flight and the waiter is not in reap, the idle watcher looks this often;
+// when no reap has begun for a whole period it goes on duty (see on_duty_locked).
+constexpr auto unattended_check = std::chrono::milliseconds(2);
 
 // request::stage for this backend.
 enum stage : uint32_t {
@@ -277,7 +283,7 @@ public:
                 finish_locked(r, &failed, &released);
             }
             if (failed.count != 0) completions_.push(failed.head, failed.tail, failed.count);
-            wake = watcher_idle_ && on_duty_locked();
+            wake = watcher_should_wake_locked();
         }
         if (wake) watcher_cv_.notify_one();
         launch(&released);
@@ -289,6 +295,12 @@ public:
     // then sleeps in aio_suspend itself for a short while (direct_budget), and only when it must
     // sleep longer does it put the watcher on duty and sleep where a wakeup reaches it at once.
     size_t reap(request **out, size_t cap, size_t want, const deadline &dl) override {
+        reaps_.fetch_add(1, std::memory_order_relaxed);
+        reaper_inside_.store(true, std::memory_order_relaxed);
+        struct leave_guard {
+            std::atomic<bool> &inside;
+            ~leave_guard() { inside.store(false, std::memory_order_relaxed); }
+        } guard{reaper_inside_};
         size_t n = completions_.pop(out, cap, want, deadline::poll());
         if (n < cap) {
             harvest();
@@ -415,7 +427,7 @@ private:
                     }
                 }
                 if (failed.count != 0) completions_.push(failed.head, failed.tail, failed.count);
-                wake = watcher_idle_ && on_duty_locked();
+                wake = watcher_should_wake_locked();
             }
             if (wake) watcher_cv_.notify_one();
             *list = released;
@@ -467,8 +479,15 @@ private:
     }
 
     // The watcher sleeps in aio_suspend only while someone depends on it: a sleeping waiter, a
-    // chain that must go on, or a flush waiting for writes. Otherwise the waiter collects.
-    bool on_duty_locked() const { return reaper_need_ != 0 || chains_ != 0 || !barrier_.held.empty(); }
+    // chain that must go on, a flush waiting for writes, or requests in flight that nobody has
+    // come to reap for a while (the rest of a short transfer must start without a waiter: API.md
+    // "Asynchrony"). Otherwise the waiter collects.
+    bool on_duty_locked() const {
+        return reaper_need_ != 0 || chains_ != 0 || !barrier_.held.empty() || unattended_;
+    }
+    // An idle watcher is woken when it is needed, or when it sleeps without a time limit (nothing
+    // was in flight) and must start looking at what was just started.
+    bool watcher_should_wake_locked() const { return watcher_idle_ && (on_duty_locked() || watcher_parked_); }
 
     // Collects every finished operation (aio_return exactly once each), pushes the finished
     // requests and starts the next piece of the others.
@@ -512,11 +531,22 @@ private:
         const timespec short_slice = to_timespec(direct_slice);
         std::unique_lock lock(mutex_);
         for (;;) {
+            if (unattended_ && reaper_inside_.load(std::memory_order_relaxed)) unattended_ = false;  // it is back
             if (inflight_.empty() || !on_duty_locked()) {
                 if (stopping_ && inflight_.empty()) return;
                 watcher_idle_ = true;
-                watcher_cv_.wait(lock);
+                if (inflight_.empty()) {
+                    watcher_parked_ = true;
+                    watcher_cv_.wait(lock);
+                    watcher_parked_ = false;
+                } else {
+                    watcher_cv_.wait_for(lock, unattended_check);
+                }
                 watcher_idle_ = false;
+                // Nobody inside reap, and no reap begun since the last look: nobody attends.
+                const uint64_t reaps = reaps_.load(std::memory_order_relaxed);
+                unattended_ = !inflight_.empty() && !reaper_inside_.load(std::memory_order_relaxed) && reaps == reaps_seen_;
+                reaps_seen_ = reaps;
                 continue;
             }
             request_chain batch;
@@ -650,7 +680,12 @@ private:
     uint64_t suspend_epoch_ = 0;
     std::condition_variable suspend_done_cv_;
     bool watcher_idle_ = false;
+    bool watcher_parked_ = false;  // idle without a time limit: nothing was in flight
+    bool unattended_ = false;      // on duty because nobody has come to reap (see on_duty_locked)
+    uint64_t reaps_seen_ = 0;      // reaps_ at the watcher's last idle look
     bool stopping_ = false;
+    std::atomic<uint64_t> reaps_{0};             // reaps begun
+    std::atomic<bool> reaper_inside_{false};     // a thread is inside reap
 };
 
 }  // namespace
