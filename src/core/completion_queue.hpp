@@ -9,6 +9,7 @@
 
 #include "backends/backend.hpp"
 #include "core/request.hpp"
+#include "core/request_list.hpp"
 
 namespace fileaio::detail {
 
@@ -20,15 +21,8 @@ public:
         bool wake = false;
         {
             std::lock_guard lock(mutex_);
-            last->next = nullptr;
-            if (tail_ != nullptr) {
-                tail_->next = first;
-            } else {
-                head_ = first;
-            }
-            tail_ = last;
-            size_ += count;
-            wake = sleeping_ && size_ >= want_;
+            done_.append(first, last, count);
+            wake = sleeping_ && done_.count >= want_;
         }
         if (wake) cv_.notify_one();
     }
@@ -49,7 +43,7 @@ public:
     // Finished requests not popped yet.
     size_t size() {
         std::lock_guard lock(mutex_);
-        return size_;
+        return done_.count;
     }
 
     // See backend::reap. A kick is used up by the first pop that could have blocked (one whose
@@ -57,10 +51,10 @@ public:
     size_t pop(request **out, size_t cap, size_t want, const deadline &dl) {
         std::unique_lock lock(mutex_);
         const bool may_block = dl.forever || clock::now() < dl.at;
-        if (size_ < want && !kicked_ && may_block) {
+        if (done_.count < want && !kicked_ && may_block) {
             sleeping_ = true;
             want_ = want;
-            auto ready = [&] { return size_ >= want_ || kicked_; };
+            auto ready = [&] { return done_.count >= want_ || kicked_; };
             if (dl.forever) {
                 cv_.wait(lock, ready);
             } else {
@@ -70,21 +64,14 @@ public:
         }
         if (may_block) kicked_ = false;
         size_t n = 0;
-        while (n < cap && head_ != nullptr) {
-            out[n++] = head_;
-            head_ = head_->next;
-        }
-        if (head_ == nullptr) tail_ = nullptr;
-        size_ -= n;
+        while (n < cap && !done_.empty()) out[n++] = done_.pop_front();
         return n;
     }
 
 private:
     std::mutex mutex_;
     std::condition_variable cv_;
-    request *head_ = nullptr;
-    request *tail_ = nullptr;
-    size_t size_ = 0;
+    request_chain done_;
     size_t want_ = 1;
     bool sleeping_ = false;
     bool kicked_ = false;

@@ -54,22 +54,37 @@ struct basic_request_list {
 
 using request_list = basic_request_list<>;
 
-// A singly linked chain (through next) with a count: how finished requests are gathered and
-// handed to a completion_queue in one push.
+// A singly linked FIFO (through next) with a count: how finished requests are gathered, handed
+// to a completion_queue in one push, and kept there until a wait takes them.
 struct request_chain {
     request *head = nullptr;
     request *tail = nullptr;
     size_t count = 0;
 
-    void append(request *r) {
-        r->next = nullptr;
+    bool empty() const { return head == nullptr; }
+    void append(request *r) { append(r, r, 1); }
+    // Appends first..last, already linked through next, `n` of them.
+    void append(request *first, request *last, size_t n) {
+        last->next = nullptr;
         if (tail != nullptr) {
-            tail->next = r;
+            tail->next = first;
         } else {
-            head = r;
+            head = first;
         }
-        tail = r;
-        ++count;
+        tail = last;
+        count += n;
+    }
+    void append(const request_chain &other) {
+        if (!other.empty()) append(other.head, other.tail, other.count);
+    }
+    request *pop_front() {
+        request *r = head;
+        if (r != nullptr) {
+            head = r->next;
+            if (head == nullptr) tail = nullptr;
+            --count;
+        }
+        return r;
     }
 };
 
