@@ -6,12 +6,15 @@
 #
 #   bench/compare_fio.sh [--quick] [--rounds N] [--runtime S] [--size SIZE] [--file PATH]
 #                        [--workloads a,b] [--backends a,b] [--fileaio PATH] [--raw-uring PATH]
+#                        [--baseline PATH]
 #
 #   --quick      a short run to see that everything works: 1 round, 1 s each, a 256 MiB file
 #   --rounds N   rounds (default 3); each round runs every workload x backend, fileaio and its
 #                peer back to back (which goes first alternates between rounds)
 #   --runtime S  seconds per run (default 5)
 #   --size SIZE  the file (default 1g, as BENCHMARKS.md says); --file PATH to choose where
+#   --baseline PATH  another fileaio binary (an earlier commit's build) run in the same rounds,
+#                right after this one's run; a second table compares the two ("no worse than before")
 #
 # Workloads (default: all): cached-randread, direct-randread, direct-randwrite, seq-read-1m,
 # mixed-flush. Backends (default: every available one, from `fileaio info`). Peers: io_uring ->
@@ -35,6 +38,7 @@ size=1g
 file=""
 workloads="cached-randread,direct-randread,direct-randwrite,seq-read-1m,mixed-flush"
 backends=""
+baseline=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) rounds=1; runtime=1; size=256m; shift ;;
@@ -46,6 +50,7 @@ while [ $# -gt 0 ]; do
     --backends) backends="$2"; shift 2 ;;
     --fileaio) fileaio="$2"; shift 2 ;;
     --raw-uring) raw_uring="$2"; shift 2 ;;
+    --baseline) baseline="$2"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare_fio.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -55,6 +60,7 @@ for tool in fio python3 /usr/bin/time; do
 done
 [ -x "$fileaio" ] || { echo "compare_fio.sh: $fileaio not built (make build)" >&2; exit 1; }
 [ -x "$raw_uring" ] || raw_uring=""
+[ -z "$baseline" ] || [ -x "$baseline" ] || { echo "compare_fio.sh: --baseline $baseline is not an executable" >&2; exit 1; }
 
 if [ -z "$backends" ]; then
   backends=$("$fileaio" info | awk '/^backends:/{f=1;next} f&&/^  [a-z_]+ +available/{print $1} f&&/^$/{exit}' | paste -sd, -)
@@ -98,11 +104,11 @@ warm_if_cached() {  # workload: the page cache holds the file for cached runs
   [ "$1" != cached-randread ] || cat "$file" >/dev/null
 }
 
-fileaio_cmd() {  # backend workload
+fileaio_cmd() {  # backend workload [binary]
   local rw bs depth direct extra
   read -r rw bs depth direct extra <<<"$(workload_args "$2")"
   # shellcheck disable=SC2086
-  echo "$fileaio" bench --backend="$1" --rw="$rw" --bs="$bs" --iodepth="$depth" --direct="$direct" $extra \
+  echo "${3:-$fileaio}" bench --backend="$1" --rw="$rw" --bs="$bs" --iodepth="$depth" --direct="$direct" $extra \
     --runtime="$runtime" --filename="$file" --output-format=json
 }
 
@@ -126,6 +132,14 @@ run_fileaio() {  # backend workload round
     echo "compare_fio.sh: fileaio $1 $2 failed: $(tail -1 "$out/fileaio-$1-$2-$3.err")" >&2
 }
 
+run_baseline() {  # backend workload round
+  warm_if_cached "$2"
+  # shellcheck disable=SC2046
+  /usr/bin/time -f "%U %S" -o "$out/base-$1-$2-$3.time" $(fileaio_cmd "$1" "$2" "$baseline") \
+    >"$out/base-$1-$2-$3.json" 2>"$out/base-$1-$2-$3.err" ||
+    echo "compare_fio.sh: baseline $1 $2 failed: $(tail -1 "$out/base-$1-$2-$3.err")" >&2
+}
+
 run_fio() {  # backend workload round
   warm_if_cached "$2"
   # shellcheck disable=SC2046
@@ -145,16 +159,18 @@ IFS=, read -r -a bk <<<"$backends"
 for w in "${wl[@]}"; do workload_args "$w" >/dev/null; done
 for b in "${bk[@]}"; do fio_peer "$b" >/dev/null; done
 
-total=$(( rounds * ${#wl[@]} * ${#bk[@]} * 2 * runtime ))
+runs_per_pair=2
+[ -z "$baseline" ] || runs_per_pair=3
+total=$(( rounds * ${#wl[@]} * ${#bk[@]} * runs_per_pair * runtime ))
 echo "compare_fio.sh: ${#wl[@]} workloads x ${#bk[@]} backends x $rounds rounds, about $((total / 60)) min $((total % 60)) s" >&2
 for r in $(seq 1 "$rounds"); do
   for w in "${wl[@]}"; do
     for b in "${bk[@]}"; do
       echo "compare_fio.sh: round $r/$rounds: $w $b" >&2
       if [ $((r % 2)) -eq 1 ]; then
-        run_fileaio "$b" "$w" "$r"; run_fio "$b" "$w" "$r"
+        run_fileaio "$b" "$w" "$r"; [ -z "$baseline" ] || run_baseline "$b" "$w" "$r"; run_fio "$b" "$w" "$r"
       else
-        run_fio "$b" "$w" "$r"; run_fileaio "$b" "$w" "$r"
+        run_fio "$b" "$w" "$r"; [ -z "$baseline" ] || run_baseline "$b" "$w" "$r"; run_fileaio "$b" "$w" "$r"
       fi
       if [ "$w" = cached-randread ] && [ "$b" = io_uring ] && [ -n "$raw_uring" ]; then
         run_raw "$r"
@@ -168,13 +184,15 @@ echo "- Date: $(date -u +%Y-%m-%d)"
 echo "- Machine: nproc = $(nproc), kernel $(uname -r), $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME" || echo unknown OS)," \
      "$(df -T "$file" | awk 'NR==2{print $2}') on $(df "$file" | awk 'NR==2{print $1}')"
 echo "- fio: $(fio --version); fileaio $("$fileaio" --version | awk '{print $2}') ($fileaio)"
-echo "- Command: bench/compare_fio.sh --rounds $rounds --runtime $runtime --size $size --workloads $workloads --backends $backends"
+echo "- Command: bench/compare_fio.sh --rounds $rounds --runtime $runtime --size $size --workloads $workloads --backends $backends${baseline:+ --baseline $baseline}"
+[ -z "$baseline" ] || echo "- Baseline: $baseline ($("$baseline" --version | awk '{print $2}'))"
+echo "- Commit: $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$here" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
 echo "- File: $file ($size); $rounds rounds of $runtime s, medians"
 echo
 
-python3 - "$out" "$rounds" "$workloads" "$backends" "${raw_uring:+raw}" <<'PY'
+python3 - "$out" "$rounds" "$workloads" "$backends" "${raw_uring:+raw}" "${baseline:+base}" <<'PY'
 import json, os, statistics, sys
-out, rounds, workloads, backends, raw = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(","), sys.argv[4].split(","), sys.argv[5]
+out, rounds, workloads, backends, raw, base = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(","), sys.argv[4].split(","), sys.argv[5], sys.argv[6]
 peer = {"io_uring": "fio io_uring fixed+reg+batch 16/8", "linux_aio": "fio libaio batch 16/8",
         "posix_aio": "fio posixaio", "thread_pool": "fio posixaio"}
 
@@ -194,9 +212,9 @@ def process_cpu(path):
     except (OSError, ValueError):
         return None
 
-def ours(b, w, r):
-    d = load(f"{out}/fileaio-{b}-{w}-{r}.json")
-    cpu = process_cpu(f"{out}/fileaio-{b}-{w}-{r}.time")
+def ours(b, w, r, who="fileaio"):
+    d = load(f"{out}/{who}-{b}-{w}-{r}.json")
+    cpu = process_cpu(f"{out}/{who}-{b}-{w}-{r}.time")
     if not d or not d.get("jobs") or cpu is None:
         return None
     j = d["jobs"][0]
@@ -253,6 +271,19 @@ for w in workloads:
             q, qc = med(rr, "iops"), med(rr, "per_cpu")
             print(f"| {w} | {b} | {fmt(a)} | raw liburing (fixed+reg, QD32, batch 8) | {fmt(q)} | {ratio(a, q)} | "
                   f"{fmt(ac)} | {fmt(qc)} | {ratio(ac, qc)} | {fmt(med(fa, 'p99'), 1)} | - |")
+if base:
+    print()
+    print("This build against the baseline, same rounds:")
+    print()
+    print("| workload | backend | this IOPS | baseline IOPS | IOPS ratio | this IOPS/CPU-s | baseline IOPS/CPU-s | per-CPU ratio |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for w in workloads:
+        for b in backends:
+            fa = [ours(b, w, r) for r in range(1, rounds + 1)]
+            fb = [ours(b, w, r, "base") for r in range(1, rounds + 1)]
+            a, q = med(fa, "iops"), med(fb, "iops")
+            ac, qc = med(fa, "per_cpu"), med(fb, "per_cpu")
+            print(f"| {w} | {b} | {fmt(a)} | {fmt(q)} | {ratio(a, q)} | {fmt(ac)} | {fmt(qc)} | {ratio(ac, qc)} |")
 PY
 
 echo
