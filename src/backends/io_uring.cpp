@@ -3,7 +3,7 @@
 // Threads and locks. Any number of threads submit, one thread waits (reap), and cancel and
 // wakeup come from any thread.
 //  - sq_mutex_ guards the submission queue and what submitters update with it: the barrier lists
-//    (writes in flight, held flushes), the registered-file map and the registered-buffer table.
+//    (writes in flight, held flushes) and the registered-buffer table.
 //    One submit call fills its SQEs and calls io_uring_submit once (more only when the batch is
 //    larger than the SQ) under it, so, without SQPOLL, the SQ is empty whenever the lock is free.
 //    Uncontended it costs one atomic pair per call, against a system call that dwarfs it.
@@ -50,12 +50,16 @@
 // (-EALREADY) and answered E_IN_PROGRESS; older kernels also cancelled the io-wq work of a thread
 // that exits. Such a request never started, so running it again is what E_IN_PROGRESS promised.
 //
-// Registered files and buffers. associate_with_file() puts the fd into a sparse fixed-file table;
-// requests on it use IOSQE_FIXED_FILE. A read or write whose buffer lies inside a registered
-// buffer uses IORING_OP_READ_FIXED/WRITE_FIXED. Registered files keep the file they had when
-// associated: an fd closed and reused for another file must be associated again.
+// Registered buffers; no registered files. A read or write whose buffer lies inside a registered
+// buffer uses IORING_OP_READ_FIXED/WRITE_FIXED. associate_with_file() only checks that the fd is
+// open: a fixed-file slot would hold its own reference to the file, so after the caller closed
+// the fd and the number was reused, requests on that number would go to the old file and keep it
+// alive until the context died, and the kernel tells nobody when an fd is closed. Association is a
+// hint that never changes which file is used (API.md), so requests always name the fd itself;
+// the cost of that is measured in docs/PERFORMANCE.md.
 #include "backends/io_uring.hpp"
 
+#include <fcntl.h>
 #include <liburing.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -98,8 +102,6 @@ constexpr unsigned cqe_batch = 64;
 constexpr unsigned probe_entries = 4;
 constexpr size_t max_rw_chunk = 0x7ffff000;  // the kernel's MAX_RW_COUNT on 4 KiB pages
 constexpr size_t max_registered_buffer = size_t{1} << 30;  // the kernel refuses larger ones
-constexpr unsigned file_slots_max = 4096;
-constexpr int max_associated_fd = 1 << 20;
 constexpr uint16_t max_retries = 1000;       // consecutive -EAGAIN/-EINTR/-ECANCELED, no progress
 constexpr unsigned submit_attempts = 100;    // io_uring_enter refusing to take SQEs (-EAGAIN, -EBUSY)
 constexpr auto cancel_wait_step = std::chrono::milliseconds(10);
@@ -121,7 +123,6 @@ enum stage : uint32_t {
 struct slot {
     uint64_t user_data = 0;
     struct iovec one = {nullptr, 0};  // the rest of a partly done vector element
-    int32_t file_index = -1;          // fixed-file slot, or -1: the fd itself
     int32_t buf_index = -1;           // registered buffer that holds the whole buffer, or -1
     int32_t cancel_res = 0;           // the CQE that arrived while cancelling
     uint16_t retries = 0;
@@ -387,31 +388,10 @@ public:
         return r->stage.load(std::memory_order_relaxed) == stage_done ? FILEAIO_E_COMPLETED : FILEAIO_E_IN_PROGRESS;
     }
 
+    // A hint that takes no reference to the file (see the top of the file): it only says whether
+    // the fd is open now.
     int associate_with_file(int fd) override {
-        if (fd > max_associated_fd) return 0;  // a hint we do not take
-        std::lock_guard lock(sq_mutex_);
-        if (file_slots_ == 0) {
-            struct rlimit rl {};
-            unsigned slots = file_slots_max;
-            if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < slots) slots = static_cast<unsigned>(rl.rlim_cur);
-            if (slots == 0 || io_uring_register_files_sparse(&ring_, slots) < 0) return 0;  // old kernel: no table
-            file_slots_ = slots;
-        }
-        const auto ufd = static_cast<size_t>(fd);
-        int32_t index = ufd < file_index_of_fd_.size() ? file_index_of_fd_[ufd] : -1;
-        if (index < 0) {
-            if (next_file_slot_ >= file_slots_) return 0;  // the table is full: the fd is used as is
-            index = static_cast<int32_t>(next_file_slot_);
-        }
-        try {
-            if (ufd >= file_index_of_fd_.size()) file_index_of_fd_.resize(ufd + 1, -1);
-        } catch (const std::bad_alloc &) {
-            return FILEAIO_E_NO_MEMORY;
-        }
-        int rc = io_uring_register_files_update(&ring_, static_cast<unsigned>(index), &fd, 1);
-        if (rc < 0) return rc;  // -EBADF for a closed fd: the operating system's answer
-        if (file_index_of_fd_[ufd] < 0) ++next_file_slot_;
-        file_index_of_fd_[ufd] = index;
+        if (::fcntl(fd, F_GETFD) < 0) return -errno;  // -EBADF for a closed fd: the operating system's answer
         return 0;
     }
 
@@ -471,8 +451,6 @@ private:
     void init_locked(request *r) {
         slot *s = new (r->scratch) slot{};
         s->user_data = reinterpret_cast<uintptr_t>(r) | (++generation_ & tag_mask);
-        const auto ufd = static_cast<size_t>(r->fd);
-        if (ufd < file_index_of_fd_.size()) s->file_index = file_index_of_fd_[ufd];
         if (!regions_.empty() && (r->kind == op::read || r->kind == op::write))
             s->buf_index = buffer_index_locked(r->buf, r->size);
         r->transferred = 0;
@@ -503,7 +481,7 @@ private:
     // The one place a request becomes an SQE: the rest of it, from r->transferred on.
     void prep_sqe(io_uring_sqe *sqe, request *r) {
         slot &s = slot_of(r);
-        const int fd = s.file_index >= 0 ? s.file_index : r->fd;
+        const int fd = r->fd;
         const size_t done = r->transferred;
         const auto off = static_cast<uint64_t>(r->offset) + done;
         switch (r->kind) {
@@ -548,7 +526,6 @@ private:
             case op::flush: io_uring_prep_fsync(sqe, fd, 0); break;
             case op::datasync: io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC); break;
         }
-        if (s.file_index >= 0) sqe->flags |= IOSQE_FIXED_FILE;
         io_uring_sqe_set_data64(sqe, s.user_data);
     }
 
@@ -822,9 +799,6 @@ private:
     uint64_t seq_ = 0;
     uint64_t generation_ = 0;
     flush_barrier<> barrier_;  // writes in flight; flushes and data syncs waiting for them
-    std::vector<int32_t> file_index_of_fd_;
-    unsigned file_slots_ = 0;
-    unsigned next_file_slot_ = 0;
     std::vector<region> regions_;  // registered buffers, by start address
 
     std::mutex cq_mutex_;  // guards everything below, and request::stage after submit

@@ -1,6 +1,6 @@
-// What only the io_uring backend has (src/backends/io_uring.cpp): registered files and buffers
-// really used, SQPOLL, io-wq bounds, the causes a probe names when io_uring is refused, and the
-// behaviours that io_uring makes delicate — cancel confirmed by the target's own completion (and
+// What only the io_uring backend has (src/backends/io_uring.cpp): registered buffers really used,
+// association that never pins a file, SQPOLL, io-wq bounds, the causes a probe names when
+// io_uring is refused, and the behaviours that io_uring makes delicate — cancel confirmed by the target's own completion (and
 // no stale completion after it), short transfers continued, flush held while a write is stuck,
 // requests outliving the thread that submitted them, a wakeup ending a wait for many.
 //
@@ -8,6 +8,7 @@
 // empty pipe waits there until the test writes, and cancel can stop it.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -243,38 +244,60 @@ TEST_F(io_uring_backend, a_buffer_above_a_registered_region_goes_the_plain_way) 
     for (size_t i = 0; i < block; ++i) ASSERT_EQ(above[i], pattern_byte(i)) << "byte " << i;
 }
 
-TEST_F(io_uring_backend, an_associated_fd_is_used_through_its_fixed_file_slot) {
+// Association is a hint (API.md "Tuning and acceleration"): after the fd is closed and its number
+// reused, a request on that number goes to the file it names now, and the closed file is really
+// released. inotify's IN_CLOSE_WRITE comes when the last reference to the open file goes away, so
+// it proves that the context kept none (a fixed-file slot would, until the context died).
+TEST_F(io_uring_backend, association_never_keeps_a_closed_file_nor_sends_requests_to_it) {
     fileaio_ctx *c = make_ctx(4);
     fileaio_req *r = make_req();
-    int a = file("a", 0);
-    int b = file("b", 0);
-    int fd = ::dup(a);
+    const std::string old_path = dir_.make_file("old", 0);
+    const std::string new_path = dir_.make_file("new", 0);
+    int watch = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    ASSERT_GE(watch, 0);
+    fds_.push_back(watch);
+    ASSERT_GE(::inotify_add_watch(watch, old_path.c_str(), IN_CLOSE_WRITE), 0);
+
+    int fd = open_file(old_path, O_RDWR);
     ASSERT_GE(fd, 0);
-    fds_.push_back(fd);
     ASSERT_EQ(fileaio_ctx_associate_with_file(c, fd), 0);
-    // fd now names file b, but the slot registered for it still holds file a.
-    ASSERT_EQ(::dup2(b, fd), fd);
-    std::vector<unsigned char> buf(block, 'x');
+    std::vector<unsigned char> buf(block, 'o');
     ASSERT_EQ(fileaio_req_prepare_write(r, fd, 0, buf.data(), block, nullptr), 0);
     ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
     reap(c, 1);
-    expect_done(r, 0, block, "write through the slot");
-    EXPECT_TRUE(all_bytes(read_back(a, block, 0), 'x')) << "the write did not go through the fixed-file slot";
-    EXPECT_TRUE(read_back(b, block, 0).empty());
+    expect_done(r, 0, block, "write to the associated fd");
+    ASSERT_EQ(::close(fd), 0);
 
-    // A flush through the slot works too; associating again points the slot at the fd's file now.
+    // The caller closed its only descriptor: the file is closed now, not when the context goes.
+    char events[4096];
+    ssize_t got = ::read(watch, events, sizeof events);
+    EXPECT_GT(got, 0) << "closing the associated fd did not release the file: the context holds it";
+
+    // The same number, another file.
+    int reused = open_file(new_path, O_RDWR);
+    ASSERT_GE(reused, 0);
+    if (reused != fd) {
+        ASSERT_EQ(::dup2(reused, fd), fd);
+        ::close(reused);
+    }
+    fds_.push_back(fd);
+    std::fill(buf.begin(), buf.end(), 'n');
+    ASSERT_EQ(fileaio_req_prepare_write(r, fd, 0, buf.data(), block, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+    reap(c, 1);
+    expect_done(r, 0, block, "write to the reused number");
+    EXPECT_TRUE(all_bytes(read_back(fd, block, 0), 'n')) << "the write did not reach the file the fd names now";
+    int old_again = open_file(old_path, O_RDONLY);
+    ASSERT_GE(old_again, 0);
+    fds_.push_back(old_again);
+    EXPECT_TRUE(all_bytes(read_back(old_again, block, 0), 'o')) << "the write went to the closed file";
+
+    // A flush on the reused number works too, and a closed fd is refused as the kernel refuses it.
     ASSERT_EQ(fileaio_req_prepare_flush(r, fd, nullptr), 0);
     ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
     reap(c, 1);
-    expect_done(r, 0, 0, "flush through the slot");
-    ASSERT_EQ(fileaio_ctx_associate_with_file(c, fd), 0);
-    ASSERT_EQ(fileaio_req_prepare_write(r, fd, 0, buf.data(), block, nullptr), 0);
-    ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
-    reap(c, 1);
-    EXPECT_TRUE(all_bytes(read_back(b, block, 0), 'x'));
-
-    // A closed fd is the kernel's business.
-    int closed = ::dup(a);
+    expect_done(r, 0, 0, "flush on the reused number");
+    int closed = ::dup(fd);
     ::close(closed);
     EXPECT_EQ(fileaio_ctx_associate_with_file(c, closed), -EBADF);
 }
