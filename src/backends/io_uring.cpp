@@ -12,7 +12,11 @@
 //    Only the CQ owner reads and advances the CQ and sleeps in io_uring_enter(GETEVENTS), without
 //    holding the mutex. The owner is the reaper (the thread inside wait) or, when nobody waits, a
 //    canceller that needs its target's CQE. Two threads never sleep on one CQ (the kernel wakes
-//    only the first of several waiters).
+//    only the first of several waiters). A reaper always gets the CQ promptly: when another
+//    thread owns it, the reaper sets cq_wanted_ and posts a poke NOP, which wakes the owner from
+//    its kernel sleep, and the owner hands the CQ over at once (a canceller then waits for the
+//    reaper to park its CQE). Until then the reaper's deadline and wakeups hold; a poll
+//    (deadline already passed) takes what is in ready_ and does not wait for the CQ at all.
 //  Lock order: cq_mutex_ before sq_mutex_. No lock is held across IORING_REGISTER_SYNC_CANCEL.
 //
 // Wakeup. kick() posts a NOP whose user_data is kick_tag (at most one outstanding); the CQ owner
@@ -29,8 +33,8 @@
 // swallows), else hands the CQE back to normal processing and returns E_COMPLETED. A cancelled
 // request's CQE is therefore always consumed before cancel returns 0: no stale CQE can meet a
 // re-submitted request (the generation only checks this). -ENOENT (its CQE is in the ring, or a
-// driver runs it outside io_uring's reach, as FUSE does), -EALREADY and -ETIME: E_IN_PROGRESS. Continuations of a partial transfer already touched
-// the file and are never cancelled. A second concurrent cancel gets E_IN_PROGRESS. A flush held
+// driver runs it outside io_uring's reach, as FUSE does), -EALREADY and -ETIME: E_IN_PROGRESS.
+// Continuations of a partial transfer already touched the file and are never cancelled. A second concurrent cancel gets E_IN_PROGRESS. A flush held
 // by the barrier (below) is not in the kernel and is cancelled here. Without SYNC_CANCEL (before
 // Linux 6.0) a request in the kernel cannot be stopped: E_IN_PROGRESS. With SQPOLL an SQE the SQ
 // thread has not taken yet is not found: E_COMPLETED (a wait returns it, as promised). Waiting
@@ -310,7 +314,31 @@ public:
 
     size_t reap(request **out, size_t cap, size_t want, const deadline &dl) override {
         std::unique_lock lock(cq_mutex_);
-        while (cq_owner_ != owner_none) cq_cv_.wait(lock);  // a canceller, briefly
+        if (cq_owner_ != owner_none && !kick_seen_ && !dl.expired()) {
+            // A canceller sleeps on the CQ: ask for it and wake the owner, which gives it up at
+            // once. Meanwhile the deadline and wakeups hold (the owner that takes the wakeup NOP
+            // sets kick_seen_ and notifies).
+            cq_wanted_ = true;
+            {
+                std::lock_guard sq(sq_mutex_);
+                post_nop_locked(poke_tag);
+            }
+            while (cq_owner_ != owner_none && !kick_seen_) {
+                if (dl.forever) {
+                    cq_cv_.wait(lock);
+                } else if (cq_cv_.wait_until(lock, dl.at) == std::cv_status::timeout) {
+                    break;
+                }
+            }
+            cq_wanted_ = false;
+            cq_cv_.notify_all();  // a canceller that stood back for us
+        }
+        if (cq_owner_ != owner_none) {
+            // Deadline passed or a wakeup came while another thread owns the CQ: what is ready.
+            const size_t got = take_ready_locked(out, cap);
+            kick_seen_ = false;
+            return got;
+        }
         cq_owner_ = owner_reaper;
         size_t got = 0;
         for (;;) {
@@ -321,12 +349,9 @@ public:
                 break;
             }
             if (got >= want || got == cap || dl.expired()) break;
-            lock.unlock();
-            wait_for_cqe(dl);
-            lock.lock();
+            sleep_for_cqe_locked(lock, dl);
         }
-        cq_owner_ = owner_none;
-        cq_cv_.notify_all();
+        release_cq_locked();
         return got;
     }
 
@@ -621,6 +646,7 @@ private:
                     if (ud == kick_tag) {
                         kick_outstanding_.store(false, std::memory_order_release);
                         kick_seen_ = true;
+                        if (cq_owner_ != owner_reaper) parked = true;  // a reaper waiting for the CQ sees it
                     }
                     continue;  // pokes and refused SQEs
                 }
@@ -756,25 +782,35 @@ private:
         io_uring_wait_cqes(&ring_, &cqe, 1, &ts, nullptr);  // -EINTR, -ETIME: the caller looks again
     }
 
-    // Waits until r's CQE has been parked (by the reaper, or by us as the CQ owner).
+    // The CQ owner sleeps (without the lock) until a CQE, the deadline or a signal.
+    void sleep_for_cqe_locked(std::unique_lock<std::mutex> &lock, const deadline &dl) {
+        lock.unlock();
+        wait_for_cqe(dl);
+        lock.lock();
+    }
+
+    void release_cq_locked() {
+        cq_owner_ = owner_none;
+        cq_cv_.notify_all();
+    }
+
+    // Waits until r's CQE has been parked (by the CQ owner, or by us as the CQ owner). A reaper
+    // that asks for the CQ (cq_wanted_) gets it at once: it parks the CQE for us.
     void await_cancelled_cqe_locked(std::unique_lock<std::mutex> &lock, request *r) {
         slot &s = slot_of(r);
         const auto give_up = clock::now() + cancel_wait_max;
         while (!s.cancel_seen && clock::now() < give_up) {
-            if (cq_owner_ != owner_none) {
+            if (cq_owner_ != owner_none || cq_wanted_) {
                 cq_cv_.wait_until(lock, give_up);  // the owner parks it and notifies
                 continue;
             }
             cq_owner_ = owner_canceller;
-            while (!s.cancel_seen && clock::now() < give_up) {
+            while (!s.cancel_seen && !cq_wanted_ && clock::now() < give_up) {
                 drain_locked();
-                if (s.cancel_seen) break;
-                lock.unlock();
-                wait_for_cqe(deadline{clock::now() + cancel_wait_step, false});
-                lock.lock();
+                if (s.cancel_seen || cq_wanted_) break;
+                sleep_for_cqe_locked(lock, deadline{std::min(give_up, clock::now() + cancel_wait_step), false});
             }
-            cq_owner_ = owner_none;
-            cq_cv_.notify_all();
+            release_cq_locked();
         }
     }
 
@@ -807,6 +843,7 @@ private:
     request *ready_head_ = nullptr;
     request *ready_tail_ = nullptr;
     bool kick_seen_ = false;
+    bool cq_wanted_ = false;  // a reaper waits for the CQ: its owner gives it up at once
 };
 
 }  // namespace

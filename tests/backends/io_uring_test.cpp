@@ -7,13 +7,21 @@
 // Pipes stand in for slow files where a test must hold a request in the kernel: a read of an
 // empty pipe waits there until the test writes, and cancel can stop it.
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -26,6 +34,7 @@
 
 #include "fileaio/fileaio.h"
 #include "support/temp_dir.hpp"
+#include "support/test_fs.hpp"
 
 namespace fileaio::test {
 namespace {
@@ -559,6 +568,96 @@ TEST_F(io_uring_backend, requests_outlive_the_thread_that_submitted_them) {
     }
     auto back = read_back(fd, buf.size(), 0);
     EXPECT_TRUE(back == buf);
+}
+
+// ---- progress, deadlines and resource trouble (issue 10, items 4-6) ----
+
+// The number of the system call `tid` (a thread of this process) is blocked in, or -1.
+long syscall_of(pid_t tid) {
+    std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/syscall");
+    long nr = -1;
+    if (!(in >> nr)) return -1;
+    return nr;
+}
+
+// Polls `done` until it holds or `limit` passes (a liveness bound, not a timing assertion).
+template <class Pred>
+bool eventually(Pred &&done, milliseconds limit = milliseconds(long_timeout_ms)) {
+    const auto until = steady_clock::now() + limit;
+    while (!done()) {
+        if (steady_clock::now() >= until) return false;
+        std::this_thread::sleep_for(milliseconds(1));
+    }
+    return true;
+}
+
+// API.md "Wait": deadlines and wakeups hold while any other call runs. Here a cancel owns the
+// completion queue while it waits for its target's CQE: flush b waits in io-wq's queue behind
+// flush a, which holds io-wq's only worker at the FUSE gate. Cancelling b succeeds at once, but
+// its -ECANCELED completion is posted by task work of the thread that submitted it, and that
+// thread sits in a plain read of the gate; the canceller sleeps in io_uring_enter for it (up to
+// cancel_wait_max, 2 s).
+TEST_F(io_uring_backend, a_wait_keeps_its_deadline_and_wakeups_while_a_cancel_owns_the_completions) {
+    std::string why;
+    test_fs::options opts;
+    opts.fsync_at_gate = true;
+    auto fs = test_fs::mount(&why, opts);
+    if (!fs) GTEST_SKIP() << "FUSE unavailable: " << why;
+    fileaio_ctx *c = make_ctx(4, 0, 0, 1);  // one io-wq worker
+    int fd = ::open(fs->gate_path().c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    fileaio_req *a = make_req();
+    fileaio_req *b = make_req();
+    ASSERT_EQ(fileaio_req_prepare_flush(a, fd, nullptr), 0);
+    ASSERT_EQ(fileaio_req_prepare_flush(b, fd, nullptr), 0);
+    std::thread submitter([&] {
+        fileaio_req *batch[] = {a, b};
+        EXPECT_EQ(fileaio_ctx_submit(c, batch, 2, nullptr), 0);
+        char one = 0;
+        EXPECT_EQ(::pread(fd, &one, 1, 0), 1);  // held at the gate beside a
+    });
+    ASSERT_TRUE(fs->wait_for_in_flight(2, milliseconds(long_timeout_ms)));
+    std::atomic<pid_t> canceller_tid{0};
+    std::atomic<int> cancel_rc{1};
+    std::thread canceller([&] {
+        canceller_tid = static_cast<pid_t>(::syscall(SYS_gettid));
+        cancel_rc = fileaio_req_cancel(b);
+    });
+    const bool owns = eventually([&] {
+        pid_t t = canceller_tid.load();
+        return cancel_rc.load() != 1 || (t != 0 && syscall_of(t) == SYS_io_uring_enter);
+    });
+    const bool reached = owns && cancel_rc.load() == 1;
+    const size_t in_flight = fs->reads_in_flight();
+
+    int poll_rc = 0;
+    int woken_rc = 0;
+    long poll_ms = 0;
+    long woken_ms = 0;
+    if (reached) {
+        fileaio_req *out[2];
+        size_t count = 0;
+        auto t0 = steady_clock::now();
+        poll_rc = fileaio_ctx_wait(c, 1, 0, out, 2, &count);
+        poll_ms = std::chrono::duration_cast<milliseconds>(steady_clock::now() - t0).count();
+        ASSERT_EQ(fileaio_ctx_wakeup(c), 0);
+        t0 = steady_clock::now();
+        woken_rc = fileaio_ctx_wait(c, 1, long_timeout_ms, out, 2, &count);
+        woken_ms = std::chrono::duration_cast<milliseconds>(steady_clock::now() - t0).count();
+    }
+    fs->release_all();
+    submitter.join();
+    canceller.join();
+    // b was cancelled (0), or its cancel gave up and b reads again: it comes back then.
+    reap(c, cancel_rc.load() == 0 ? 1 : 2);
+    ::close(fd);
+    if (!reached)
+        GTEST_SKIP() << "this kernel answered the cancel at once (" << fileaio_errname(cancel_rc.load()) << ", "
+                     << in_flight << " at the gate): the canceller never had to own the completion queue";
+    EXPECT_EQ(poll_rc, FILEAIO_E_TIMEOUT) << fileaio_errname(poll_rc);
+    EXPECT_LT(poll_ms, 1000) << "a wait with timeout 0 blocked while a cancel owned the completion queue";
+    EXPECT_EQ(woken_rc, FILEAIO_E_INTERRUPTED) << fileaio_errname(woken_rc);
+    EXPECT_LT(woken_ms, 1000) << "a wakeup was held up while a cancel owned the completion queue";
 }
 
 // kernel.io_uring_disabled set for the test, restored when it ends (pass or fail).
