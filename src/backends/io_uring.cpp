@@ -47,6 +47,15 @@
 // request in the ring, would hold back the wakeup NOP, cannot see continuations we submit later,
 // and leaves requests that cancel cannot find.
 //
+// Room in the kernel. The CQ has max_reqs + 64 entries, up to the kernel's 65536; beyond that the
+// kernel's no-drop overflow (IORING_FEAT_NODROP, required) keeps the extra CQEs, so any max_reqs
+// is honest. When io_uring_enter refuses SQEs (-EAGAIN, -EBUSY: out of memory, or an overflowing
+// CQ on older kernels) nothing spins and no request fails for it: a first submission leaves the
+// rest with the caller (E_INSUFFICIENT_RESOURCES with *accepted, as API.md allows); requests
+// already SUBMITTED (continuations, released flushes) wait on the backlog and are submitted again
+// after CQEs are consumed (by the next reaper), or every backlog_retry_step while the CQ owner
+// has none to wait for.
+//
 // Short transfers and retries. The backend continues a read or write from r->transferred until it
 // is whole, hits end of file (a read of 0 bytes) or fails. -EAGAIN, -EINTR and an -ECANCELED that
 // no successful cancel explains are resubmitted, flushes included: io-wq fails with -ECANCELED a
@@ -65,7 +74,6 @@
 
 #include <fcntl.h>
 #include <liburing.h>
-#include <sched.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
 
@@ -107,7 +115,7 @@ constexpr unsigned probe_entries = 4;
 constexpr size_t max_rw_chunk = 0x7ffff000;  // the kernel's MAX_RW_COUNT on 4 KiB pages
 constexpr size_t max_registered_buffer = size_t{1} << 30;  // the kernel refuses larger ones
 constexpr uint16_t max_retries = 1000;       // consecutive -EAGAIN/-EINTR/-ECANCELED, no progress
-constexpr unsigned submit_attempts = 100;    // io_uring_enter refusing to take SQEs (-EAGAIN, -EBUSY)
+constexpr auto backlog_retry_step = std::chrono::milliseconds(1);  // kernel refused SQEs, no CQE to wait for
 constexpr auto cancel_wait_step = std::chrono::milliseconds(10);
 constexpr auto cancel_wait_max = std::chrono::seconds(2);
 
@@ -129,12 +137,19 @@ struct slot {
     struct iovec one = {nullptr, 0};  // the rest of a partly done vector element
     int32_t buf_index = -1;           // registered buffer that holds the whole buffer, or -1
     int32_t cancel_res = 0;           // the CQE that arrived while cancelling
+    request *backlog_next = nullptr;  // on the backlog (the request may be on a barrier list too)
+    request *backlog_prev = nullptr;
     uint16_t retries = 0;
     bool cancel_seen = false;
 };
 static_assert(sizeof(slot) <= backend_scratch_size);
 
 slot &slot_of(request *r) { return *std::launder(reinterpret_cast<slot *>(r->scratch)); }
+
+struct backlog_links {
+    static request *&next(request *r) { return slot_of(r).backlog_next; }
+    static request *&prev(request *r) { return slot_of(r).backlog_prev; }
+};
 
 unsigned round_up_pow2(uint64_t v) {
     uint64_t p = 1;
@@ -269,8 +284,11 @@ public:
         return 0;
     }
 
+    // The first SQE of each request. A kernel that refuses to take them (out of memory) leaves the
+    // rest with the caller: E_INSUFFICIENT_RESOURCES with *accepted, as API.md allows.
     int submit(request *const *reqs, size_t n, size_t *accepted) override {
         std::lock_guard lock(sq_mutex_);
+        if (!backlog_.empty()) retry_backlog_locked();
         size_t i = 0;
         while (i < n) {
             chunk_n_ = 0;
@@ -568,7 +586,9 @@ private:
 
     // Hands chunk_[0..chunk_n_) to the kernel. *consumed is how many it took (in order); the rest
     // are turned into NOPs that complete silently, and the caller decides what becomes of their
-    // requests. Returns 0, or the error that stopped the kernel taking more.
+    // requests. Returns 0, or the error that stopped the kernel taking more. Never waits for room:
+    // a refusal (-EAGAIN, -EBUSY: out of memory, or an overflowing CQ on older kernels) is answered
+    // by the caller, and room comes when CQEs are consumed, which needs no lock held here.
     int flush_locked(size_t *consumed) {
         // Publishes the request fields to the thread that will read this CQE (the kernel in
         // between is invisible to the memory model and to ThreadSanitizer).
@@ -579,14 +599,9 @@ private:
             return 0;
         }
         int err = 0;
-        unsigned attempts = 0;
         while (io_uring_sq_ready(&ring_) != 0) {
             int ret = io_uring_submit(&ring_);
             if (ret > 0 || ret == -EINTR) continue;
-            if ((ret == 0 || ret == -EAGAIN || ret == -EBUSY) && ++attempts < submit_attempts) {
-                sched_yield();
-                continue;
-            }
             err = ret == 0 ? -EAGAIN : ret;
             break;
         }
@@ -632,7 +647,13 @@ private:
         for (;;) {
             io_uring_cqe *cqes[cqe_batch];
             const unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, cqe_batch);
-            if (n == 0) return;
+            if (n == 0) {
+                if (backlog_waiting_.load(std::memory_order_relaxed)) {
+                    request *none = nullptr;
+                    settle_locked(&none, 0, &none, 0, nullptr);  // the kernel may have room again
+                }
+                return;
+            }
             (void)submit_epoch_.load(std::memory_order_acquire);
             request *finished[cqe_batch];
             request *again[cqe_batch];
@@ -672,81 +693,75 @@ private:
     }
 
     // Moves requests on: `finished` to ready_ (in order), `again` back to the kernel, a cancelled
-    // write `gone` out of the barrier; issues the flushes the barrier lets go. Requests the kernel
-    // refuses to take now finish with that error. Returns whether ready_ grew.
+    // write `gone` out of the barrier; issues the flushes the barrier lets go and what the backlog
+    // holds. Requests the kernel will not take now wait on the backlog: they are already SUBMITTED,
+    // and their result is their I/O's, never "the ring was busy". Returns whether ready_ grew.
     bool settle_locked(request *const *finished, size_t nf, request *const *again, size_t na, request *gone) {
-        bool need_sq = na != 0 || gone != nullptr;
+        bool need_sq = na != 0 || gone != nullptr || backlog_waiting_.load(std::memory_order_relaxed);
         for (size_t k = 0; k < nf && !need_sq; ++k) need_sq = finished[k]->is_write();
-        request_list refused;  // finished with an error because the kernel would not take them
         if (need_sq) {
             std::lock_guard sq(sq_mutex_);
-            bool writes_left = false;
+            bool writes_left = gone != nullptr;
             for (size_t k = 0; k < nf; ++k) {
                 if (finished[k]->is_write()) {
                     barrier_.writes.remove(finished[k]);
                     writes_left = true;
                 }
             }
-            if (gone != nullptr) {
-                barrier_.writes.remove(gone);
-                writes_left = true;
-            }
+            if (gone != nullptr) barrier_.writes.remove(gone);
             chunk_n_ = 0;
+            if (!backlog_.empty()) retry_backlog_locked();
             for (size_t k = 0; k < na; ++k) {
                 again[k]->stage.store(stage_continuing, std::memory_order_relaxed);
-                writes_left |= queue_locked(again[k], &refused);
+                queue_locked(again[k]);
             }
-            for (;;) {
-                if (writes_left && !barrier_.held.empty()) {
-                    writes_left = false;
-                    barrier_.release_ready([&](request *h) {
-                        h->stage.store(stage_inflight, std::memory_order_relaxed);
-                        writes_left |= queue_locked(h, &refused);  // a full SQ may refuse writes
-                    });
-                }
-                if (chunk_n_ != 0) writes_left |= flush_chunk_locked(&refused);
-                if (!writes_left || barrier_.held.empty()) break;
+            if (writes_left && !barrier_.held.empty()) {
+                barrier_.release_ready([&](request *h) {
+                    h->stage.store(stage_inflight, std::memory_order_relaxed);
+                    queue_locked(h);
+                });
             }
+            if (chunk_n_ != 0) flush_chunk_locked();
         }
         for (size_t k = 0; k < nf; ++k) push_ready_locked(finished[k]);
-        const bool any_refused = !refused.empty();
-        while (request *r = refused.pop_front()) push_ready_locked(r);
-        return nf != 0 || any_refused;
+        return nf != 0;
     }
 
-    // Queues the rest of r (flushing first when the SQ is full). Returns whether a write left the
-    // barrier because the kernel refused it.
-    bool queue_locked(request *r, request_list *refused) {
-        bool writes_left = false;
+    // Queues the rest of r (flushing first when the SQ is full), or puts it on the backlog.
+    void queue_locked(request *r) {
         io_uring_sqe *sqe = get_sqe_locked();
-        if (sqe == nullptr) {
-            writes_left = flush_chunk_locked(refused);
+        if (sqe == nullptr && chunk_n_ != 0) {
+            flush_chunk_locked();
             sqe = get_sqe_locked();
         }
         if (sqe == nullptr) {
-            writes_left |= refuse_locked(r, -EAGAIN, refused);
-            return writes_left;
+            backlog_push_locked(r);
+            return;
         }
         prep_sqe(sqe, r);
         chunk_[chunk_n_++] = {r, sqe, 0};
-        return writes_left;
     }
 
-    bool flush_chunk_locked(request_list *refused) {
+    // Hands the chunk to the kernel; what it does not take goes on the backlog, in order.
+    void flush_chunk_locked() {
         size_t consumed = 0;
-        int err = flush_locked(&consumed);
-        bool writes_left = false;
-        for (size_t k = consumed; k < chunk_n_; ++k) writes_left |= refuse_locked(chunk_[k].r, err, refused);
+        (void)flush_locked(&consumed);
+        for (size_t k = consumed; k < chunk_n_; ++k) backlog_push_locked(chunk_[k].r);
         chunk_n_ = 0;
-        return writes_left;
     }
 
-    bool refuse_locked(request *r, int err, request_list *refused) {
-        r->result = err < 0 ? err : -EAGAIN;
-        const bool write = r->is_write();
-        if (write) barrier_.writes.remove(r);
-        refused->push_back(r);
-        return write;
+    // Queues what the backlog holds (the caller flushes the chunk).
+    void retry_backlog_locked() {
+        basic_request_list<backlog_links> waiting = backlog_;
+        backlog_ = {};
+        backlog_waiting_.store(false, std::memory_order_relaxed);
+        while (request *r = waiting.pop_front()) queue_locked(r);
+        if (chunk_n_ != 0) flush_chunk_locked();
+    }
+
+    void backlog_push_locked(request *r) {
+        backlog_.push_back(r);
+        backlog_waiting_.store(true, std::memory_order_relaxed);
     }
 
     void push_ready_locked(request *r) {
@@ -782,10 +797,16 @@ private:
         io_uring_wait_cqes(&ring_, &cqe, 1, &ts, nullptr);  // -EINTR, -ETIME: the caller looks again
     }
 
-    // The CQ owner sleeps (without the lock) until a CQE, the deadline or a signal.
+    // The CQ owner sleeps (without the lock) until a CQE, the deadline or a signal; while the
+    // backlog waits for room it looks again every backlog_retry_step.
     void sleep_for_cqe_locked(std::unique_lock<std::mutex> &lock, const deadline &dl) {
+        deadline until = dl;
+        if (backlog_waiting_.load(std::memory_order_relaxed)) {
+            const auto retry = clock::now() + backlog_retry_step;
+            if (until.forever || retry < until.at) until = deadline{retry, false};
+        }
         lock.unlock();
-        wait_for_cqe(dl);
+        wait_for_cqe(until);
         lock.lock();
     }
 
@@ -835,6 +856,8 @@ private:
     uint64_t seq_ = 0;
     uint64_t generation_ = 0;
     flush_barrier<> barrier_;  // writes in flight; flushes and data syncs waiting for them
+    basic_request_list<backlog_links> backlog_;  // SUBMITTED, the kernel would not take them yet
+    std::atomic<bool> backlog_waiting_{false};   // !backlog_.empty(), for the CQ owner
     std::vector<region> regions_;  // registered buffers, by start address
 
     std::mutex cq_mutex_;  // guards everything below, and request::stage after submit

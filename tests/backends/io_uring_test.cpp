@@ -660,6 +660,112 @@ TEST_F(io_uring_backend, a_wait_keeps_its_deadline_and_wakeups_while_a_cancel_ow
     EXPECT_LT(woken_ms, 1000) << "a wakeup was held up while a cancel owned the completion queue";
 }
 
+// The kernel refusing SQEs (out of memory; an overflowing CQ on older kernels) is resource
+// trouble, not the I/O's outcome. A seccomp filter on the waiting thread makes every
+// io_uring_enter that submits fail with EAGAIN there, so the continuations of short reads (which
+// that thread issues) are refused; they must wait and complete later with their real result.
+TEST_F(io_uring_backend, continuations_the_kernel_refuses_wait_and_finish_with_their_real_result) {
+#if defined(__x86_64__)
+    constexpr size_t n = 8;
+    fileaio_ctx *c = make_ctx(n, FILEAIO_CTX_WAIT_WITHOUT_PENDING);
+    int fd = file("f", block);  // reads of two blocks: a short read, then a continuation at EOF
+    std::vector<fileaio_req *> r;
+    std::vector<unsigned char> buf(n * 2 * block);
+    for (size_t i = 0; i < n; ++i) {
+        r.push_back(make_req());
+        ASSERT_EQ(fileaio_req_prepare_read(r[i], fd, 0, buf.data() + i * 2 * block, 2 * block, nullptr), 0);
+    }
+    std::atomic<pid_t> tid{0};
+    std::atomic<bool> filtered{false};
+    int wait_rc = 0;
+    size_t came_back = 0;
+    std::thread waiter([&] {
+        struct sock_filter code[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 4),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_io_uring_enter, 0, 2),
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),  // to_submit
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
+        };
+        struct sock_fprog prog = {static_cast<unsigned short>(std::size(code)), code};
+        if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+            ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
+            tid = -1;
+            return;
+        }
+        filtered = true;
+        tid = static_cast<pid_t>(::syscall(SYS_gettid));
+        std::vector<fileaio_req *> out(n);
+        wait_rc = fileaio_ctx_wait(c, n, 300, out.data(), n, &came_back);
+    });
+    ASSERT_TRUE(eventually([&] { return tid.load() != 0; }));
+    if (!filtered) {
+        waiter.join();
+        GTEST_SKIP() << "seccomp filters are refused here";
+    }
+    // The waiter owns the completion queue (asleep in io_uring_enter) before anything is submitted.
+    ASSERT_TRUE(eventually([&] { return syscall_of(tid.load()) == SYS_io_uring_enter; }));
+    ASSERT_EQ(fileaio_ctx_submit(c, r.data(), n, nullptr), 0);
+    waiter.join();
+    EXPECT_EQ(wait_rc, FILEAIO_E_TIMEOUT) << fileaio_errname(wait_rc);
+    EXPECT_EQ(came_back, 0u) << "requests came back with the ring's refusal for a result";
+    // Without the filter, the waiting continuations go on and every read ends at EOF, whole.
+    reap(c, n);
+    for (fileaio_req *q : r) expect_done(q, 0, block, "a read whose continuation the kernel refused once");
+#else
+    GTEST_SKIP() << "the seccomp filter of this test is written for x86_64";
+#endif
+}
+
+// The CQ has at most 65536 entries, yet a context accepts any max_reqs and io_uring_limits says
+// unlimited: more requests than CQ entries all complete, each with its own result (the kernel's
+// no-drop overflow keeps the extra CQEs; continuations are issued while it overflows).
+TEST_F(io_uring_backend, more_requests_in_flight_than_the_completion_queue_holds_all_complete) {
+    constexpr size_t n = 70000;
+    fileaio_ctx *c = make_ctx(n);
+    int fd = file("f", block / 2);  // each read: a short transfer, then a continuation at EOF
+    std::vector<fileaio_req *> r(n);
+    std::vector<unsigned char> buf(block);
+    for (size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(fileaio_req_create(&r[i]), 0);
+        ASSERT_EQ(fileaio_req_prepare_read(r[i], fd, 0, buf.data(), block, nullptr), 0);
+    }
+    size_t submitted = 0;
+    while (submitted < n) {
+        size_t took = 0;
+        int rc = fileaio_ctx_submit(c, r.data() + submitted, n - submitted, &took);
+        submitted += took;
+        if (rc == FILEAIO_E_INSUFFICIENT_RESOURCES) break;  // allowed; the rest follow below
+        ASSERT_EQ(rc, 0) << fileaio_errname(rc);
+    }
+    std::vector<fileaio_req *> out(n);
+    size_t got = 0;
+    auto until = steady_clock::now() + milliseconds(6 * long_timeout_ms);
+    while (got < n && steady_clock::now() < until) {
+        size_t cnt = 0;
+        int rc = fileaio_ctx_wait(c, 1, long_timeout_ms, out.data() + got, n - got, &cnt);
+        got += cnt;
+        ASSERT_TRUE(rc == 0 || rc == FILEAIO_E_TIMEOUT) << fileaio_errname(rc);
+        while (submitted < n) {  // what submit left with us: in again, now that there is room
+            size_t took = 0;
+            int src = fileaio_ctx_submit(c, r.data() + submitted, n - submitted, &took);
+            submitted += took;
+            if (src != 0) break;
+        }
+    }
+    ASSERT_EQ(got, n);
+    size_t wrong = 0;
+    for (fileaio_req *q : r) {
+        size_t moved = 0;
+        if (fileaio_req_get_result(q, &moved) != 0 || moved != block / 2) ++wrong;
+        EXPECT_EQ(fileaio_req_destroy(q), 0);
+    }
+    EXPECT_EQ(wrong, 0u) << "requests finished with another result than their read's";
+}
+
 // kernel.io_uring_disabled set for the test, restored when it ends (pass or fail).
 class io_uring_disabled_sysctl {
 public:
