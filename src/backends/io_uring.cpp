@@ -10,14 +10,22 @@
 //  - cq_mutex_ guards the consumption of the completion queue: who owns the CQ (cq_owner_), the
 //    list of finished requests not yet handed back (ready_), and the stage of submitted requests.
 //    Only the CQ owner reads and advances the CQ and sleeps in io_uring_enter(GETEVENTS), without
-//    holding the mutex. The owner is the reaper (the thread inside wait) or, when nobody waits, a
-//    canceller that needs its target's CQE. Two threads never sleep on one CQ (the kernel wakes
-//    only the first of several waiters). A reaper always gets the CQ promptly: when another
-//    thread owns it, the reaper sets cq_wanted_ and posts a poke NOP, which wakes the owner from
-//    its kernel sleep, and the owner hands the CQ over at once (a canceller then waits for the
-//    reaper to park its CQE). Until then the reaper's deadline and wakeups hold; a poll
+//    holding the mutex. The owner is the reaper (the thread inside wait), a canceller that needs
+//    its target's CQE, or the progress helper (below). Two threads never sleep on one CQ (the
+//    kernel wakes only the first of several waiters). A reaper always gets the CQ promptly: when
+//    another thread owns it, the reaper sets cq_wanted_ and posts a poke NOP, which wakes the
+//    owner from its kernel sleep, and the owner hands the CQ over at once (a canceller then waits
+//    for the reaper to park its CQE). Until then the reaper's deadline and wakeups hold; a poll
 //    (deadline already passed) takes what is in ready_ and does not wait for the CQ at all.
 //  Lock order: cq_mutex_ before sq_mutex_. No lock is held across IORING_REGISTER_SYNC_CANCEL.
+//
+// Progress without a waiter. Continuations, flushes the barrier lets go and the backlog (below)
+// are issued by whoever consumes CQEs. So that they go on with nobody in wait (API.md
+// "Asynchrony"), a helper thread takes the CQ when requests are outstanding and no reaper has
+// come for a whole helper_grace (10 ms), and hands it to the next reaper as above. A thread
+// that keeps waiting costs nearly nothing: the helper is parked while a reaper owns the CQ, and
+// looks again at most once per grace period; submit only reads one atomic unless the helper is
+// idle (nothing outstanding), when it wakes it.
 //
 // Wakeup. kick() posts a NOP whose user_data is kick_tag (at most one outstanding); the CQ owner
 // that consumes it sets kick_seen_ and the reap in progress, or the next one, returns at once.
@@ -53,8 +61,7 @@
 // CQ on older kernels) nothing spins and no request fails for it: a first submission leaves the
 // rest with the caller (E_INSUFFICIENT_RESOURCES with *accepted, as API.md allows); requests
 // already SUBMITTED (continuations, released flushes) wait on the backlog and are submitted again
-// after CQEs are consumed (by the next reaper), or every backlog_retry_step while the CQ owner
-// has none to wait for.
+// after CQEs are consumed, or every backlog_retry_step while the CQ owner has none to wait for.
 //
 // Short transfers and retries. The backend continues a read or write from r->transferred until it
 // is whole, hits end of file (a read of 0 bytes) or fails. -EAGAIN, -EINTR and an -ECANCELED that
@@ -88,10 +95,12 @@
 #include <iterator>
 #include <mutex>
 #include <new>
+#include <thread>
 #include <vector>
 
 #include "core/errors.hpp"
 #include "core/flush_barrier.hpp"
+#include "core/quiet_thread.hpp"
 #include "core/request.hpp"
 #include "core/request_list.hpp"
 
@@ -116,6 +125,7 @@ constexpr size_t max_rw_chunk = 0x7ffff000;  // the kernel's MAX_RW_COUNT on 4 K
 constexpr size_t max_registered_buffer = size_t{1} << 30;  // the kernel refuses larger ones
 constexpr uint16_t max_retries = 1000;       // consecutive -EAGAIN/-EINTR/-ECANCELED, no progress
 constexpr auto backlog_retry_step = std::chrono::milliseconds(1);  // kernel refused SQEs, no CQE to wait for
+constexpr auto helper_grace = std::chrono::milliseconds(10);  // no reaper this long: the helper carries on
 constexpr auto cancel_wait_step = std::chrono::milliseconds(10);
 constexpr auto cancel_wait_max = std::chrono::seconds(2);
 
@@ -230,6 +240,18 @@ public:
     io_uring_backend() = default;
 
     ~io_uring_backend() override {
+        if (helper_.joinable()) {
+            {
+                std::lock_guard lock(cq_mutex_);
+                helper_stop_ = true;
+                helper_cv_.notify_all();
+                if (cq_owner_ == owner_helper) {  // asleep in the kernel: a NOP wakes it
+                    std::lock_guard sq(sq_mutex_);
+                    post_nop_locked(poke_tag);
+                }
+            }
+            helper_.join();
+        }
         if (ring_ready_) io_uring_queue_exit(&ring_);
     }
 
@@ -281,61 +303,29 @@ public:
         reg.timeout.tv_sec = 0;
         reg.timeout.tv_nsec = 0;
         can_cancel_ = io_uring_register_sync_cancel(&ring_, &reg) == -ENOENT;
-        return 0;
+        return start_quiet_thread([&] { helper_ = std::thread([this] { helper_main(); }); });
     }
 
-    // The first SQE of each request. A kernel that refuses to take them (out of memory) leaves the
-    // rest with the caller: E_INSUFFICIENT_RESOURCES with *accepted, as API.md allows.
     int submit(request *const *reqs, size_t n, size_t *accepted) override {
-        std::lock_guard lock(sq_mutex_);
-        if (!backlog_.empty()) retry_backlog_locked();
-        size_t i = 0;
-        while (i < n) {
-            chunk_n_ = 0;
-            while (i < n) {
-                request *r = reqs[i];
-                init_locked(r);
-                if (r->is_sync() && barrier_.holds(r)) {
-                    r->stage.store(stage_held, std::memory_order_release);
-                    barrier_.held.push_back(r);
-                    ++i;
-                    continue;
-                }
-                io_uring_sqe *sqe = get_sqe_locked();
-                if (sqe == nullptr) break;  // the SQ is full: flush what we have, then go on
-                prep_sqe(sqe, r);
-                r->stage.store(stage_inflight, std::memory_order_release);  // cancel reads the slot
-                if (r->is_write()) barrier_.writes.push_back(r);
-                chunk_[chunk_n_++] = {r, sqe, i};
-                ++i;
-            }
-            if (chunk_n_ == 0) {
-                if (i == n) break;  // the rest were held flushes
-                *accepted = i;      // not even one free SQE
-                return FILEAIO_E_INSUFFICIENT_RESOURCES;
-            }
-            size_t consumed = 0;
-            const int err = flush_locked(&consumed);
-            if (consumed < chunk_n_) {
-                // The kernel took no more: reqs[first..] stay with the caller, untouched.
-                const size_t first = chunk_[consumed].index;
-                for (size_t k = first; k < i; ++k) rollback_locked(reqs[k]);
-                chunk_n_ = 0;
-                *accepted = first;
-                return err == -ENOMEM ? FILEAIO_E_NO_MEMORY : FILEAIO_E_INSUFFICIENT_RESOURCES;
-            }
-            chunk_n_ = 0;
+        // Counted before the kernel can complete any of them (the CQ owner counts them down).
+        outstanding_.fetch_add(static_cast<int64_t>(n), std::memory_order_seq_cst);
+        int rc = submit_sq(reqs, n, accepted);
+        if (*accepted < n) outstanding_.fetch_sub(static_cast<int64_t>(n - *accepted), std::memory_order_seq_cst);
+        // The progress helper sleeps until there is work; one load when it is already watching.
+        if (*accepted != 0 && helper_state_.load(std::memory_order_seq_cst) == helper_idle) {
+            std::lock_guard lock(cq_mutex_);
+            helper_cv_.notify_one();
         }
-        *accepted = n;
-        return 0;
+        return rc;
     }
 
     size_t reap(request **out, size_t cap, size_t want, const deadline &dl) override {
         std::unique_lock lock(cq_mutex_);
+        ++reaps_;
         if (cq_owner_ != owner_none && !kick_seen_ && !dl.expired()) {
-            // A canceller sleeps on the CQ: ask for it and wake the owner, which gives it up at
-            // once. Meanwhile the deadline and wakeups hold (the owner that takes the wakeup NOP
-            // sets kick_seen_ and notifies).
+            // A canceller or the helper sleeps on the CQ: ask for it and wake the owner, which
+            // gives it up at once. Meanwhile the deadline and wakeups hold (the owner that takes
+            // the wakeup NOP sets kick_seen_ and notifies).
             cq_wanted_ = true;
             {
                 std::lock_guard sq(sq_mutex_);
@@ -370,6 +360,11 @@ public:
             sleep_for_cqe_locked(lock, dl);
         }
         release_cq_locked();
+        // A helper that stood back for this reaper looks again after its grace period.
+        if (helper_state_.load(std::memory_order_relaxed) == helper_parked) {
+            helper_state_.store(helper_watching, std::memory_order_relaxed);
+            helper_cv_.notify_one();
+        }
         return got;
     }
 
@@ -390,6 +385,7 @@ public:
                 std::lock_guard sq(sq_mutex_);  // held -> inflight happens under both locks
                 barrier_.held.remove(r);
                 r->stage.store(stage_canceled, std::memory_order_relaxed);
+                outstanding_.fetch_sub(1, std::memory_order_seq_cst);
                 return 0;
             }
             case stage_inflight: break;
@@ -412,6 +408,7 @@ public:
         if (rc == 0) await_cancelled_cqe_locked(lock, r);
         if (rc == 0 && s.cancel_seen && s.cancel_res == -ECANCELED) {
             r->stage.store(stage_canceled, std::memory_order_relaxed);
+            outstanding_.fetch_sub(1, std::memory_order_seq_cst);
             if (r->is_write()) {
                 request *none = nullptr;
                 if (settle_locked(&none, 0, &none, 0, r)) poke_if_reaper_sleeps_locked();
@@ -475,7 +472,10 @@ public:
     }
 
 private:
-    enum owner { owner_none, owner_reaper, owner_canceller };
+    enum owner { owner_none, owner_reaper, owner_canceller, owner_helper };
+    // The progress helper: idle (nothing outstanding; submit wakes it), parked (a reaper owns the
+    // CQ; the reaper wakes it on leaving), watching (looks again every helper_grace).
+    enum helper_mode : int { helper_idle, helper_watching, helper_parked };
 
     struct queued {
         request *r;
@@ -490,6 +490,52 @@ private:
     };
 
     // ---- submission side (sq_mutex_) ----
+
+    // The first SQE of each request. A kernel that refuses to take them (out of memory) leaves the
+    // rest with the caller: E_INSUFFICIENT_RESOURCES with *accepted, as API.md allows.
+    int submit_sq(request *const *reqs, size_t n, size_t *accepted) {
+        std::lock_guard lock(sq_mutex_);
+        if (!backlog_.empty()) retry_backlog_locked();
+        size_t i = 0;
+        while (i < n) {
+            chunk_n_ = 0;
+            while (i < n) {
+                request *r = reqs[i];
+                init_locked(r);
+                if (r->is_sync() && barrier_.holds(r)) {
+                    r->stage.store(stage_held, std::memory_order_release);
+                    barrier_.held.push_back(r);
+                    ++i;
+                    continue;
+                }
+                io_uring_sqe *sqe = get_sqe_locked();
+                if (sqe == nullptr) break;  // the SQ is full: flush what we have, then go on
+                prep_sqe(sqe, r);
+                r->stage.store(stage_inflight, std::memory_order_release);  // cancel reads the slot
+                if (r->is_write()) barrier_.writes.push_back(r);
+                chunk_[chunk_n_++] = {r, sqe, i};
+                ++i;
+            }
+            if (chunk_n_ == 0) {
+                if (i == n) break;  // the rest were held flushes
+                *accepted = i;      // not even one free SQE
+                return FILEAIO_E_INSUFFICIENT_RESOURCES;
+            }
+            size_t consumed = 0;
+            const int err = flush_locked(&consumed);
+            if (consumed < chunk_n_) {
+                // The kernel took no more: reqs[first..] stay with the caller, untouched.
+                const size_t first = chunk_[consumed].index;
+                for (size_t k = first; k < i; ++k) rollback_locked(reqs[k]);
+                chunk_n_ = 0;
+                *accepted = first;
+                return err == -ENOMEM ? FILEAIO_E_NO_MEMORY : FILEAIO_E_INSUFFICIENT_RESOURCES;
+            }
+            chunk_n_ = 0;
+        }
+        *accepted = n;
+        return 0;
+    }
 
     void init_locked(request *r) {
         slot *s = new (r->scratch) slot{};
@@ -724,6 +770,7 @@ private:
             if (chunk_n_ != 0) flush_chunk_locked();
         }
         for (size_t k = 0; k < nf; ++k) push_ready_locked(finished[k]);
+        if (nf != 0) outstanding_.fetch_sub(static_cast<int64_t>(nf), std::memory_order_seq_cst);
         return nf != 0;
     }
 
@@ -835,6 +882,47 @@ private:
         }
     }
 
+    // Progress without a waiter (API.md "Asynchrony"): continuations, the flushes the barrier
+    // lets go and the backlog need someone to consume CQEs. While requests are outstanding and no
+    // reaper has come for a whole helper_grace, this thread owns the CQ and does it; it gives the
+    // CQ up as soon as a reaper asks. A thread that keeps waiting costs it nothing: the helper is
+    // parked while a reaper owns the CQ, and wakes at most once per grace period.
+    void helper_main() {
+        std::unique_lock lock(cq_mutex_);
+        bool quiet = false;  // a whole grace period passed without a reaper
+        uint64_t seen = reaps_;
+        while (!helper_stop_) {
+            if (outstanding_.load(std::memory_order_seq_cst) <= 0) {
+                helper_state_.store(helper_idle, std::memory_order_seq_cst);
+                if (outstanding_.load(std::memory_order_seq_cst) <= 0) helper_cv_.wait(lock);  // submit wakes us
+                helper_state_.store(helper_watching, std::memory_order_relaxed);
+                quiet = false;
+                continue;
+            }
+            if (cq_owner_ == owner_reaper) {
+                helper_state_.store(helper_parked, std::memory_order_relaxed);
+                helper_cv_.wait(lock);  // the reaper wakes us when it leaves
+                quiet = false;
+                continue;
+            }
+            if (!quiet || cq_owner_ != owner_none || cq_wanted_) {
+                helper_state_.store(helper_watching, std::memory_order_relaxed);
+                seen = reaps_;
+                helper_cv_.wait_for(lock, helper_grace);
+                quiet = reaps_ == seen && cq_owner_ == owner_none;
+                continue;
+            }
+            cq_owner_ = owner_helper;
+            while (!helper_stop_ && !cq_wanted_ && outstanding_.load(std::memory_order_seq_cst) > 0) {
+                drain_locked();
+                if (helper_stop_ || cq_wanted_ || outstanding_.load(std::memory_order_seq_cst) <= 0) break;
+                sleep_for_cqe_locked(lock, deadline::never());
+            }
+            release_cq_locked();
+            quiet = false;
+        }
+    }
+
     // ready_ grew outside the CQ owner: a reaper asleep in the kernel must look at it.
     void poke_if_reaper_sleeps_locked() {
         if (cq_owner_ != owner_reaper) return;  // no reaper, or it waits for ownership and will look
@@ -867,6 +955,14 @@ private:
     request *ready_tail_ = nullptr;
     bool kick_seen_ = false;
     bool cq_wanted_ = false;  // a reaper waits for the CQ: its owner gives it up at once
+    uint64_t reaps_ = 0;      // reap calls so far (the helper's sign that a reaper is around)
+
+    // Requests submitted and not yet in ready_ or cancelled (in the kernel, held or backlogged).
+    std::atomic<int64_t> outstanding_{0};
+    std::atomic<int> helper_state_{helper_idle};  // changed under cq_mutex_; submit peeks at it
+    std::condition_variable helper_cv_;
+    bool helper_stop_ = false;
+    std::thread helper_;  // last: started by init, joined by the destructor before the rest goes
 };
 
 }  // namespace
