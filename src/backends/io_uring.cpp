@@ -81,7 +81,6 @@
 
 #include <fcntl.h>
 #include <liburing.h>
-#include <sys/resource.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -90,7 +89,6 @@
 #include <climits>
 #include <condition_variable>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <iterator>
 #include <mutex>
@@ -98,7 +96,6 @@
 #include <thread>
 #include <vector>
 
-#include "core/errors.hpp"
 #include "core/flush_barrier.hpp"
 #include "core/quiet_thread.hpp"
 #include "core/request.hpp"
@@ -120,7 +117,6 @@ constexpr unsigned sq_entries_max = 4096;   // larger batches take one io_uring_
 constexpr uint64_t cq_slack = 64;            // kick, pokes, refused SQEs on top of max_reqs
 constexpr uint64_t cq_entries_max = 65536;   // the kernel's IORING_MAX_CQ_ENTRIES (NODROP covers more)
 constexpr unsigned cqe_batch = 64;
-constexpr unsigned probe_entries = 4;
 constexpr size_t max_rw_chunk = 0x7ffff000;  // the kernel's MAX_RW_COUNT on 4 KiB pages
 constexpr size_t max_registered_buffer = size_t{1} << 30;  // the kernel refuses larger ones
 constexpr uint16_t max_retries = 1000;       // consecutive -EAGAIN/-EINTR/-ECANCELED, no progress
@@ -176,65 +172,6 @@ __kernel_timespec to_timespec(clock::duration d) {
     return ts;
 }
 
-const char *errno_name(int err) { return error_name(-err); }
-
-// A one-line cause for io_uring_setup failing with `err`.
-void describe_setup_failure(int err, char *reason, size_t size) {
-    if (reason == nullptr || size == 0) return;
-    switch (err) {
-        case ENOSYS:
-            std::snprintf(reason, size, "io_uring_setup: ENOSYS (the kernel is built without io_uring)");
-            return;
-        case EPERM: {
-            int disabled = -1;
-            if (FILE *f = std::fopen("/proc/sys/kernel/io_uring_disabled", "re")) {
-                if (std::fscanf(f, "%d", &disabled) != 1) disabled = -1;
-                std::fclose(f);
-            }
-            if (disabled == 2) {
-                std::snprintf(reason, size, "io_uring_setup: EPERM (kernel.io_uring_disabled=2)");
-            } else if (disabled == 1) {
-                std::snprintf(reason, size,
-                              "io_uring_setup: EPERM (kernel.io_uring_disabled=1 and this process is neither "
-                              "privileged nor in kernel.io_uring_group)");
-            } else {
-                std::snprintf(reason, size, "io_uring_setup: EPERM (refused by a seccomp filter or security module)");
-            }
-            return;
-        }
-        case ENOMEM: {
-            struct rlimit rl {};
-            getrlimit(RLIMIT_MEMLOCK, &rl);
-            if (rl.rlim_cur == RLIM_INFINITY) {
-                std::snprintf(reason, size, "io_uring_setup: ENOMEM (the kernel refused the ring memory)");
-            } else {
-                std::snprintf(reason, size,
-                              "io_uring_setup: ENOMEM (the kernel refused the ring memory; RLIMIT_MEMLOCK is %llu KiB, "
-                              "see ulimit -l)",
-                              static_cast<unsigned long long>(rl.rlim_cur / 1024));
-            }
-            return;
-        }
-        case EMFILE:
-        case ENFILE:
-            std::snprintf(reason, size, "io_uring_setup: %s (no file descriptor left for the ring)", errno_name(err));
-            return;
-        default:
-            std::snprintf(reason, size, "io_uring_setup: %s (%s)", errno_name(err), error_sentence(-err));
-            return;
-    }
-}
-
-int setup_error_code(int err) {
-    switch (err) {
-        case ENOMEM:
-        case EMFILE:
-        case ENFILE:
-        case EAGAIN: return FILEAIO_E_INSUFFICIENT_RESOURCES;
-        default: return FILEAIO_E_NOT_SUPPORTED;
-    }
-}
-
 class io_uring_backend final : public backend {
 public:
     io_uring_backend() = default;
@@ -284,7 +221,7 @@ public:
             if (rc == 0) features_ = p.features;
             break;
         }
-        if (rc < 0) return setup_error_code(-rc);
+        if (rc < 0) return io_uring_setup_error(-rc);
         ring_ready_ = true;
         sqpoll_ = (ring_.flags & IORING_SETUP_SQPOLL) != 0;
         if (sqpoll != sqpoll_) return FILEAIO_E_NOT_SUPPORTED;  // never silently without SQPOLL
@@ -967,41 +904,11 @@ private:
 
 }  // namespace
 
-int io_uring_probe(char *reason, size_t reason_size) {
-    io_uring ring{};
-    io_uring_params p{};
-    int rc = io_uring_queue_init_params(probe_entries, &ring, &p);
-    if (rc < 0) {
-        describe_setup_failure(-rc, reason, reason_size);
-        // No descriptor or ring memory left (EMFILE, ENFILE, ENOMEM, EAGAIN): io_uring is here but
-        // out of room for now; the registry then still tries a context asked for by name, whose
-        // creation fails with E_INSUFFICIENT_RESOURCES as API.md says, and AUTO moves on.
-        return setup_error_code(-rc) == FILEAIO_E_INSUFFICIENT_RESOURCES ? FILEAIO_E_INSUFFICIENT_RESOURCES
-                                                                         : FILEAIO_E_NOT_SUPPORTED;
-    }
-    const unsigned features = p.features;
-    io_uring_queue_exit(&ring);
-    if ((features & IORING_FEAT_EXT_ARG) == 0 || (features & IORING_FEAT_NODROP) == 0) {
-        if (reason != nullptr && reason_size != 0)
-            std::snprintf(reason, reason_size,
-                          "io_uring: the kernel is too old (needs IORING_FEAT_EXT_ARG, Linux 5.11)");
-        return FILEAIO_E_NOT_SUPPORTED;
-    }
-    if (reason != nullptr && reason_size != 0) std::snprintf(reason, reason_size, "available (io_uring)");
-    return 0;
-}
-
 int io_uring_create(const backend_config &config, std::unique_ptr<backend> *out) {
     auto be = std::unique_ptr<io_uring_backend>(new (std::nothrow) io_uring_backend());
     if (!be) return FILEAIO_E_NO_MEMORY;
     if (int rc = be->init(config); rc != 0) return rc;
     *out = std::move(be);
-    return 0;
-}
-
-int io_uring_limits(fileaio_limits *limits) {
-    limits->max_outstanding = FILEAIO_UNLIMITED_REQS;
-    limits->buffer_alignment = 0;
     return 0;
 }
 
