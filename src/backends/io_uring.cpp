@@ -826,29 +826,25 @@ private:
     // parked while a reaper owns the CQ, and wakes at most once per grace period.
     void helper_main() {
         std::unique_lock lock(cq_mutex_);
-        bool quiet = false;  // a whole grace period passed without a reaper
-        uint64_t seen = reaps_;
         while (!helper_stop_) {
+            // Every look follows a whole grace period, also after being woken: submit and the
+            // reaper wake the helper at most once per grace period, however often they run.
+            helper_state_.store(helper_watching, std::memory_order_relaxed);
+            const uint64_t seen = reaps_;
+            helper_cv_.wait_for(lock, helper_grace);
+            if (helper_stop_) break;
             if (outstanding_.load(std::memory_order_seq_cst) <= 0) {
                 helper_state_.store(helper_idle, std::memory_order_seq_cst);
-                if (outstanding_.load(std::memory_order_seq_cst) <= 0) helper_cv_.wait(lock);  // submit wakes us
-                helper_state_.store(helper_watching, std::memory_order_relaxed);
-                quiet = false;
+                if (outstanding_.load(std::memory_order_seq_cst) <= 0 && !helper_stop_)
+                    helper_cv_.wait(lock);  // the next submit wakes us
                 continue;
             }
             if (cq_owner_ == owner_reaper) {
                 helper_state_.store(helper_parked, std::memory_order_relaxed);
                 helper_cv_.wait(lock);  // the reaper wakes us when it leaves
-                quiet = false;
                 continue;
             }
-            if (!quiet || cq_owner_ != owner_none || cq_wanted_) {
-                helper_state_.store(helper_watching, std::memory_order_relaxed);
-                seen = reaps_;
-                helper_cv_.wait_for(lock, helper_grace);
-                quiet = reaps_ == seen && cq_owner_ == owner_none;
-                continue;
-            }
+            if (reaps_ != seen || cq_owner_ != owner_none || cq_wanted_) continue;
             cq_owner_ = owner_helper;
             while (!helper_stop_ && !cq_wanted_ && outstanding_.load(std::memory_order_seq_cst) > 0) {
                 drain_locked();
@@ -856,7 +852,6 @@ private:
                 sleep_for_cqe_locked(lock, deadline::never());
             }
             release_cq_locked();
-            quiet = false;
         }
     }
 
