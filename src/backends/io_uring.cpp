@@ -3,17 +3,29 @@
 // Threads and locks. Any number of threads submit, one thread waits (reap), and cancel and
 // wakeup come from any thread.
 //  - sq_mutex_ guards the submission queue and what submitters update with it: the barrier lists
-//    (writes in flight, held flushes), the registered-file map and the registered-buffer table.
+//    (writes in flight, held flushes) and the registered-buffer table.
 //    One submit call fills its SQEs and calls io_uring_submit once (more only when the batch is
 //    larger than the SQ) under it, so, without SQPOLL, the SQ is empty whenever the lock is free.
 //    Uncontended it costs one atomic pair per call, against a system call that dwarfs it.
 //  - cq_mutex_ guards the consumption of the completion queue: who owns the CQ (cq_owner_), the
 //    list of finished requests not yet handed back (ready_), and the stage of submitted requests.
 //    Only the CQ owner reads and advances the CQ and sleeps in io_uring_enter(GETEVENTS), without
-//    holding the mutex. The owner is the reaper (the thread inside wait) or, when nobody waits, a
-//    canceller that needs its target's CQE. Two threads never sleep on one CQ (the kernel wakes
-//    only the first of several waiters).
+//    holding the mutex. The owner is the reaper (the thread inside wait), a canceller that needs
+//    its target's CQE, or the progress helper (below). Two threads never sleep on one CQ (the
+//    kernel wakes only the first of several waiters). A reaper always gets the CQ promptly: when
+//    another thread owns it, the reaper sets cq_wanted_ and posts a poke NOP, which wakes the
+//    owner from its kernel sleep, and the owner hands the CQ over at once (a canceller then waits
+//    for the reaper to park its CQE). Until then the reaper's deadline and wakeups hold; a poll
+//    (deadline already passed) takes what is in ready_ and does not wait for the CQ at all.
 //  Lock order: cq_mutex_ before sq_mutex_. No lock is held across IORING_REGISTER_SYNC_CANCEL.
+//
+// Progress without a waiter. Continuations, flushes the barrier lets go and the backlog (below)
+// are issued by whoever consumes CQEs. So that they go on with nobody in wait (API.md
+// "Asynchrony"), a helper thread takes the CQ when requests are outstanding and no reaper has
+// come for a whole helper_grace (10 ms), and hands it to the next reaper as above. A thread
+// that keeps waiting costs nearly nothing: the helper is parked while a reaper owns the CQ, and
+// looks again at most once per grace period; submit only reads one atomic unless the helper is
+// idle (nothing outstanding), when it wakes it.
 //
 // Wakeup. kick() posts a NOP whose user_data is kick_tag (at most one outstanding); the CQ owner
 // that consumes it sets kick_seen_ and the reap in progress, or the next one, returns at once.
@@ -29,8 +41,8 @@
 // swallows), else hands the CQE back to normal processing and returns E_COMPLETED. A cancelled
 // request's CQE is therefore always consumed before cancel returns 0: no stale CQE can meet a
 // re-submitted request (the generation only checks this). -ENOENT (its CQE is in the ring, or a
-// driver runs it outside io_uring's reach, as FUSE does), -EALREADY and -ETIME: E_IN_PROGRESS. Continuations of a partial transfer already touched
-// the file and are never cancelled. A second concurrent cancel gets E_IN_PROGRESS. A flush held
+// driver runs it outside io_uring's reach, as FUSE does), -EALREADY and -ETIME: E_IN_PROGRESS.
+// Continuations of a partial transfer already touched the file and are never cancelled. A second concurrent cancel gets E_IN_PROGRESS. A flush held
 // by the barrier (below) is not in the kernel and is cancelled here. Without SYNC_CANCEL (before
 // Linux 6.0) a request in the kernel cannot be stopped: E_IN_PROGRESS. With SQPOLL an SQE the SQ
 // thread has not taken yet is not found: E_COMPLETED (a wait returns it, as promised). Waiting
@@ -43,6 +55,14 @@
 // request in the ring, would hold back the wakeup NOP, cannot see continuations we submit later,
 // and leaves requests that cancel cannot find.
 //
+// Room in the kernel. The CQ has max_reqs + 64 entries, up to the kernel's 65536; beyond that the
+// kernel's no-drop overflow (IORING_FEAT_NODROP, required) keeps the extra CQEs, so any max_reqs
+// is honest. When io_uring_enter refuses SQEs (-EAGAIN, -EBUSY: out of memory, or an overflowing
+// CQ on older kernels) nothing spins and no request fails for it: a first submission leaves the
+// rest with the caller (E_INSUFFICIENT_RESOURCES with *accepted, as API.md allows); requests
+// already SUBMITTED (continuations, released flushes) wait on the backlog and are submitted again
+// after CQEs are consumed, or every backlog_retry_step while the CQ owner has none to wait for.
+//
 // Short transfers and retries. The backend continues a read or write from r->transferred until it
 // is whole, hits end of file (a read of 0 bytes) or fails. -EAGAIN, -EINTR and an -ECANCELED that
 // no successful cancel explains are resubmitted, flushes included: io-wq fails with -ECANCELED a
@@ -50,15 +70,17 @@
 // (-EALREADY) and answered E_IN_PROGRESS; older kernels also cancelled the io-wq work of a thread
 // that exits. Such a request never started, so running it again is what E_IN_PROGRESS promised.
 //
-// Registered files and buffers. associate_with_file() puts the fd into a sparse fixed-file table;
-// requests on it use IOSQE_FIXED_FILE. A read or write whose buffer lies inside a registered
-// buffer uses IORING_OP_READ_FIXED/WRITE_FIXED. Registered files keep the file they had when
-// associated: an fd closed and reused for another file must be associated again.
+// Registered buffers; no registered files. A read or write whose buffer lies inside a registered
+// buffer uses IORING_OP_READ_FIXED/WRITE_FIXED. associate_with_file() only checks that the fd is
+// open: a fixed-file slot would hold its own reference to the file, so after the caller closed
+// the fd and the number was reused, requests on that number would go to the old file and keep it
+// alive until the context died, and the kernel tells nobody when an fd is closed. Association is a
+// hint that never changes which file is used (API.md), so requests always name the fd itself;
+// the cost of that is measured in docs/PERFORMANCE.md.
 #include "backends/io_uring.hpp"
 
+#include <fcntl.h>
 #include <liburing.h>
-#include <sched.h>
-#include <sys/resource.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -67,15 +89,15 @@
 #include <climits>
 #include <condition_variable>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <iterator>
 #include <mutex>
 #include <new>
+#include <thread>
 #include <vector>
 
-#include "core/errors.hpp"
 #include "core/flush_barrier.hpp"
+#include "core/quiet_thread.hpp"
 #include "core/request.hpp"
 #include "core/request_list.hpp"
 
@@ -95,13 +117,11 @@ constexpr unsigned sq_entries_max = 4096;   // larger batches take one io_uring_
 constexpr uint64_t cq_slack = 64;            // kick, pokes, refused SQEs on top of max_reqs
 constexpr uint64_t cq_entries_max = 65536;   // the kernel's IORING_MAX_CQ_ENTRIES (NODROP covers more)
 constexpr unsigned cqe_batch = 64;
-constexpr unsigned probe_entries = 4;
 constexpr size_t max_rw_chunk = 0x7ffff000;  // the kernel's MAX_RW_COUNT on 4 KiB pages
 constexpr size_t max_registered_buffer = size_t{1} << 30;  // the kernel refuses larger ones
-constexpr unsigned file_slots_max = 4096;
-constexpr int max_associated_fd = 1 << 20;
 constexpr uint16_t max_retries = 1000;       // consecutive -EAGAIN/-EINTR/-ECANCELED, no progress
-constexpr unsigned submit_attempts = 100;    // io_uring_enter refusing to take SQEs (-EAGAIN, -EBUSY)
+constexpr auto backlog_retry_step = std::chrono::milliseconds(1);  // kernel refused SQEs, no CQE to wait for
+constexpr auto helper_grace = std::chrono::milliseconds(10);  // no reaper this long: the helper carries on
 constexpr auto cancel_wait_step = std::chrono::milliseconds(10);
 constexpr auto cancel_wait_max = std::chrono::seconds(2);
 
@@ -121,15 +141,21 @@ enum stage : uint32_t {
 struct slot {
     uint64_t user_data = 0;
     struct iovec one = {nullptr, 0};  // the rest of a partly done vector element
-    int32_t file_index = -1;          // fixed-file slot, or -1: the fd itself
     int32_t buf_index = -1;           // registered buffer that holds the whole buffer, or -1
     int32_t cancel_res = 0;           // the CQE that arrived while cancelling
+    request *backlog_next = nullptr;  // on the backlog (the request may be on a barrier list too)
+    request *backlog_prev = nullptr;
     uint16_t retries = 0;
     bool cancel_seen = false;
 };
 static_assert(sizeof(slot) <= backend_scratch_size);
 
 slot &slot_of(request *r) { return *std::launder(reinterpret_cast<slot *>(r->scratch)); }
+
+struct backlog_links {
+    static request *&next(request *r) { return slot_of(r).backlog_next; }
+    static request *&prev(request *r) { return slot_of(r).backlog_prev; }
+};
 
 unsigned round_up_pow2(uint64_t v) {
     uint64_t p = 1;
@@ -146,70 +172,23 @@ __kernel_timespec to_timespec(clock::duration d) {
     return ts;
 }
 
-const char *errno_name(int err) { return error_name(-err); }
-
-// A one-line cause for io_uring_setup failing with `err`.
-void describe_setup_failure(int err, char *reason, size_t size) {
-    if (reason == nullptr || size == 0) return;
-    switch (err) {
-        case ENOSYS:
-            std::snprintf(reason, size, "io_uring_setup: ENOSYS (the kernel is built without io_uring)");
-            return;
-        case EPERM: {
-            int disabled = -1;
-            if (FILE *f = std::fopen("/proc/sys/kernel/io_uring_disabled", "re")) {
-                if (std::fscanf(f, "%d", &disabled) != 1) disabled = -1;
-                std::fclose(f);
-            }
-            if (disabled == 2) {
-                std::snprintf(reason, size, "io_uring_setup: EPERM (kernel.io_uring_disabled=2)");
-            } else if (disabled == 1) {
-                std::snprintf(reason, size,
-                              "io_uring_setup: EPERM (kernel.io_uring_disabled=1 and this process is neither "
-                              "privileged nor in kernel.io_uring_group)");
-            } else {
-                std::snprintf(reason, size, "io_uring_setup: EPERM (refused by a seccomp filter or security module)");
-            }
-            return;
-        }
-        case ENOMEM: {
-            struct rlimit rl {};
-            getrlimit(RLIMIT_MEMLOCK, &rl);
-            if (rl.rlim_cur == RLIM_INFINITY) {
-                std::snprintf(reason, size, "io_uring_setup: ENOMEM (the kernel refused the ring memory)");
-            } else {
-                std::snprintf(reason, size,
-                              "io_uring_setup: ENOMEM (the kernel refused the ring memory; RLIMIT_MEMLOCK is %llu KiB, "
-                              "see ulimit -l)",
-                              static_cast<unsigned long long>(rl.rlim_cur / 1024));
-            }
-            return;
-        }
-        case EMFILE:
-        case ENFILE:
-            std::snprintf(reason, size, "io_uring_setup: %s (no file descriptor left for the ring)", errno_name(err));
-            return;
-        default:
-            std::snprintf(reason, size, "io_uring_setup: %s (%s)", errno_name(err), error_sentence(-err));
-            return;
-    }
-}
-
-int setup_error_code(int err) {
-    switch (err) {
-        case ENOMEM:
-        case EMFILE:
-        case ENFILE:
-        case EAGAIN: return FILEAIO_E_INSUFFICIENT_RESOURCES;
-        default: return FILEAIO_E_NOT_SUPPORTED;
-    }
-}
-
 class io_uring_backend final : public backend {
 public:
     io_uring_backend() = default;
 
     ~io_uring_backend() override {
+        if (helper_.joinable()) {
+            {
+                std::lock_guard lock(cq_mutex_);
+                helper_stop_ = true;
+                helper_cv_.notify_all();
+                if (cq_owner_ == owner_helper) {  // asleep in the kernel: a NOP wakes it
+                    std::lock_guard sq(sq_mutex_);
+                    post_nop_locked(poke_tag);
+                }
+            }
+            helper_.join();
+        }
         if (ring_ready_) io_uring_queue_exit(&ring_);
     }
 
@@ -242,7 +221,7 @@ public:
             if (rc == 0) features_ = p.features;
             break;
         }
-        if (rc < 0) return setup_error_code(-rc);
+        if (rc < 0) return io_uring_setup_error(-rc);
         ring_ready_ = true;
         sqpoll_ = (ring_.flags & IORING_SETUP_SQPOLL) != 0;
         if (sqpoll != sqpoll_) return FILEAIO_E_NOT_SUPPORTED;  // never silently without SQPOLL
@@ -261,11 +240,199 @@ public:
         reg.timeout.tv_sec = 0;
         reg.timeout.tv_nsec = 0;
         can_cancel_ = io_uring_register_sync_cancel(&ring_, &reg) == -ENOENT;
-        return 0;
+        return start_quiet_thread([&] { helper_ = std::thread([this] { helper_main(); }); });
     }
 
     int submit(request *const *reqs, size_t n, size_t *accepted) override {
+        // Counted before the kernel can complete any of them (the CQ owner counts them down).
+        outstanding_.fetch_add(static_cast<int64_t>(n), std::memory_order_seq_cst);
+        int rc = submit_sq(reqs, n, accepted);
+        if (*accepted < n) outstanding_.fetch_sub(static_cast<int64_t>(n - *accepted), std::memory_order_seq_cst);
+        // The progress helper sleeps until there is work; one load when it is already watching.
+        if (*accepted != 0 && helper_state_.load(std::memory_order_seq_cst) == helper_idle) {
+            std::lock_guard lock(cq_mutex_);
+            helper_cv_.notify_one();
+        }
+        return rc;
+    }
+
+    size_t reap(request **out, size_t cap, size_t want, const deadline &dl) override {
+        std::unique_lock lock(cq_mutex_);
+        ++reaps_;
+        if (cq_owner_ != owner_none && !kick_seen_ && !dl.expired()) {
+            // A canceller or the helper sleeps on the CQ: ask for it and wake the owner, which
+            // gives it up at once. Meanwhile the deadline and wakeups hold (the owner that takes
+            // the wakeup NOP sets kick_seen_ and notifies).
+            cq_wanted_ = true;
+            {
+                std::lock_guard sq(sq_mutex_);
+                post_nop_locked(poke_tag);
+            }
+            while (cq_owner_ != owner_none && !kick_seen_) {
+                if (dl.forever) {
+                    cq_cv_.wait(lock);
+                } else if (cq_cv_.wait_until(lock, dl.at) == std::cv_status::timeout) {
+                    break;
+                }
+            }
+            cq_wanted_ = false;
+            cq_cv_.notify_all();  // a canceller that stood back for us
+        }
+        if (cq_owner_ != owner_none) {
+            // Deadline passed or a wakeup came while another thread owns the CQ: what is ready.
+            const size_t got = take_ready_locked(out, cap);
+            kick_seen_ = false;
+            return got;
+        }
+        cq_owner_ = owner_reaper;
+        size_t got = 0;
+        for (;;) {
+            drain_locked();
+            got += take_ready_locked(out + got, cap - got);
+            if (kick_seen_) {
+                kick_seen_ = false;
+                break;
+            }
+            if (got >= want || got == cap || dl.expired()) break;
+            sleep_for_cqe_locked(lock, dl);
+        }
+        release_cq_locked();
+        // A helper that stood back for this reaper looks again after its grace period.
+        if (helper_state_.load(std::memory_order_relaxed) == helper_parked) {
+            helper_state_.store(helper_watching, std::memory_order_relaxed);
+            helper_cv_.notify_one();
+        }
+        return got;
+    }
+
+    void kick() override {
+        if (kick_outstanding_.exchange(true, std::memory_order_acq_rel)) return;  // one NOP wakes for all
         std::lock_guard lock(sq_mutex_);
+        // Only when the kernel refuses even a NOP (out of memory) is there nothing to wait for.
+        if (!post_nop_locked(kick_tag)) kick_outstanding_.store(false, std::memory_order_release);
+    }
+
+    int cancel(request *r) override {
+        std::unique_lock lock(cq_mutex_);
+        slot &s = slot_of(r);
+        switch (r->stage.load(std::memory_order_acquire)) {
+            case stage_done: return FILEAIO_E_COMPLETED;
+            case stage_canceled: return FILEAIO_E_NOT_SUBMITTED;
+            case stage_held: {
+                std::lock_guard sq(sq_mutex_);  // held -> inflight happens under both locks
+                barrier_.held.remove(r);
+                r->stage.store(stage_canceled, std::memory_order_relaxed);
+                outstanding_.fetch_sub(1, std::memory_order_seq_cst);
+                return 0;
+            }
+            case stage_inflight: break;
+            default: return FILEAIO_E_IN_PROGRESS;  // being submitted, continuing, or another cancel decides
+        }
+        if (!can_cancel_) return FILEAIO_E_IN_PROGRESS;
+        r->stage.store(stage_cancelling, std::memory_order_relaxed);
+        s.cancel_seen = false;
+        lock.unlock();
+
+        // The submit that queued r holds sq_mutex_ until io_uring_enter has taken its SQE.
+        { std::lock_guard sq(sq_mutex_); }
+        io_uring_sync_cancel_reg reg{};
+        reg.addr = s.user_data;
+        reg.timeout.tv_sec = 0;  // never wait for a running request
+        reg.timeout.tv_nsec = 0;
+        int rc = io_uring_register_sync_cancel(&ring_, &reg);
+
+        lock.lock();
+        if (rc == 0) await_cancelled_cqe_locked(lock, r);
+        if (rc == 0 && s.cancel_seen && s.cancel_res == -ECANCELED) {
+            r->stage.store(stage_canceled, std::memory_order_relaxed);
+            outstanding_.fetch_sub(1, std::memory_order_seq_cst);
+            if (r->is_write()) {
+                request *none = nullptr;
+                if (settle_locked(&none, 0, &none, 0, r)) poke_if_reaper_sleeps_locked();
+            }
+            return 0;
+        }
+        r->stage.store(stage_inflight, std::memory_order_relaxed);
+        // Not found (-ENOENT) is not proof that it finished: a request the driver runs itself (a
+        // FUSE read, say) is also unknown to io_uring's cancel. Its CQE has not been seen, so all
+        // we know is that it cannot be stopped and a wait will return it.
+        if (!s.cancel_seen) return FILEAIO_E_IN_PROGRESS;
+        // It finished (or stopped for another reason) while we asked: its CQE goes the normal way.
+        request *fin = r;
+        bool finished = advance(r, s.cancel_res);
+        bool pushed = finished ? settle_locked(&fin, 1, &fin, 0, nullptr) : settle_locked(&fin, 0, &fin, 1, nullptr);
+        if (pushed) poke_if_reaper_sleeps_locked();
+        return r->stage.load(std::memory_order_relaxed) == stage_done ? FILEAIO_E_COMPLETED : FILEAIO_E_IN_PROGRESS;
+    }
+
+    // A hint that takes no reference to the file (see the top of the file): it only says whether
+    // the fd is open now.
+    int associate_with_file(int fd) override {
+        if (::fcntl(fd, F_GETFD) < 0) return -errno;  // -EBADF for a closed fd: the operating system's answer
+        return 0;
+    }
+
+    int register_buffers(const struct iovec *iov, unsigned count) override {
+        std::vector<struct iovec> pieces;
+        std::vector<region> regions;
+        try {
+            for (unsigned i = 0; i < count; ++i) {
+                auto *base = static_cast<char *>(iov[i].iov_base);
+                for (size_t off = 0; off < iov[i].iov_len; off += max_registered_buffer) {
+                    size_t len = std::min(max_registered_buffer, iov[i].iov_len - off);
+                    auto start = reinterpret_cast<uintptr_t>(base + off);
+                    regions.push_back({start, start + len, static_cast<int32_t>(pieces.size())});
+                    pieces.push_back({base + off, len});
+                }
+            }
+        } catch (const std::bad_alloc &) {
+            return FILEAIO_E_NO_MEMORY;
+        }
+        std::sort(regions.begin(), regions.end(), [](const region &a, const region &b) { return a.start < b.start; });
+        std::lock_guard lock(sq_mutex_);
+        if (!regions_.empty()) {
+            io_uring_unregister_buffers(&ring_);
+            regions_.clear();
+        }
+        int rc = io_uring_register_buffers(&ring_, pieces.data(), static_cast<unsigned>(pieces.size()));
+        if (rc < 0) return rc == -ENOMEM ? FILEAIO_E_INSUFFICIENT_RESOURCES : rc;  // ENOMEM: RLIMIT_MEMLOCK
+        regions_ = std::move(regions);
+        return 0;
+    }
+
+    int unregister_buffers() override {
+        std::lock_guard lock(sq_mutex_);
+        if (regions_.empty()) return 0;
+        regions_.clear();
+        int rc = io_uring_unregister_buffers(&ring_);
+        return rc < 0 ? rc : 0;
+    }
+
+private:
+    enum owner { owner_none, owner_reaper, owner_canceller, owner_helper };
+    // The progress helper: idle (nothing outstanding; submit wakes it), parked (a reaper owns the
+    // CQ; the reaper wakes it on leaving), watching (looks again every helper_grace).
+    enum helper_mode : int { helper_idle, helper_watching, helper_parked };
+
+    struct queued {
+        request *r;
+        io_uring_sqe *sqe;
+        size_t index;  // in the submit batch
+    };
+
+    struct region {
+        uintptr_t start;
+        uintptr_t end;
+        int32_t index;
+    };
+
+    // ---- submission side (sq_mutex_) ----
+
+    // The first SQE of each request. A kernel that refuses to take them (out of memory) leaves the
+    // rest with the caller: E_INSUFFICIENT_RESOURCES with *accepted, as API.md allows.
+    int submit_sq(request *const *reqs, size_t n, size_t *accepted) {
+        std::lock_guard lock(sq_mutex_);
+        if (!backlog_.empty()) retry_backlog_locked();
         size_t i = 0;
         while (i < n) {
             chunk_n_ = 0;
@@ -307,172 +474,9 @@ public:
         return 0;
     }
 
-    size_t reap(request **out, size_t cap, size_t want, const deadline &dl) override {
-        std::unique_lock lock(cq_mutex_);
-        while (cq_owner_ != owner_none) cq_cv_.wait(lock);  // a canceller, briefly
-        cq_owner_ = owner_reaper;
-        size_t got = 0;
-        for (;;) {
-            drain_locked();
-            got += take_ready_locked(out + got, cap - got);
-            if (kick_seen_) {
-                kick_seen_ = false;
-                break;
-            }
-            if (got >= want || got == cap || dl.expired()) break;
-            lock.unlock();
-            wait_for_cqe(dl);
-            lock.lock();
-        }
-        cq_owner_ = owner_none;
-        cq_cv_.notify_all();
-        return got;
-    }
-
-    void kick() override {
-        if (kick_outstanding_.exchange(true, std::memory_order_acq_rel)) return;  // one NOP wakes for all
-        std::lock_guard lock(sq_mutex_);
-        // Only when the kernel refuses even a NOP (out of memory) is there nothing to wait for.
-        if (!post_nop_locked(kick_tag)) kick_outstanding_.store(false, std::memory_order_release);
-    }
-
-    int cancel(request *r) override {
-        std::unique_lock lock(cq_mutex_);
-        slot &s = slot_of(r);
-        switch (r->stage.load(std::memory_order_acquire)) {
-            case stage_done: return FILEAIO_E_COMPLETED;
-            case stage_canceled: return FILEAIO_E_NOT_SUBMITTED;
-            case stage_held: {
-                std::lock_guard sq(sq_mutex_);  // held -> inflight happens under both locks
-                barrier_.held.remove(r);
-                r->stage.store(stage_canceled, std::memory_order_relaxed);
-                return 0;
-            }
-            case stage_inflight: break;
-            default: return FILEAIO_E_IN_PROGRESS;  // being submitted, continuing, or another cancel decides
-        }
-        if (!can_cancel_) return FILEAIO_E_IN_PROGRESS;
-        r->stage.store(stage_cancelling, std::memory_order_relaxed);
-        s.cancel_seen = false;
-        lock.unlock();
-
-        // The submit that queued r holds sq_mutex_ until io_uring_enter has taken its SQE.
-        { std::lock_guard sq(sq_mutex_); }
-        io_uring_sync_cancel_reg reg{};
-        reg.addr = s.user_data;
-        reg.timeout.tv_sec = 0;  // never wait for a running request
-        reg.timeout.tv_nsec = 0;
-        int rc = io_uring_register_sync_cancel(&ring_, &reg);
-
-        lock.lock();
-        if (rc == 0) await_cancelled_cqe_locked(lock, r);
-        if (rc == 0 && s.cancel_seen && s.cancel_res == -ECANCELED) {
-            r->stage.store(stage_canceled, std::memory_order_relaxed);
-            if (r->is_write()) {
-                request *none = nullptr;
-                if (settle_locked(&none, 0, &none, 0, r)) poke_if_reaper_sleeps_locked();
-            }
-            return 0;
-        }
-        r->stage.store(stage_inflight, std::memory_order_relaxed);
-        // Not found (-ENOENT) is not proof that it finished: a request the driver runs itself (a
-        // FUSE read, say) is also unknown to io_uring's cancel. Its CQE has not been seen, so all
-        // we know is that it cannot be stopped and a wait will return it.
-        if (!s.cancel_seen) return FILEAIO_E_IN_PROGRESS;
-        // It finished (or stopped for another reason) while we asked: its CQE goes the normal way.
-        request *fin = r;
-        bool finished = advance(r, s.cancel_res);
-        bool pushed = finished ? settle_locked(&fin, 1, &fin, 0, nullptr) : settle_locked(&fin, 0, &fin, 1, nullptr);
-        if (pushed) poke_if_reaper_sleeps_locked();
-        return r->stage.load(std::memory_order_relaxed) == stage_done ? FILEAIO_E_COMPLETED : FILEAIO_E_IN_PROGRESS;
-    }
-
-    int associate_with_file(int fd) override {
-        if (fd > max_associated_fd) return 0;  // a hint we do not take
-        std::lock_guard lock(sq_mutex_);
-        if (file_slots_ == 0) {
-            struct rlimit rl {};
-            unsigned slots = file_slots_max;
-            if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < slots) slots = static_cast<unsigned>(rl.rlim_cur);
-            if (slots == 0 || io_uring_register_files_sparse(&ring_, slots) < 0) return 0;  // old kernel: no table
-            file_slots_ = slots;
-        }
-        const auto ufd = static_cast<size_t>(fd);
-        int32_t index = ufd < file_index_of_fd_.size() ? file_index_of_fd_[ufd] : -1;
-        if (index < 0) {
-            if (next_file_slot_ >= file_slots_) return 0;  // the table is full: the fd is used as is
-            index = static_cast<int32_t>(next_file_slot_);
-        }
-        try {
-            if (ufd >= file_index_of_fd_.size()) file_index_of_fd_.resize(ufd + 1, -1);
-        } catch (const std::bad_alloc &) {
-            return FILEAIO_E_NO_MEMORY;
-        }
-        int rc = io_uring_register_files_update(&ring_, static_cast<unsigned>(index), &fd, 1);
-        if (rc < 0) return rc;  // -EBADF for a closed fd: the operating system's answer
-        if (file_index_of_fd_[ufd] < 0) ++next_file_slot_;
-        file_index_of_fd_[ufd] = index;
-        return 0;
-    }
-
-    int register_buffers(const struct iovec *iov, unsigned count) override {
-        std::vector<struct iovec> pieces;
-        std::vector<region> regions;
-        try {
-            for (unsigned i = 0; i < count; ++i) {
-                auto *base = static_cast<char *>(iov[i].iov_base);
-                for (size_t off = 0; off < iov[i].iov_len; off += max_registered_buffer) {
-                    size_t len = std::min(max_registered_buffer, iov[i].iov_len - off);
-                    auto start = reinterpret_cast<uintptr_t>(base + off);
-                    regions.push_back({start, start + len, static_cast<int32_t>(pieces.size())});
-                    pieces.push_back({base + off, len});
-                }
-            }
-        } catch (const std::bad_alloc &) {
-            return FILEAIO_E_NO_MEMORY;
-        }
-        std::sort(regions.begin(), regions.end(), [](const region &a, const region &b) { return a.start < b.start; });
-        std::lock_guard lock(sq_mutex_);
-        if (!regions_.empty()) {
-            io_uring_unregister_buffers(&ring_);
-            regions_.clear();
-        }
-        int rc = io_uring_register_buffers(&ring_, pieces.data(), static_cast<unsigned>(pieces.size()));
-        if (rc < 0) return rc == -ENOMEM ? FILEAIO_E_INSUFFICIENT_RESOURCES : rc;  // ENOMEM: RLIMIT_MEMLOCK
-        regions_ = std::move(regions);
-        return 0;
-    }
-
-    int unregister_buffers() override {
-        std::lock_guard lock(sq_mutex_);
-        if (regions_.empty()) return 0;
-        regions_.clear();
-        int rc = io_uring_unregister_buffers(&ring_);
-        return rc < 0 ? rc : 0;
-    }
-
-private:
-    enum owner { owner_none, owner_reaper, owner_canceller };
-
-    struct queued {
-        request *r;
-        io_uring_sqe *sqe;
-        size_t index;  // in the submit batch
-    };
-
-    struct region {
-        uintptr_t start;
-        uintptr_t end;
-        int32_t index;
-    };
-
-    // ---- submission side (sq_mutex_) ----
-
     void init_locked(request *r) {
         slot *s = new (r->scratch) slot{};
         s->user_data = reinterpret_cast<uintptr_t>(r) | (++generation_ & tag_mask);
-        const auto ufd = static_cast<size_t>(r->fd);
-        if (ufd < file_index_of_fd_.size()) s->file_index = file_index_of_fd_[ufd];
         if (!regions_.empty() && (r->kind == op::read || r->kind == op::write))
             s->buf_index = buffer_index_locked(r->buf, r->size);
         r->transferred = 0;
@@ -503,7 +507,7 @@ private:
     // The one place a request becomes an SQE: the rest of it, from r->transferred on.
     void prep_sqe(io_uring_sqe *sqe, request *r) {
         slot &s = slot_of(r);
-        const int fd = s.file_index >= 0 ? s.file_index : r->fd;
+        const int fd = r->fd;
         const size_t done = r->transferred;
         const auto off = static_cast<uint64_t>(r->offset) + done;
         switch (r->kind) {
@@ -548,7 +552,6 @@ private:
             case op::flush: io_uring_prep_fsync(sqe, fd, 0); break;
             case op::datasync: io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC); break;
         }
-        if (s.file_index >= 0) sqe->flags |= IOSQE_FIXED_FILE;
         io_uring_sqe_set_data64(sqe, s.user_data);
     }
 
@@ -566,7 +569,9 @@ private:
 
     // Hands chunk_[0..chunk_n_) to the kernel. *consumed is how many it took (in order); the rest
     // are turned into NOPs that complete silently, and the caller decides what becomes of their
-    // requests. Returns 0, or the error that stopped the kernel taking more.
+    // requests. Returns 0, or the error that stopped the kernel taking more. Never waits for room:
+    // a refusal (-EAGAIN, -EBUSY: out of memory, or an overflowing CQ on older kernels) is answered
+    // by the caller, and room comes when CQEs are consumed, which needs no lock held here.
     int flush_locked(size_t *consumed) {
         // Publishes the request fields to the thread that will read this CQE (the kernel in
         // between is invisible to the memory model and to ThreadSanitizer).
@@ -577,14 +582,9 @@ private:
             return 0;
         }
         int err = 0;
-        unsigned attempts = 0;
         while (io_uring_sq_ready(&ring_) != 0) {
             int ret = io_uring_submit(&ring_);
             if (ret > 0 || ret == -EINTR) continue;
-            if ((ret == 0 || ret == -EAGAIN || ret == -EBUSY) && ++attempts < submit_attempts) {
-                sched_yield();
-                continue;
-            }
             err = ret == 0 ? -EAGAIN : ret;
             break;
         }
@@ -630,7 +630,13 @@ private:
         for (;;) {
             io_uring_cqe *cqes[cqe_batch];
             const unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, cqe_batch);
-            if (n == 0) return;
+            if (n == 0) {
+                if (backlog_waiting_.load(std::memory_order_relaxed)) {
+                    request *none = nullptr;
+                    settle_locked(&none, 0, &none, 0, nullptr);  // the kernel may have room again
+                }
+                return;
+            }
             (void)submit_epoch_.load(std::memory_order_acquire);
             request *finished[cqe_batch];
             request *again[cqe_batch];
@@ -644,6 +650,7 @@ private:
                     if (ud == kick_tag) {
                         kick_outstanding_.store(false, std::memory_order_release);
                         kick_seen_ = true;
+                        if (cq_owner_ != owner_reaper) parked = true;  // a reaper waiting for the CQ sees it
                     }
                     continue;  // pokes and refused SQEs
                 }
@@ -669,81 +676,76 @@ private:
     }
 
     // Moves requests on: `finished` to ready_ (in order), `again` back to the kernel, a cancelled
-    // write `gone` out of the barrier; issues the flushes the barrier lets go. Requests the kernel
-    // refuses to take now finish with that error. Returns whether ready_ grew.
+    // write `gone` out of the barrier; issues the flushes the barrier lets go and what the backlog
+    // holds. Requests the kernel will not take now wait on the backlog: they are already SUBMITTED,
+    // and their result is their I/O's, never "the ring was busy". Returns whether ready_ grew.
     bool settle_locked(request *const *finished, size_t nf, request *const *again, size_t na, request *gone) {
-        bool need_sq = na != 0 || gone != nullptr;
+        bool need_sq = na != 0 || gone != nullptr || backlog_waiting_.load(std::memory_order_relaxed);
         for (size_t k = 0; k < nf && !need_sq; ++k) need_sq = finished[k]->is_write();
-        request_list refused;  // finished with an error because the kernel would not take them
         if (need_sq) {
             std::lock_guard sq(sq_mutex_);
-            bool writes_left = false;
+            bool writes_left = gone != nullptr;
             for (size_t k = 0; k < nf; ++k) {
                 if (finished[k]->is_write()) {
                     barrier_.writes.remove(finished[k]);
                     writes_left = true;
                 }
             }
-            if (gone != nullptr) {
-                barrier_.writes.remove(gone);
-                writes_left = true;
-            }
+            if (gone != nullptr) barrier_.writes.remove(gone);
             chunk_n_ = 0;
+            if (!backlog_.empty()) retry_backlog_locked();
             for (size_t k = 0; k < na; ++k) {
                 again[k]->stage.store(stage_continuing, std::memory_order_relaxed);
-                writes_left |= queue_locked(again[k], &refused);
+                queue_locked(again[k]);
             }
-            for (;;) {
-                if (writes_left && !barrier_.held.empty()) {
-                    writes_left = false;
-                    barrier_.release_ready([&](request *h) {
-                        h->stage.store(stage_inflight, std::memory_order_relaxed);
-                        writes_left |= queue_locked(h, &refused);  // a full SQ may refuse writes
-                    });
-                }
-                if (chunk_n_ != 0) writes_left |= flush_chunk_locked(&refused);
-                if (!writes_left || barrier_.held.empty()) break;
+            if (writes_left && !barrier_.held.empty()) {
+                barrier_.release_ready([&](request *h) {
+                    h->stage.store(stage_inflight, std::memory_order_relaxed);
+                    queue_locked(h);
+                });
             }
+            if (chunk_n_ != 0) flush_chunk_locked();
         }
         for (size_t k = 0; k < nf; ++k) push_ready_locked(finished[k]);
-        const bool any_refused = !refused.empty();
-        while (request *r = refused.pop_front()) push_ready_locked(r);
-        return nf != 0 || any_refused;
+        if (nf != 0) outstanding_.fetch_sub(static_cast<int64_t>(nf), std::memory_order_seq_cst);
+        return nf != 0;
     }
 
-    // Queues the rest of r (flushing first when the SQ is full). Returns whether a write left the
-    // barrier because the kernel refused it.
-    bool queue_locked(request *r, request_list *refused) {
-        bool writes_left = false;
+    // Queues the rest of r (flushing first when the SQ is full), or puts it on the backlog.
+    void queue_locked(request *r) {
         io_uring_sqe *sqe = get_sqe_locked();
-        if (sqe == nullptr) {
-            writes_left = flush_chunk_locked(refused);
+        if (sqe == nullptr && chunk_n_ != 0) {
+            flush_chunk_locked();
             sqe = get_sqe_locked();
         }
         if (sqe == nullptr) {
-            writes_left |= refuse_locked(r, -EAGAIN, refused);
-            return writes_left;
+            backlog_push_locked(r);
+            return;
         }
         prep_sqe(sqe, r);
         chunk_[chunk_n_++] = {r, sqe, 0};
-        return writes_left;
     }
 
-    bool flush_chunk_locked(request_list *refused) {
+    // Hands the chunk to the kernel; what it does not take goes on the backlog, in order.
+    void flush_chunk_locked() {
         size_t consumed = 0;
-        int err = flush_locked(&consumed);
-        bool writes_left = false;
-        for (size_t k = consumed; k < chunk_n_; ++k) writes_left |= refuse_locked(chunk_[k].r, err, refused);
+        (void)flush_locked(&consumed);
+        for (size_t k = consumed; k < chunk_n_; ++k) backlog_push_locked(chunk_[k].r);
         chunk_n_ = 0;
-        return writes_left;
     }
 
-    bool refuse_locked(request *r, int err, request_list *refused) {
-        r->result = err < 0 ? err : -EAGAIN;
-        const bool write = r->is_write();
-        if (write) barrier_.writes.remove(r);
-        refused->push_back(r);
-        return write;
+    // Queues what the backlog holds (the caller flushes the chunk).
+    void retry_backlog_locked() {
+        basic_request_list<backlog_links> waiting = backlog_;
+        backlog_ = {};
+        backlog_waiting_.store(false, std::memory_order_relaxed);
+        while (request *r = waiting.pop_front()) queue_locked(r);
+        if (chunk_n_ != 0) flush_chunk_locked();
+    }
+
+    void backlog_push_locked(request *r) {
+        backlog_.push_back(r);
+        backlog_waiting_.store(true, std::memory_order_relaxed);
     }
 
     void push_ready_locked(request *r) {
@@ -779,25 +781,77 @@ private:
         io_uring_wait_cqes(&ring_, &cqe, 1, &ts, nullptr);  // -EINTR, -ETIME: the caller looks again
     }
 
-    // Waits until r's CQE has been parked (by the reaper, or by us as the CQ owner).
+    // The CQ owner sleeps (without the lock) until a CQE, the deadline or a signal; while the
+    // backlog waits for room it looks again every backlog_retry_step.
+    void sleep_for_cqe_locked(std::unique_lock<std::mutex> &lock, const deadline &dl) {
+        deadline until = dl;
+        if (backlog_waiting_.load(std::memory_order_relaxed)) {
+            const auto retry = clock::now() + backlog_retry_step;
+            if (until.forever || retry < until.at) until = deadline{retry, false};
+        }
+        lock.unlock();
+        wait_for_cqe(until);
+        lock.lock();
+    }
+
+    void release_cq_locked() {
+        cq_owner_ = owner_none;
+        cq_cv_.notify_all();
+    }
+
+    // Waits until r's CQE has been parked (by the CQ owner, or by us as the CQ owner). A reaper
+    // that asks for the CQ (cq_wanted_) gets it at once: it parks the CQE for us.
     void await_cancelled_cqe_locked(std::unique_lock<std::mutex> &lock, request *r) {
         slot &s = slot_of(r);
         const auto give_up = clock::now() + cancel_wait_max;
         while (!s.cancel_seen && clock::now() < give_up) {
-            if (cq_owner_ != owner_none) {
+            if (cq_owner_ != owner_none || cq_wanted_) {
                 cq_cv_.wait_until(lock, give_up);  // the owner parks it and notifies
                 continue;
             }
             cq_owner_ = owner_canceller;
-            while (!s.cancel_seen && clock::now() < give_up) {
+            while (!s.cancel_seen && !cq_wanted_ && clock::now() < give_up) {
                 drain_locked();
-                if (s.cancel_seen) break;
-                lock.unlock();
-                wait_for_cqe(deadline{clock::now() + cancel_wait_step, false});
-                lock.lock();
+                if (s.cancel_seen || cq_wanted_) break;
+                sleep_for_cqe_locked(lock, deadline{std::min(give_up, clock::now() + cancel_wait_step), false});
             }
-            cq_owner_ = owner_none;
-            cq_cv_.notify_all();
+            release_cq_locked();
+        }
+    }
+
+    // Progress without a waiter (API.md "Asynchrony"): continuations, the flushes the barrier
+    // lets go and the backlog need someone to consume CQEs. While requests are outstanding and no
+    // reaper has come for a whole helper_grace, this thread owns the CQ and does it; it gives the
+    // CQ up as soon as a reaper asks. A thread that keeps waiting costs it nothing: the helper is
+    // parked while a reaper owns the CQ, and wakes at most once per grace period.
+    void helper_main() {
+        std::unique_lock lock(cq_mutex_);
+        while (!helper_stop_) {
+            // Every look follows a whole grace period, also after being woken: submit and the
+            // reaper wake the helper at most once per grace period, however often they run.
+            helper_state_.store(helper_watching, std::memory_order_relaxed);
+            const uint64_t seen = reaps_;
+            helper_cv_.wait_for(lock, helper_grace);
+            if (helper_stop_) break;
+            if (outstanding_.load(std::memory_order_seq_cst) <= 0) {
+                helper_state_.store(helper_idle, std::memory_order_seq_cst);
+                if (outstanding_.load(std::memory_order_seq_cst) <= 0 && !helper_stop_)
+                    helper_cv_.wait(lock);  // the next submit wakes us
+                continue;
+            }
+            if (cq_owner_ == owner_reaper) {
+                helper_state_.store(helper_parked, std::memory_order_relaxed);
+                helper_cv_.wait(lock);  // the reaper wakes us when it leaves
+                continue;
+            }
+            if (reaps_ != seen || cq_owner_ != owner_none || cq_wanted_) continue;
+            cq_owner_ = owner_helper;
+            while (!helper_stop_ && !cq_wanted_ && outstanding_.load(std::memory_order_seq_cst) > 0) {
+                drain_locked();
+                if (helper_stop_ || cq_wanted_ || outstanding_.load(std::memory_order_seq_cst) <= 0) break;
+                sleep_for_cqe_locked(lock, deadline::never());
+            }
+            release_cq_locked();
         }
     }
 
@@ -822,9 +876,8 @@ private:
     uint64_t seq_ = 0;
     uint64_t generation_ = 0;
     flush_barrier<> barrier_;  // writes in flight; flushes and data syncs waiting for them
-    std::vector<int32_t> file_index_of_fd_;
-    unsigned file_slots_ = 0;
-    unsigned next_file_slot_ = 0;
+    basic_request_list<backlog_links> backlog_;  // SUBMITTED, the kernel would not take them yet
+    std::atomic<bool> backlog_waiting_{false};   // !backlog_.empty(), for the CQ owner
     std::vector<region> regions_;  // registered buffers, by start address
 
     std::mutex cq_mutex_;  // guards everything below, and request::stage after submit
@@ -833,45 +886,24 @@ private:
     request *ready_head_ = nullptr;
     request *ready_tail_ = nullptr;
     bool kick_seen_ = false;
+    bool cq_wanted_ = false;  // a reaper waits for the CQ: its owner gives it up at once
+    uint64_t reaps_ = 0;      // reap calls so far (the helper's sign that a reaper is around)
+
+    // Requests submitted and not yet in ready_ or cancelled (in the kernel, held or backlogged).
+    std::atomic<int64_t> outstanding_{0};
+    std::atomic<int> helper_state_{helper_idle};  // changed under cq_mutex_; submit peeks at it
+    std::condition_variable helper_cv_;
+    bool helper_stop_ = false;
+    std::thread helper_;  // last: started by init, joined by the destructor before the rest goes
 };
 
 }  // namespace
-
-int io_uring_probe(char *reason, size_t reason_size) {
-    io_uring ring{};
-    io_uring_params p{};
-    int rc = io_uring_queue_init_params(probe_entries, &ring, &p);
-    if (rc < 0) {
-        describe_setup_failure(-rc, reason, reason_size);
-        // No descriptor or ring memory left (EMFILE, ENFILE, ENOMEM, EAGAIN): io_uring is here but
-        // out of room for now; the registry then still tries a context asked for by name, whose
-        // creation fails with E_INSUFFICIENT_RESOURCES as API.md says, and AUTO moves on.
-        return setup_error_code(-rc) == FILEAIO_E_INSUFFICIENT_RESOURCES ? FILEAIO_E_INSUFFICIENT_RESOURCES
-                                                                         : FILEAIO_E_NOT_SUPPORTED;
-    }
-    const unsigned features = p.features;
-    io_uring_queue_exit(&ring);
-    if ((features & IORING_FEAT_EXT_ARG) == 0 || (features & IORING_FEAT_NODROP) == 0) {
-        if (reason != nullptr && reason_size != 0)
-            std::snprintf(reason, reason_size,
-                          "io_uring: the kernel is too old (needs IORING_FEAT_EXT_ARG, Linux 5.11)");
-        return FILEAIO_E_NOT_SUPPORTED;
-    }
-    if (reason != nullptr && reason_size != 0) std::snprintf(reason, reason_size, "available (io_uring)");
-    return 0;
-}
 
 int io_uring_create(const backend_config &config, std::unique_ptr<backend> *out) {
     auto be = std::unique_ptr<io_uring_backend>(new (std::nothrow) io_uring_backend());
     if (!be) return FILEAIO_E_NO_MEMORY;
     if (int rc = be->init(config); rc != 0) return rc;
     *out = std::move(be);
-    return 0;
-}
-
-int io_uring_limits(fileaio_limits *limits) {
-    limits->max_outstanding = FILEAIO_UNLIMITED_REQS;
-    limits->buffer_alignment = 0;
     return 0;
 }
 

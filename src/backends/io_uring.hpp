@@ -1,7 +1,10 @@
 // io_uring: one ring per context (liburing). Any number of threads submit under one lock, one
-// thread at a time consumes the completion queue; wakeup is a NOP posted to the ring; cancel is
+// thread at a time consumes the completion queue (the waiter, a canceller, or a helper thread that
+// keeps requests going while nobody waits); wakeup is a NOP posted to the ring; cancel is
 // IORING_REGISTER_SYNC_CANCEL; flush/data sync are held back in the backend until the earlier
-// writes to their fd have completed. Needs Linux 5.11 (IORING_FEAT_EXT_ARG); cancel needs 6.0.
+// writes to their fd have completed; association takes no reference to the file. Needs Linux
+// 5.11 (IORING_FEAT_EXT_ARG); cancel needs 6.0. The engine is io_uring.cpp, setup and the probe
+// io_uring_setup.cpp.
 #pragma once
 
 #include <memory>
@@ -19,5 +22,8 @@ int io_uring_probe(char *reason, size_t reason_size);
 // E_INSUFFICIENT_RESOURCES (ring memory, file descriptors) or E_NO_MEMORY.
 int io_uring_create(const backend_config &config, std::unique_ptr<backend> *out);
 int io_uring_limits(fileaio_limits *limits);
+// The fileaio code for io_uring_setup failing with errno `err`: E_INSUFFICIENT_RESOURCES when the
+// ring was refused memory or a descriptor (out of room for now), else E_NOT_SUPPORTED.
+int io_uring_setup_error(int err);
 
 }  // namespace fileaio::detail

@@ -30,6 +30,7 @@ public:
     struct options {
         uint64_t gate_size = 1u << 20;
         uint64_t eio_size = 1u << 20;
+        bool fsync_at_gate = false;  // an fsync of `gate` waits at the gate too (counted as a read)
     };
 
     // Mounts a new instance on a fresh directory under $TMPDIR (or /tmp) and starts serving it.
@@ -66,6 +67,9 @@ public:
     // Every later read or write of `eio` whose range [offset, offset + size) contains `offset` fails.
     void fail_at(uint64_t offset);
     uint64_t eio_failures() const;  // reads and writes of `eio` answered with EIO so far
+
+    // --- every file ---
+    uint64_t fsyncs() const;  // fsync/fdatasync calls that reached the daemon so far (any file)
 
     struct impl;
 
