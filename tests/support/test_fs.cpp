@@ -153,6 +153,7 @@ struct test_fs::impl {
     std::vector<unsigned char> eio_data;
     std::set<uint64_t> fail_offsets;
     uint64_t failures = 0;
+    uint64_t fsyncs = 0;
 
     static impl *self() { return static_cast<impl *>(fuse_get_context()->private_data); }
 
@@ -325,7 +326,12 @@ int fs_truncate(const char *path, off_t size, struct fuse_file_info * /*fi*/) {
     return 0;
 }
 
-int fs_fsync(const char * /*path*/, int /*datasync*/, struct fuse_file_info * /*fi*/) { return 0; }
+int fs_fsync(const char * /*path*/, int /*datasync*/, struct fuse_file_info * /*fi*/) {
+    impl *fs = impl::self();
+    std::lock_guard lock(fs->mutex);
+    ++fs->fsyncs;
+    return 0;
+}
 
 struct fuse_operations make_operations() {
     struct fuse_operations ops {};
@@ -465,6 +471,11 @@ uint64_t test_fs::eio_failures() const {
     return impl_->failures;
 }
 
+uint64_t test_fs::fsyncs() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->fsyncs;
+}
+
 }  // namespace fileaio::test
 
 #else  // !FILEAIO_HAVE_FUSE3
@@ -494,6 +505,7 @@ size_t test_fs::max_reads_in_flight() const { return 0; }
 bool test_fs::wait_for_in_flight(size_t /*n*/, std::chrono::milliseconds /*timeout*/) const { return false; }
 void test_fs::fail_at(uint64_t /*offset*/) {}
 uint64_t test_fs::eio_failures() const { return 0; }
+uint64_t test_fs::fsyncs() const { return 0; }
 
 }  // namespace fileaio::test
 

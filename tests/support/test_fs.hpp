@@ -67,6 +67,9 @@ public:
     void fail_at(uint64_t offset);
     uint64_t eio_failures() const;  // reads and writes of `eio` answered with EIO so far
 
+    // fsync and fdatasync calls that reached the daemon, on any file.
+    uint64_t fsyncs() const;
+
     struct impl;
 
 private:
