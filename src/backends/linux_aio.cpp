@@ -548,7 +548,8 @@ public:
             }
             // min_nr 1, not want - n: the poll iocb's single event must end the sleep.
             const long nr = static_cast<long>(std::min(cap - n, event_batch));
-            int got = io_getevents(ctx_, block ? 1 : 0, nr, events_, tsp);
+            // Not blocking and nothing in the ring (cache hits served in submit): no system call.
+            int got = !block && ring_empty() ? 0 : io_getevents(ctx_, block ? 1 : 0, nr, events_, tsp);
             if (got == -EINTR) got = 0;  // a signal: go on against the same deadline
             if (got < 0) {
                 untrack_and_release(out + start, n - start);
@@ -957,6 +958,15 @@ private:
         while (k < cap && !done_.empty()) out[k++] = done_.pop();
         side_pending_.store(!done_.empty());
         return k;
+    }
+
+    // Whether the ring holds no event (read-only look at the ring's header, as libaio's own
+    // user-space check did). False when the header is not the one this code knows.
+    bool ring_empty() const {
+        const auto *ring = reinterpret_cast<const aio_ring_header *>(ctx_);
+        if (__atomic_load_n(&ring->magic, __ATOMIC_RELAXED) != aio_ring_magic) return false;
+        if (ring->header_length != sizeof(aio_ring_header)) return false;
+        return __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE) == __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
     }
 
     // Whether r's completion already sits in the ring, not yet reaped (read-only look; a stale
