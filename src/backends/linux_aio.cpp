@@ -90,6 +90,10 @@ constexpr int poll_min_kernel_minor = 18;
 constexpr uint32_t default_helpers = 16;
 // Larger cached reads are left to the helpers, which can copy in parallel.
 constexpr size_t inline_max_bytes = 256 * 1024;
+// A batch with at least this many cached-read candidates wakes an idle helper to serve them too
+// (two cores copy at once); they are taken this many at a time. As in the thread_pool backend.
+constexpr size_t share_min_batch = 8;
+constexpr size_t share_chunk = 4;
 // How long kernel I/O may sit with no reaper before the watcher takes the ring.
 constexpr auto watcher_grace = std::chrono::milliseconds(10);
 constexpr long watcher_grace_ns = 10'000'000;
@@ -147,6 +151,8 @@ enum stage : uint32_t {
     stage_held,            // a flush held by barrier_ for earlier writes
     stage_helper,          // queued for the helpers
     stage_helper_running,  // a helper runs it
+    stage_shared,          // a cached-read candidate on shared_, served with RWF_NOWAIT
+    stage_serving,         // being served from shared_
     stage_done,            // finished: on done_ or being handed back by reap
     stage_canceled,
 };
@@ -468,7 +474,8 @@ public:
                 }
                 for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
             }
-            req_fifo hits;
+            request *candidates[submit_chunk];
+            size_t nc = 0;
             for (size_t i = 0; i < m; ++i) {
                 request *r = chunk[i];
                 if (settled[i]) continue;
@@ -481,23 +488,14 @@ public:
                 }
                 // A buffered read served from the page cache right here costs no thread switch;
                 // one that would wait goes to the helpers with what it has read so far.
-                if (!r->is_write() && !r->is_sync() && !s->direct && r->size <= inline_max_bytes &&
-                    run_io(r, RWF_NOWAIT)) {
-                    r->stage.store(stage_done, std::memory_order_release);
-                    hits.push(r);
-                    continue;
+                if (!r->is_write() && !r->is_sync() && !s->direct && r->size <= inline_max_bytes) {
+                    candidates[nc++] = r;
+                } else {
+                    to_helpers[nh++] = r;
                 }
-                to_helpers[nh++] = r;
-            }
-            if (!hits.empty()) {
-                {
-                    std::lock_guard lock(mutex_);
-                    done_.splice(&hits);
-                    side_pending_.store(true);
-                }
-                wake_reaper();
             }
             if (nh != 0) queue_helpers(to_helpers, nh);
+            if (nc != 0) serve_candidates(candidates, nc);
             if (nb != 0 && hand_to_kernel(batch, nb)) wake_reaper();
             if (nb != 0 && watcher_idle_.load()) {
                 std::lock_guard lock(mutex_);
@@ -603,6 +601,7 @@ public:
     int cancel(request *r) override {
         switch (r->stage.load(std::memory_order_acquire)) {
             case stage_held:
+            case stage_shared:
             case stage_helper: return cancel_held(r);
             case stage_kernel: break;
             case stage_done: return FILEAIO_E_COMPLETED;
@@ -811,11 +810,15 @@ private:
     void helper_main() {
         std::unique_lock lock(mutex_);
         for (;;) {
-            while (!stopping_.load() && helper_q_.empty()) {
+            while (!stopping_.load() && helper_q_.empty() && shared_.empty()) {
                 ++idle_;
                 helper_cv_.wait(lock);
                 --idle_;
                 if (notified_ != 0) --notified_;
+            }
+            if (!shared_.empty()) {
+                while (!shared_.empty()) serve_shared(lock);
+                continue;
             }
             if (helper_q_.empty()) return;  // stopping
             request *r = helper_q_.pop();
@@ -829,6 +832,85 @@ private:
             wake_reaper();
             lock.lock();
         }
+    }
+
+    // --- cached reads served with RWF_NOWAIT ---
+
+    // Serves cached-read candidates: here, or, for a batch big enough, through shared_ with an idle
+    // helper serving it too. Hits go to done_; what would block goes to the helpers.
+    void serve_candidates(request *const *reqs, size_t n) {
+        bool share = false;
+        if (n >= share_min_batch) {
+            std::lock_guard lock(mutex_);
+            if (idle_ > notified_) {
+                share = true;
+                for (size_t i = 0; i < n; ++i) {
+                    reqs[i]->stage.store(stage_shared, std::memory_order_release);
+                    shared_.push_back(reqs[i]);
+                }
+                ++notified_;
+            }
+        }
+        if (share) {
+            helper_cv_.notify_one();
+            std::unique_lock lock(mutex_);
+            while (!shared_.empty()) serve_shared(lock);
+            return;
+        }
+        req_fifo hits;
+        request *misses[submit_chunk];
+        size_t nm = 0;
+        for (size_t i = 0; i < n; ++i) {
+            request *r = reqs[i];
+            if (run_io(r, RWF_NOWAIT)) {
+                r->stage.store(stage_done, std::memory_order_release);
+                hits.push(r);
+            } else {
+                misses[nm++] = r;
+            }
+        }
+        if (nm != 0) queue_helpers(misses, nm);
+        if (!hits.empty()) {
+            {
+                std::lock_guard lock(mutex_);
+                done_.splice(&hits);
+                side_pending_.store(true);
+            }
+            wake_reaper();
+        }
+    }
+
+    // Serves one chunk of shared_ (the lock is held on entry and on exit).
+    void serve_shared(std::unique_lock<std::mutex> &lock) {
+        request *taken[share_chunk];
+        size_t k = 0;
+        while (k < share_chunk && !shared_.empty()) {
+            request *r = shared_.pop_front();
+            r->stage.store(stage_serving, std::memory_order_release);
+            taken[k++] = r;
+        }
+        lock.unlock();
+        bool finished[share_chunk];
+        for (size_t i = 0; i < k; ++i) finished[i] = run_io(taken[i], RWF_NOWAIT);
+        lock.lock();
+        size_t queued = 0;
+        bool any = false;
+        for (size_t i = 0; i < k; ++i) {
+            if (finished[i]) {
+                taken[i]->stage.store(stage_done, std::memory_order_release);
+                done_.push(taken[i]);
+                any = true;
+            } else {
+                queue_helper_locked(taken[i]);
+                ++queued;
+            }
+        }
+        if (any) side_pending_.store(true);
+        const size_t wake = staff_locked(queued);
+        lock.unlock();
+        for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
+        if (any) wake_reaper();
+        lock.lock();
     }
 
     // --- the watcher: progress with nobody waiting ---
@@ -904,6 +986,7 @@ private:
             std::lock_guard lock(mutex_);
             switch (r->stage.load(std::memory_order_relaxed)) {
                 case stage_held: barrier_.held.remove(r); break;
+                case stage_shared: shared_.remove(r); break;
                 case stage_helper:
                     helper_q_.remove(r);
                     if (r->is_write()) barrier_.writes.remove(r);  // it holds no flush back any more
@@ -1009,6 +1092,7 @@ private:
     flush_barrier<> barrier_;  // writes from submit until handed back; flushes held for them
     req_fifo done_;     // finished outside a reaper's hand-back
     req_fifo helper_q_;
+    request_list shared_;  // cached-read candidates of a big batch, served by submit and a helper
     uint64_t seq_ = 0;
     std::condition_variable helper_cv_;
     std::condition_variable watcher_cv_;
