@@ -9,7 +9,8 @@
 // submitting thread (an empty pipe forever), so it goes to a pool of helper threads that grows on
 // demand up to `threads` (default 16). Like the thread_pool backend, a buffered read (up to 256
 // KiB) is first tried in submit with preadv2(RWF_NOWAIT): a cache hit completes there, a miss goes
-// to the pool at once. A descriptor that cannot seek (preadv2 says ESPIPE) is read and written at
+// to the pool at once; a batch of 8 or more such reads is shared with an idle helper (shared_),
+// so that two cores copy at once. A descriptor that cannot seek (preadv2 says ESPIPE) is read and written at
 // its stream position (offset -1).
 //
 // One aio context per fileaio context, sized max_reqs + 1: the extra slot is a poll iocb
