@@ -1,25 +1,44 @@
-// The linux_aio backend: the kernel's native AIO through libaio.
+// The linux_aio backend: the kernel's native AIO through libaio, for what it runs asynchronously,
+// and helper threads for everything else.
+//
+// Routing (decided per fd per batch, never cached by fd number, which the caller may close and
+// reuse): io_submit only runs I/O asynchronously for O_DIRECT on block devices and on regular
+// files of block-backed filesystems that do direct I/O without blocking the submitter (ext4, xfs,
+// btrfs, f2fs, bcachefs). Those go to the kernel. Everything else — buffered files, pipes,
+// sockets, character devices, FUSE, NFS, tmpfs — would run inside io_submit and block the
+// submitting thread (an empty pipe forever), so it goes to a pool of helper threads that grows on
+// demand up to `threads` (default 16). Like the thread_pool backend, a buffered read (up to 256
+// KiB) is first tried in submit with preadv2(RWF_NOWAIT): a cache hit completes there, a miss goes
+// to the pool at once; a batch of 8 or more such reads is shared with an idle helper (shared_),
+// so that two cores copy at once. A descriptor that cannot seek (preadv2 says ESPIPE) is read and written at
+// its stream position (offset -1).
 //
 // One aio context per fileaio context, sized max_reqs + 1: the extra slot is a poll iocb
-// (IOCB_CMD_POLL) on an eventfd. kick() and everything that finishes a request outside the ring
-// (a request the kernel refused at submit, the helper thread) write that eventfd; the poll iocb
-// then completes, so io_getevents wakes without signals. The reaper drains the eventfd and re-arms
-// the poll iocb. IOCB_FLAG_RESFD is not used: it would cost an eventfd signal per I/O, and the
-// waiter already sleeps in io_getevents, which the poll iocb wakes.
+// (IOCB_CMD_POLL) on an eventfd. kick() and whatever finishes a request outside the ring while a
+// reaper is present write that eventfd; the poll iocb then completes, so io_getevents wakes
+// without signals. The ring's owner drains the eventfd and re-arms the poll iocb.
+// IOCB_FLAG_RESFD is not used: it would cost an eventfd signal per I/O.
 //
-// Flush and data sync are barriers. Every write is on barrier_.writes (core/flush_barrier.hpp)
-// from submit until the reaper hands it back; a flush that finds an earlier write to its fd on
-// that list is held back (barrier_.held) and submitted by the reaper once the last such write has been
-// handed back. So the flush is reported after those writes. IOCB_CMD_FSYNC/FDSYNC refused at
-// submit (EINVAL: kernels before 4.18, filesystems without it) are run by the helper thread with
-// fsync/fdatasync.
+// The ring has one owner at a time: the reaper (a thread in wait), or, when kernel I/O has been in
+// flight for a grace period (10 ms) with no reaper at all, the watcher thread. The watcher consumes
+// events onto done_, continues short transfers and releases held flushes, so requests make
+// progress with nobody waiting; a reaper that arrives takes the ring back (eventfd, then a
+// condition variable). A thread sitting in wait costs the watcher nothing but a tick per grace
+// period while kernel I/O is in flight; with nothing in the kernel it sleeps.
 //
-// Short transfers (and -EINTR) are continued by re-preparing the iocb for the remainder and
-// resubmitting it from the reaper. A request the kernel refuses at io_submit completes through
-// reap with that error; EAGAIN there (out of kernel memory) punts the request to the helper
-// thread, which runs it synchronously, so submit never has to give up part way.
+// Flush and data sync are barriers. Every write is on barrier_.writes from submit until the reaper
+// hands it back; a flush that finds an earlier write to its fd there that has not finished is held
+// (barrier_.held). Once every such write has finished it is released: to its route if they have
+// all been handed back (only the reaper does that), else to the helper pool, so that it completes
+// through done_ after them. So the flush is always reported after those writes.
+// IOCB_CMD_FSYNC/FDSYNC refused at submit (EINVAL: filesystems without it) run on a helper.
 //
-// cancel: held flushes and requests queued for the helper are stopped (0). Requests in the kernel
+// Short transfers (and -EINTR) on the kernel path are re-prepared for the remainder and resubmitted
+// by the ring's owner; helpers loop until the transfer is whole. A request the kernel refuses at
+// io_submit completes through done_ with that error; EAGAIN there (out of kernel memory) punts it
+// to the pool, so submit never has to give up part way.
+//
+// cancel: held flushes and requests queued for the helpers are stopped (0). Requests in the kernel
 // go to io_cancel, which on Linux only cancels poll/USB-gadget iocbs: it answers EINVAL for file
 // I/O (and since 3.11 delivers any cancellation through the ring, never as a 0 return). Those map
 // to E_COMPLETED when the completion is already in the ring, else E_IN_PROGRESS.
@@ -27,10 +46,13 @@
 
 #include <fcntl.h>
 #include <libaio.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -38,6 +60,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <condition_variable>
 #include <cstdio>
@@ -45,6 +68,7 @@
 #include <new>
 #include <system_error>
 #include <thread>
+#include <vector>
 
 #include "core/quiet_thread.hpp"
 #include "core/flush_barrier.hpp"
@@ -64,14 +88,72 @@ constexpr const char *aio_nr_path = "/proc/sys/fs/aio-nr";
 constexpr const char *aio_max_nr_path = "/proc/sys/fs/aio-max-nr";
 constexpr int poll_min_kernel_major = 4;    // IOCB_CMD_POLL: Linux 4.18
 constexpr int poll_min_kernel_minor = 18;
+constexpr uint32_t default_helpers = 16;
+// Larger cached reads are left to the helpers, which can copy in parallel.
+constexpr size_t inline_max_bytes = 256 * 1024;
+// A batch with at least this many cached-read candidates wakes an idle helper to serve them too
+// (two cores copy at once); they are taken this many at a time. As in the thread_pool backend.
+constexpr size_t share_min_batch = 8;
+constexpr size_t share_chunk = 4;
+// How long kernel I/O may sit with no reaper before the watcher takes the ring.
+constexpr auto watcher_grace = std::chrono::milliseconds(10);
+constexpr long watcher_grace_ns = 10'000'000;
+
+// Filesystems whose O_DIRECT reads and writes io_submit queues without waiting for them.
+#ifndef BCACHEFS_SUPER_MAGIC
+#define BCACHEFS_SUPER_MAGIC 0xca451a4e
+#endif
+#ifndef F2FS_SUPER_MAGIC
+#define F2FS_SUPER_MAGIC 0xF2F52010
+#endif
+bool direct_io_is_async_on(long f_type) {
+    switch (static_cast<unsigned long>(f_type) & 0xffffffffUL) {
+        case EXT4_SUPER_MAGIC:  // also ext2, ext3
+        case XFS_SUPER_MAGIC:
+        case BTRFS_SUPER_MAGIC:
+        case F2FS_SUPER_MAGIC:
+        case BCACHEFS_SUPER_MAGIC: return true;
+        default: return false;
+    }
+}
+
+// How I/O on one fd runs.
+struct fd_route {
+    bool kernel = false;  // kernel AIO (else the helpers)
+    bool direct = false;  // O_DIRECT (never tried in submit with RWF_NOWAIT)
+};
+
+// Decided per fd per batch: an fd number says nothing about the file once it is closed and reused.
+// A bad fd goes to the kernel, which refuses it at once with EBADF.
+fd_route route_of(int fd) {
+    fd_route rt;
+    const int fl = fcntl(fd, F_GETFL);
+    if (fl < 0) {
+        rt.kernel = true;
+        return rt;
+    }
+    rt.direct = (fl & O_DIRECT) != 0;
+    if (!rt.direct) return rt;
+    struct stat st {};
+    if (fstat(fd, &st) != 0) return rt;
+    if (S_ISBLK(st.st_mode)) {
+        rt.kernel = true;
+    } else if (S_ISREG(st.st_mode)) {
+        struct statfs sf {};
+        rt.kernel = fstatfs(fd, &sf) == 0 && direct_io_is_async_on(static_cast<long>(sf.f_type));
+    }
+    return rt;
+}
 
 // request::stage for this backend.
 enum stage : uint32_t {
     stage_new = 0,
     stage_kernel,          // an iocb for it is in (or on its way to) the kernel
     stage_held,            // a flush held by barrier_ for earlier writes
-    stage_helper,          // queued for the helper thread
-    stage_helper_running,  // the helper runs it
+    stage_helper,          // queued for the helpers
+    stage_helper_running,  // a helper runs it
+    stage_shared,          // a cached-read candidate on shared_, served with RWF_NOWAIT
+    stage_serving,         // being served from shared_
     stage_done,            // finished: on done_ or being handed back by reap
     stage_canceled,
 };
@@ -81,6 +163,9 @@ struct aio_scratch {
     struct iocb cb;
     struct iovec rest;       // the remainder of a partly transferred iovec element
     request *link;           // done_ / helper FIFO
+    bool kernel;             // routed to kernel AIO
+    bool direct;             // the fd is O_DIRECT
+    bool stream;             // the fd cannot seek: offset -1 (the stream's position)
 };
 static_assert(sizeof(aio_scratch) <= backend_scratch_size, "the iocb must fit the request's scratch");
 static_assert(alignof(aio_scratch) <= 16, "scratch is 16-aligned");
@@ -99,7 +184,7 @@ struct aio_ring_header {
     unsigned header_length;
 };
 
-// A FIFO through aio_scratch::link (a write may be on writes_ and on a FIFO at once).
+// A FIFO through aio_scratch::link (a write may be on barrier_.writes and on a FIFO at once).
 struct req_fifo {
     request *head = nullptr;
     request *tail = nullptr;
@@ -113,6 +198,16 @@ struct req_fifo {
             head = r;
         }
         tail = r;
+    }
+    void splice(req_fifo *other) {
+        if (other->empty()) return;
+        if (tail != nullptr) {
+            scratch_of(tail)->link = other->head;
+        } else {
+            head = other->head;
+        }
+        tail = other->tail;
+        other->head = other->tail = nullptr;
     }
     request *pop() {
         request *r = head;
@@ -189,7 +284,54 @@ bool absorb(request *r, long res) {
     return false;
 }
 
-// Runs what is left of r synchronously (the helper thread). Sets r->result.
+// One system call for what is left of r. On a descriptor that cannot seek the offset is ignored
+// and the stream's position is used (offset -1), as API.md says for every backend.
+ssize_t transfer_once(request *r, int rwf) {
+    aio_scratch *s = scratch_of(r);
+    struct iovec one;
+    const struct iovec *vec = &one;
+    int cnt = 1;
+    if (r->is_vectored()) {
+        remaining_vector(r, s, &vec, &cnt);
+    } else {
+        one.iov_base = static_cast<char *>(r->buf) + r->transferred;
+        one.iov_len = r->size - r->transferred;
+    }
+    for (;;) {
+        const off_t off = s->stream ? -1 : static_cast<off_t>(r->offset + static_cast<int64_t>(r->transferred));
+        ssize_t n = r->is_write() ? pwritev2(r->fd, vec, cnt, off, rwf) : preadv2(r->fd, vec, cnt, off, rwf);
+        if (n < 0 && errno == ESPIPE && !s->stream) {
+            s->stream = true;
+            continue;
+        }
+        return n;
+    }
+}
+
+// Runs a read or write until it is whole, hits end of file, fails, or (with RWF_NOWAIT) would
+// block. True when r is finished (result set); false when the rest must go to a helper.
+bool run_io(request *r, int rwf) {
+    while (r->transferred < r->size) {
+        ssize_t n = transfer_once(r, rwf);
+        if (n > 0) {
+            r->transferred += static_cast<size_t>(n);
+            continue;
+        }
+        if (n == 0) {
+            r->result = r->is_write() ? -EIO : 0;  // end of file; a write that moves nothing would loop
+            return true;
+        }
+        const int err = errno;
+        if (err == EINTR) continue;
+        if ((rwf & RWF_NOWAIT) != 0) return false;  // EAGAIN, EOPNOTSUPP, ...: a helper decides
+        r->result = -err;
+        return true;
+    }
+    r->result = 0;
+    return true;
+}
+
+// Runs what is left of r synchronously (a helper). Sets r->result.
 void run_blocking(request *r) {
     if (r->is_sync()) {
         int rc;
@@ -199,27 +341,7 @@ void run_blocking(request *r) {
         r->result = rc == 0 ? 0 : -errno;
         return;
     }
-    aio_scratch *s = scratch_of(r);
-    while (r->transferred < r->size) {
-        const off_t off = static_cast<off_t>(r->offset + static_cast<int64_t>(r->transferred));
-        struct iovec one;
-        const struct iovec *vec = &one;
-        int cnt = 1;
-        if (r->is_vectored()) {
-            remaining_vector(r, s, &vec, &cnt);
-        } else {
-            one.iov_base = static_cast<char *>(r->buf) + r->transferred;
-            one.iov_len = r->size - r->transferred;
-        }
-        ssize_t n = r->is_write() ? pwritev(r->fd, vec, cnt, off) : preadv(r->fd, vec, cnt, off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            r->result = n == 0 ? (r->is_write() ? -EIO : 0) : -errno;
-            return;
-        }
-        r->transferred += static_cast<size_t>(n);
-    }
-    r->result = 0;
+    run_io(r, 0);
 }
 
 timespec to_timespec(clock::duration d) {
@@ -254,15 +376,18 @@ int map_setup_error(int rc) {
 
 class linux_aio_backend final : public backend {
 public:
-    linux_aio_backend() = default;
+    explicit linux_aio_backend(uint32_t max_helpers) : max_helpers_(max_helpers) {}
 
     ~linux_aio_backend() override {
         {
             std::lock_guard lock(mutex_);
-            stopping_ = true;
+            stopping_.store(true);
         }
         helper_cv_.notify_all();
-        if (helper_.joinable()) helper_.join();
+        watcher_cv_.notify_all();
+        if (wake_fd_ >= 0) notify();  // ends the watcher's io_getevents
+        if (watcher_.joinable()) watcher_.join();
+        for (auto &t : helpers_) t.join();
         if (ctx_ != nullptr) io_destroy(ctx_);  // also ends the poll iocb
         if (wake_fd_ >= 0) close(wake_fd_);
     }
@@ -279,6 +404,18 @@ public:
         rc = arm_poll();
         if (rc == -EINVAL) return FILEAIO_E_NOT_SUPPORTED;  // no IOCB_CMD_POLL in this kernel
         if (rc != 0) return FILEAIO_E_INSUFFICIENT_RESOURCES;
+        // The first helper and the watcher exist from the start: queued work always has a thread,
+        // and a submit never has to run I/O itself because none could be started.
+        try {
+            helpers_.reserve(max_helpers_);
+        } catch (const std::bad_alloc &) {
+            return FILEAIO_E_NO_MEMORY;
+        }
+        {
+            std::lock_guard lock(mutex_);
+            if (!spawn_helper_locked()) return FILEAIO_E_INSUFFICIENT_RESOURCES;
+        }
+        if (int t = start_quiet_thread([this] { watcher_ = std::thread([this] { watcher_main(); }); }); t != 0) return t;
         return 0;
     }
 
@@ -287,58 +424,102 @@ public:
             const size_t m = std::min(submit_chunk, n - base);
             request *const *chunk = reqs + base;
             struct iocb *batch[submit_chunk];
-            bool held[submit_chunk] = {};  // decided here: once held, the reaper may release it
+            request *to_helpers[submit_chunk];
+            bool settled[submit_chunk] = {};  // held, or sent to the helpers by the barrier
             size_t nb = 0;
+            size_t nh = 0;
             bool ordered = false;  // writes and syncs take part in the barrier bookkeeping
+            int last_fd = -1;
+            fd_route rt;
             for (size_t i = 0; i < m; ++i) {
                 request *r = chunk[i];
                 new (r->scratch) aio_scratch{};
                 r->result = 0;
                 r->transferred = 0;
+                if (r->fd != last_fd || i == 0) {
+                    rt = route_of(r->fd);
+                    last_fd = r->fd;
+                }
+                aio_scratch *s = scratch_of(r);
+                s->kernel = rt.kernel;
+                s->direct = rt.direct;
                 ordered = ordered || r->is_write() || r->is_sync();
             }
             if (ordered) {
-                std::lock_guard lock(mutex_);
-                for (size_t i = 0; i < m; ++i) {
-                    request *r = chunk[i];
-                    if (r->is_write()) {
-                        r->seq = ++seq_;
-                        barrier_.writes.push_back(r);
-                    } else if (r->is_sync()) {
-                        r->seq = ++seq_;
-                        if (barrier_.holds(r)) {
-                            held[i] = true;
-                            r->stage.store(stage_held, std::memory_order_release);
-                            barrier_.held.push_back(r);
+                size_t wake = 0;
+                {
+                    std::lock_guard lock(mutex_);
+                    for (size_t i = 0; i < m; ++i) {
+                        request *r = chunk[i];
+                        if (r->is_write()) {
+                            r->seq = ++seq_;
+                            barrier_.writes.push_back(r);
+                        } else if (r->is_sync()) {
+                            r->seq = ++seq_;
+                            switch (hold_for_locked(r)) {
+                                case hold::none: break;
+                                case hold::helper:
+                                    settled[i] = true;
+                                    queue_helper_locked(r);
+                                    ++wake;
+                                    break;
+                                case hold::held:
+                                    settled[i] = true;
+                                    r->stage.store(stage_held, std::memory_order_release);
+                                    barrier_.held.push_back(r);
+                                    break;
+                            }
                         }
                     }
+                    wake = staff_locked(wake);
                 }
+                for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
             }
+            request *candidates[submit_chunk];
+            size_t nc = 0;
             for (size_t i = 0; i < m; ++i) {
                 request *r = chunk[i];
-                if (held[i]) continue;
-                batch[nb++] = prepare_iocb(r);
-                // Published before the kernel sees it: the reaper acquires it with the event.
-                r->stage.store(stage_kernel, std::memory_order_release);
+                if (settled[i]) continue;
+                aio_scratch *s = scratch_of(r);
+                if (s->kernel) {
+                    batch[nb++] = prepare_iocb(r);
+                    // Published before the kernel sees it: the reaper acquires it with the event.
+                    r->stage.store(stage_kernel, std::memory_order_release);
+                    continue;
+                }
+                // A buffered read served from the page cache right here costs no thread switch;
+                // one that would wait goes to the helpers with what it has read so far.
+                if (!r->is_write() && !r->is_sync() && !s->direct && r->size <= inline_max_bytes) {
+                    candidates[nc++] = r;
+                } else {
+                    to_helpers[nh++] = r;
+                }
             }
-            if (hand_to_kernel(batch, nb)) notify();
+            if (nh != 0) queue_helpers(to_helpers, nh);
+            if (nc != 0) serve_candidates(candidates, nc);
+            if (nb != 0 && hand_to_kernel(batch, nb)) wake_reaper();
+            if (nb != 0 && watcher_idle_.load()) {
+                std::lock_guard lock(mutex_);
+                watcher_cv_.notify_one();
+            }
         }
         *accepted = n;
         return 0;
     }
 
     size_t reap(request **out, size_t cap, size_t want, const deadline &dl) override {
+        reaper_present_.store(true);
+        reaper_seen_.store(true);
+        if (watcher_owns_.load()) {
+            notify();  // ends the watcher's io_getevents
+            std::unique_lock lock(mutex_);
+            ring_cv_.wait(lock, [&] { return !watcher_owns_.load(); });
+        }
         size_t n = 0;
         for (;;) {
-            if (!poll_armed_) {
-                drain_wake_fd();
-                struct iocb *p = &poll_cb_;
-                io_prep_poll(&poll_cb_, wake_fd_, POLLIN);
-                poll_cb_.data = nullptr;
-                hand_to_kernel(&p, 1);
-            }
+            if (!poll_armed_) rearm_poll();
             const size_t start = n;
-            if (side_pending_.load(std::memory_order_acquire)) n += drain_side(out + n, cap - n);
+            if (side_pending_.load()) n += drain_side(out + n, cap - n);
             if (n >= cap) {
                 untrack_and_release(out + start, n - start);
                 break;
@@ -366,7 +547,8 @@ public:
             }
             // min_nr 1, not want - n: the poll iocb's single event must end the sleep.
             const long nr = static_cast<long>(std::min(cap - n, event_batch));
-            int got = io_getevents(ctx_, block ? 1 : 0, nr, events_, tsp);
+            // Not blocking and nothing in the ring (cache hits served in submit): no system call.
+            int got = !block && ring_empty() ? 0 : io_getevents(ctx_, block ? 1 : 0, nr, events_, tsp);
             if (got == -EINTR) got = 0;  // a signal: go on against the same deadline
             if (got < 0) {
                 untrack_and_release(out + start, n - start);
@@ -375,17 +557,15 @@ public:
 
             struct iocb *again[event_batch + 1];
             size_t na = 0;
+            int consumed = 0;
             for (int i = 0; i < got; ++i) {
                 const io_event &ev = events_[i];
                 auto *r = static_cast<request *>(ev.data);
                 if (r == nullptr) {  // the poll iocb: a kick or a completion outside the ring
-                    drain_wake_fd();
-                    io_prep_poll(&poll_cb_, wake_fd_, POLLIN);
-                    poll_cb_.data = nullptr;
-                    poll_armed_ = false;
-                    again[na++] = &poll_cb_;
+                    again[na++] = poll_event();
                     continue;
                 }
+                ++consumed;
                 // The ring carries no ordering the compiler (or TSan) can see: pair with the
                 // release store made when the request was handed to the kernel.
                 (void)r->stage.load(std::memory_order_acquire);
@@ -396,6 +576,7 @@ public:
                     again[na++] = &scratch_of(r)->cb;
                 }
             }
+            if (consumed != 0) in_kernel_.fetch_sub(consumed);
             untrack_and_release(out + start, n - start);
             if (na != 0) hand_to_kernel(again, na);
 
@@ -405,6 +586,11 @@ public:
         }
         // Any return consumes the kick: the core checks its wakeup flag after every reap.
         if (kick_pending_.load(std::memory_order_relaxed)) kick_pending_.exchange(false, std::memory_order_acq_rel);
+        reaper_present_.store(false);
+        if (in_kernel_.load() > 0 && watcher_idle_.load()) {
+            std::lock_guard lock(mutex_);
+            watcher_cv_.notify_one();
+        }
         return n;
     }
 
@@ -416,16 +602,18 @@ public:
     int cancel(request *r) override {
         switch (r->stage.load(std::memory_order_acquire)) {
             case stage_held:
+            case stage_shared:
             case stage_helper: return cancel_held(r);
             case stage_kernel: break;
             case stage_done: return FILEAIO_E_COMPLETED;
             case stage_canceled: return FILEAIO_E_NOT_SUBMITTED;
-            default: return FILEAIO_E_IN_PROGRESS;  // being submitted, or running on the helper
+            default: return FILEAIO_E_IN_PROGRESS;  // being submitted, or running on a helper
         }
         io_event ev{};
         int rc = io_cancel(ctx_, &scratch_of(r)->cb, &ev);
         if (rc == 0) {
             // Kernels before 3.11 handed the event back here instead of through the ring.
+            in_kernel_.fetch_sub(1);
             complete_aside(r, static_cast<int>(static_cast<long>(ev.res)));
             notify();
             return FILEAIO_E_COMPLETED;
@@ -436,6 +624,46 @@ public:
     }
 
 private:
+    // What a flush must do, given the writes to its fd submitted before it.
+    enum class hold {
+        none,    // none is left: it goes its own way
+        helper,  // all have finished, some are not handed back yet: a helper runs it (via done_)
+        held,    // some are still running
+    };
+
+    hold hold_for_locked(const request *flush) const {
+        bool unreported = false;
+        for (request *w = barrier_.writes.head; w != nullptr; w = w->next) {
+            if (w->fd != flush->fd || w->seq >= flush->seq) continue;
+            if (w->stage.load(std::memory_order_acquire) != stage_done) return hold::held;
+            unreported = true;
+        }
+        return unreported ? hold::helper : hold::none;
+    }
+
+    // Releases held flushes whose earlier writes have all finished: to *to_kernel when they have
+    // all been handed back and the flush's fd goes to the kernel (only the reaper passes a list),
+    // else to the helpers. Returns how many went to the helpers.
+    size_t release_flushes_locked(request_list *to_kernel) {
+        size_t queued = 0;
+        for (request *h = barrier_.held.head; h != nullptr;) {
+            request *after = h->next;
+            const hold how = hold_for_locked(h);
+            if (how != hold::held) {
+                barrier_.held.remove(h);
+                if (how == hold::none && to_kernel != nullptr && scratch_of(h)->kernel) {
+                    h->stage.store(stage_kernel, std::memory_order_release);
+                    to_kernel->push_back(h);
+                } else {
+                    queue_helper_locked(h);
+                    ++queued;
+                }
+            }
+            h = after;
+        }
+        return queued;
+    }
+
     // Arms the poll iocb on wake_fd_ (start only). Returns 0 or -errno.
     int arm_poll() {
         io_prep_poll(&poll_cb_, wake_fd_, POLLIN);
@@ -449,6 +677,23 @@ private:
         return rc == 1 ? 0 : (rc < 0 ? rc : -EAGAIN);
     }
 
+    void rearm_poll() {
+        drain_wake_fd();
+        struct iocb *p = &poll_cb_;
+        io_prep_poll(&poll_cb_, wake_fd_, POLLIN);
+        poll_cb_.data = nullptr;
+        hand_to_kernel(&p, 1);
+    }
+
+    // The poll iocb fired: drain the eventfd and return the iocb to re-arm it with.
+    struct iocb *poll_event() {
+        drain_wake_fd();
+        io_prep_poll(&poll_cb_, wake_fd_, POLLIN);
+        poll_cb_.data = nullptr;
+        poll_armed_ = false;
+        return &poll_cb_;
+    }
+
     void notify() {
         uint64_t one = 1;
         ssize_t rc;
@@ -456,6 +701,12 @@ private:
             rc = write(wake_fd_, &one, sizeof one);
         } while (rc < 0 && errno == EINTR);
         // EAGAIN would mean the counter is near 2^64: it is already readable, nothing is lost.
+    }
+
+    // After something was put on done_ (side_pending_ set, seq_cst): a reaper asleep in
+    // io_getevents must wake; with none present the next one drains done_ first anyway.
+    void wake_reaper() {
+        if (reaper_present_.load()) notify();
     }
 
     void drain_wake_fd() {
@@ -467,7 +718,7 @@ private:
     }
 
     // Submits v[0..nb). A request the kernel refuses completes aside with the error, or goes to
-    // the helper (EAGAIN: kernel memory; EINVAL on a sync: no IOCB_CMD_FSYNC here). The poll iocb
+    // the helpers (EAGAIN: kernel memory; EINVAL on a sync: no IOCB_CMD_FSYNC here). The poll iocb
     // (data == nullptr) records whether it is armed. Returns true when something completed aside.
     bool hand_to_kernel(struct iocb **v, size_t nb) {
         size_t done = 0;
@@ -475,8 +726,14 @@ private:
         while (done < nb) {
             int rc = io_submit(ctx_, static_cast<long>(nb - done), v + done);
             if (rc > 0) {
-                for (size_t i = done; i < done + static_cast<size_t>(rc); ++i)
-                    if (v[i] == &poll_cb_) poll_armed_ = true;
+                int polls = 0;
+                for (size_t i = done; i < done + static_cast<size_t>(rc); ++i) {
+                    if (v[i] == &poll_cb_) {
+                        poll_armed_ = true;
+                        ++polls;
+                    }
+                }
+                if (rc > polls) in_kernel_.fetch_add(rc - polls);
                 done += static_cast<size_t>(rc);
                 continue;
             }
@@ -488,7 +745,7 @@ private:
                 continue;
             }
             if (rc == -EAGAIN || rc == 0 || (r->is_sync() && rc == -EINVAL)) {
-                aside = punt(r) || aside;
+                queue_helpers(&r, 1);
             } else {
                 complete_aside(r, rc);
                 aside = true;
@@ -497,88 +754,254 @@ private:
         return aside;
     }
 
-    // Finished outside the ring: onto done_ for the next reap.
-    void complete_aside(request *r, int result) {
-        r->result = result;
-        std::lock_guard lock(mutex_);
+    // Finished outside a reaper's hand-back: onto done_. A write may release flushes (to the
+    // helpers, so that they are reported after it). Returns how many went to the helpers.
+    size_t finish_locked(request *r) {
         r->stage.store(stage_done, std::memory_order_release);
         done_.push(r);
-        side_pending_.store(true, std::memory_order_release);
+        side_pending_.store(true);
+        return r->is_write() && !barrier_.held.empty() ? release_flushes_locked(nullptr) : 0;
     }
 
-    // Queues r for the helper thread (started on first use). If no thread can be started, runs it
-    // here. Returns true when it completed aside here.
-    bool punt(request *r) {
+    void complete_aside(request *r, int result) {
+        r->result = result;
+        size_t wake;
         {
             std::lock_guard lock(mutex_);
-            if (helper_started_ || start_helper_locked()) {
-                r->stage.store(stage_helper, std::memory_order_release);
-                helper_q_.push(r);
-                helper_cv_.notify_one();
-                return false;
-            }
-            r->stage.store(stage_helper_running, std::memory_order_release);
+            wake = staff_locked(finish_locked(r));
         }
-        run_blocking(r);
-        complete_aside(r, r->result);
-        return true;
+        for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
     }
 
-    // Starts the helper with every signal blocked: the caller's signals stay the caller's.
-    bool start_helper_locked() {
-        helper_started_ = start_quiet_thread([this] { helper_ = std::thread([this] { helper_main(); }); }) == 0;
-        return helper_started_;
+    // --- the helpers ---
+
+    void queue_helper_locked(request *r) {
+        r->stage.store(stage_helper, std::memory_order_release);
+        helper_q_.push(r);
+    }
+
+    void queue_helpers(request *const *reqs, size_t n) {
+        size_t wake;
+        {
+            std::lock_guard lock(mutex_);
+            for (size_t i = 0; i < n; ++i) queue_helper_locked(reqs[i]);
+            wake = staff_locked(n);
+        }
+        for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
+    }
+
+    // For n newly queued requests: returns how many idle helpers to wake, and starts more helpers
+    // (up to max_helpers_) for the work the idle ones cannot take. A notified helper counts as idle
+    // until it runs; counting it twice would leave new work without a thread.
+    size_t staff_locked(size_t n) {
+        if (n == 0) return 0;
+        const size_t idle = idle_ > notified_ ? idle_ - notified_ : 0;
+        const size_t wake = std::min(n, idle);
+        notified_ += wake;
+        for (size_t extra = n - wake; extra > 0 && helpers_.size() < max_helpers_; --extra)
+            if (!spawn_helper_locked()) break;  // the helpers that exist take it in turn
+        return wake;
+    }
+
+    // Starts a helper with every signal blocked: the caller's signals stay the caller's.
+    bool spawn_helper_locked() {
+        return start_quiet_thread([this] { helpers_.emplace_back([this] { helper_main(); }); }) == 0;
     }
 
     void helper_main() {
         std::unique_lock lock(mutex_);
         for (;;) {
-            helper_cv_.wait(lock, [&] { return stopping_ || !helper_q_.empty(); });
+            while (!stopping_.load() && helper_q_.empty() && shared_.empty()) {
+                ++idle_;
+                helper_cv_.wait(lock);
+                --idle_;
+                if (notified_ != 0) --notified_;
+            }
+            if (!shared_.empty()) {
+                while (!shared_.empty()) serve_shared(lock);
+                continue;
+            }
             if (helper_q_.empty()) return;  // stopping
             request *r = helper_q_.pop();
             r->stage.store(stage_helper_running, std::memory_order_release);
             lock.unlock();
             run_blocking(r);
             lock.lock();
-            r->stage.store(stage_done, std::memory_order_release);
-            done_.push(r);
-            side_pending_.store(true, std::memory_order_release);
+            const size_t wake = staff_locked(finish_locked(r));
             lock.unlock();
-            notify();
+            for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
+            wake_reaper();
             lock.lock();
         }
     }
 
+    // --- cached reads served with RWF_NOWAIT ---
+
+    // Serves cached-read candidates: here, or, for a batch big enough, through shared_ with an idle
+    // helper serving it too. Hits go to done_; what would block goes to the helpers.
+    void serve_candidates(request *const *reqs, size_t n) {
+        bool share = false;
+        if (n >= share_min_batch) {
+            std::lock_guard lock(mutex_);
+            if (idle_ > notified_) {
+                share = true;
+                for (size_t i = 0; i < n; ++i) {
+                    reqs[i]->stage.store(stage_shared, std::memory_order_release);
+                    shared_.push_back(reqs[i]);
+                }
+                ++notified_;
+            }
+        }
+        if (share) {
+            helper_cv_.notify_one();
+            std::unique_lock lock(mutex_);
+            while (!shared_.empty()) serve_shared(lock);
+            return;
+        }
+        req_fifo hits;
+        request *misses[submit_chunk];
+        size_t nm = 0;
+        for (size_t i = 0; i < n; ++i) {
+            request *r = reqs[i];
+            if (run_io(r, RWF_NOWAIT)) {
+                r->stage.store(stage_done, std::memory_order_release);
+                hits.push(r);
+            } else {
+                misses[nm++] = r;
+            }
+        }
+        if (nm != 0) queue_helpers(misses, nm);
+        if (!hits.empty()) {
+            {
+                std::lock_guard lock(mutex_);
+                done_.splice(&hits);
+                side_pending_.store(true);
+            }
+            wake_reaper();
+        }
+    }
+
+    // Serves one chunk of shared_ (the lock is held on entry and on exit).
+    void serve_shared(std::unique_lock<std::mutex> &lock) {
+        request *taken[share_chunk];
+        size_t k = 0;
+        while (k < share_chunk && !shared_.empty()) {
+            request *r = shared_.pop_front();
+            r->stage.store(stage_serving, std::memory_order_release);
+            taken[k++] = r;
+        }
+        lock.unlock();
+        bool finished[share_chunk];
+        for (size_t i = 0; i < k; ++i) finished[i] = run_io(taken[i], RWF_NOWAIT);
+        lock.lock();
+        size_t queued = 0;
+        bool any = false;
+        for (size_t i = 0; i < k; ++i) {
+            if (finished[i]) {
+                taken[i]->stage.store(stage_done, std::memory_order_release);
+                done_.push(taken[i]);
+                any = true;
+            } else {
+                queue_helper_locked(taken[i]);
+                ++queued;
+            }
+        }
+        if (any) side_pending_.store(true);
+        const size_t wake = staff_locked(queued);
+        lock.unlock();
+        for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
+        if (any) wake_reaper();
+        lock.lock();
+    }
+
+    // --- the watcher: progress with nobody waiting ---
+
+    void watcher_main() {
+        std::unique_lock lock(mutex_);
+        while (!stopping_.load()) {
+            watcher_idle_.store(true);
+            watcher_cv_.wait(lock, [&] { return stopping_.load() || in_kernel_.load() > 0; });
+            watcher_idle_.store(false);
+            if (stopping_.load()) break;
+            // A reaper that comes and goes within the grace period keeps the ring.
+            reaper_seen_.store(false);
+            watcher_cv_.wait_for(lock, watcher_grace, [&] { return stopping_.load(); });
+            if (stopping_.load()) break;
+            if (reaper_seen_.load() || reaper_present_.load() || in_kernel_.load() == 0) continue;
+            watcher_owns_.store(true);
+            if (!reaper_present_.load()) {  // (seq_cst with reap's store and load: one of us backs off)
+                lock.unlock();
+                watch_ring();
+                lock.lock();
+            }
+            watcher_owns_.store(false);
+            ring_cv_.notify_all();
+        }
+    }
+
+    // Consumes the ring while nobody reaps: finished requests go to done_, short transfers go on,
+    // held flushes are released. Returns when a reaper arrives, nothing is in the kernel, or stop.
+    void watch_ring() {
+        while (!stopping_.load() && !reaper_present_.load() && in_kernel_.load() > 0) {
+            if (!poll_armed_) rearm_poll();
+            if (reaper_present_.load() || stopping_.load()) break;  // (after the drain in rearm)
+            timespec ts{0, poll_armed_ ? watcher_grace_ns : poll_fallback_slice_ns};
+            int got = io_getevents(ctx_, 1, static_cast<long>(event_batch), events_, &ts);
+            if (got <= 0) continue;  // EINTR or the slice ran out
+            struct iocb *again[event_batch + 1];
+            size_t na = 0;
+            int consumed = 0;
+            req_fifo finished;
+            for (int i = 0; i < got; ++i) {
+                const io_event &ev = events_[i];
+                auto *r = static_cast<request *>(ev.data);
+                if (r == nullptr) {
+                    again[na++] = poll_event();
+                    continue;
+                }
+                ++consumed;
+                (void)r->stage.load(std::memory_order_acquire);
+                if (absorb(r, static_cast<long>(ev.res))) {
+                    finished.push(r);
+                } else {
+                    again[na++] = &scratch_of(r)->cb;
+                }
+            }
+            size_t wake = 0;
+            if (!finished.empty()) {
+                std::lock_guard lock(mutex_);
+                size_t queued = 0;
+                while (request *r = finished.pop()) queued += finish_locked(r);
+                wake = staff_locked(queued);
+            }
+            for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
+            if (consumed != 0) in_kernel_.fetch_sub(consumed);
+            if (na != 0) hand_to_kernel(again, na);
+        }
+    }
+
     int cancel_held(request *r) {
-        request_list released;
+        request_list to_kernel;
+        size_t wake = 0;
         {
             std::lock_guard lock(mutex_);
             switch (r->stage.load(std::memory_order_relaxed)) {
                 case stage_held: barrier_.held.remove(r); break;
+                case stage_shared: shared_.remove(r); break;
                 case stage_helper:
                     helper_q_.remove(r);
-                    // A write that never ran holds no flush back any more.
-                    if (r->is_write()) {
-                        barrier_.writes.remove(r);
-                        release_flushes_locked(&released);
-                    }
+                    if (r->is_write()) barrier_.writes.remove(r);  // it holds no flush back any more
                     break;
                 case stage_done: return FILEAIO_E_COMPLETED;
                 case stage_canceled: return FILEAIO_E_NOT_SUBMITTED;
                 default: return FILEAIO_E_IN_PROGRESS;
             }
             r->stage.store(stage_canceled, std::memory_order_release);
+            if (r->is_write() && !barrier_.held.empty()) wake = staff_locked(release_flushes_locked(&to_kernel));
         }
-        if (submit_released(&released)) notify();
+        for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
+        if (submit_released(&to_kernel)) wake_reaper();
         return 0;
-    }
-
-    // Moves every held flush that no earlier write holds back any more to *released.
-    void release_flushes_locked(request_list *released) {
-        barrier_.release_ready([&](request *h) {
-            h->stage.store(stage_kernel, std::memory_order_release);
-            released->push_back(h);
-        });
     }
 
     bool submit_released(request_list *released) {
@@ -587,38 +1010,47 @@ private:
             struct iocb *batch[submit_chunk];
             size_t nb = 0;
             while (nb < submit_chunk && !released->empty()) {
-                request *h = released->head;
-                released->remove(h);
+                request *h = released->pop_front();
                 batch[nb++] = prepare_iocb(h);
-                h->stage.store(stage_kernel, std::memory_order_release);
             }
             aside = hand_to_kernel(batch, nb) || aside;
         }
         return aside;
     }
 
-    // The writes among done[0..n) leave barrier_.writes; flushes they held back go to the kernel. Called
-    // by the reaper once they are in its output, so a flush is always reported after them.
+    // The writes among done[0..n) leave barrier_.writes; flushes they held back are released.
+    // Called by the reaper once they are in its output, so a flush is always reported after them.
     void untrack_and_release(request *const *done, size_t n) {
         bool any = false;
         for (size_t i = 0; i < n && !any; ++i) any = done[i]->is_write();
         if (!any) return;
-        request_list released;
+        request_list to_kernel;
+        size_t wake = 0;
         {
             std::lock_guard lock(mutex_);
             for (size_t i = 0; i < n; ++i)
                 if (done[i]->is_write()) barrier_.writes.remove(done[i]);
-            if (!barrier_.held.empty()) release_flushes_locked(&released);
+            if (!barrier_.held.empty()) wake = staff_locked(release_flushes_locked(&to_kernel));
         }
-        submit_released(&released);  // what completes aside is picked up by this reaper's loop
+        for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
+        submit_released(&to_kernel);  // what completes aside is picked up by this reaper's loop
     }
 
     size_t drain_side(request **out, size_t cap) {
         std::lock_guard lock(mutex_);
         size_t k = 0;
         while (k < cap && !done_.empty()) out[k++] = done_.pop();
-        side_pending_.store(!done_.empty(), std::memory_order_release);
+        side_pending_.store(!done_.empty());
         return k;
+    }
+
+    // Whether the ring holds no event (read-only look at the ring's header, as libaio's own
+    // user-space check did). False when the header is not the one this code knows.
+    bool ring_empty() const {
+        const auto *ring = reinterpret_cast<const aio_ring_header *>(ctx_);
+        if (__atomic_load_n(&ring->magic, __ATOMIC_RELAXED) != aio_ring_magic) return false;
+        if (ring->header_length != sizeof(aio_ring_header)) return false;
+        return __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE) == __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
     }
 
     // Whether r's completion already sits in the ring, not yet reaped (read-only look; a stale
@@ -637,25 +1069,39 @@ private:
         return false;
     }
 
+    const uint32_t max_helpers_;
     io_context_t ctx_ = nullptr;
     int wake_fd_ = -1;
     std::atomic<bool> kick_pending_{false};
     std::atomic<bool> side_pending_{false};  // done_ is not empty
+    std::atomic<bool> stopping_{false};
 
-    // The reaper's own (one waiter at a time).
+    // Who consumes the ring. The flags pair with seq_cst stores and loads (Dekker): a reaper
+    // stores reaper_present_ then loads watcher_owns_; the watcher the other way round.
+    std::atomic<int> in_kernel_{0};            // request iocbs in the kernel (not the poll iocb)
+    std::atomic<bool> reaper_present_{false};  // a thread is inside reap
+    std::atomic<bool> reaper_seen_{false};     // a reap began since the watcher last looked
+    std::atomic<bool> watcher_owns_{false};    // the watcher consumes the ring
+    std::atomic<bool> watcher_idle_{false};    // the watcher sleeps until in_kernel_ > 0
+
+    // The ring owner's own.
     struct iocb poll_cb_ {};
     bool poll_armed_ = false;
     io_event events_[event_batch];
 
     std::mutex mutex_;  // guards everything below
-    flush_barrier<> barrier_;  // writes from submit until reaped; flushes held for them
-    req_fifo done_;     // finished outside the ring
+    flush_barrier<> barrier_;  // writes from submit until handed back; flushes held for them
+    req_fifo done_;     // finished outside a reaper's hand-back
     req_fifo helper_q_;
+    request_list shared_;  // cached-read candidates of a big batch, served by submit and a helper
     uint64_t seq_ = 0;
     std::condition_variable helper_cv_;
-    std::thread helper_;
-    bool helper_started_ = false;
-    bool stopping_ = false;
+    std::condition_variable watcher_cv_;
+    std::condition_variable ring_cv_;
+    std::vector<std::thread> helpers_;
+    std::thread watcher_;
+    size_t idle_ = 0;      // helpers waiting for work
+    size_t notified_ = 0;  // of those, woken for work already queued but not yet running
 };
 
 bool kernel_has_poll_iocb() {
@@ -711,7 +1157,9 @@ int linux_aio_probe(char *reason, size_t reason_size) {
 }
 
 int linux_aio_create(const backend_config &config, std::unique_ptr<backend> *out) {
-    auto be = std::unique_ptr<linux_aio_backend>(new (std::nothrow) linux_aio_backend());
+    uint32_t helpers = config.threads != 0 ? config.threads : default_helpers;
+    helpers = std::max<uint32_t>(1, std::min(helpers, config.max_reqs));
+    auto be = std::unique_ptr<linux_aio_backend>(new (std::nothrow) linux_aio_backend(helpers));
     if (!be) return FILEAIO_E_NO_MEMORY;
     if (int rc = be->start(config.max_reqs); rc != 0) return rc;
     *out = std::move(be);

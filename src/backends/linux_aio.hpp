@@ -1,6 +1,7 @@
-// linux_aio: the kernel's native AIO (libaio: io_setup/io_submit/io_getevents/io_cancel). One aio
-// context per fileaio context; flush/datasync as IOCB_CMD_FSYNC/FDSYNC barriers; wakeups through
-// a poll iocb on an eventfd, so no signals are used.
+// linux_aio: the kernel's native AIO (libaio: io_setup/io_submit/io_getevents/io_cancel) for
+// O_DIRECT on block devices and block-backed filesystems, helper threads for every other fd (which
+// io_submit would run synchronously). One aio context per fileaio context; flush/datasync as
+// barriers; wakeups through a poll iocb on an eventfd, so no signals are used.
 #pragma once
 
 #include <memory>

@@ -66,7 +66,10 @@ const entry entries[] = {
     {FILEAIO_BACKEND_THREAD_POOL, "thread_pool", thread_pool_probe, thread_pool_create, thread_pool_limits},
 };
 
-// AUTO's order of preference.
+// AUTO's order of preference (fixed by the contract). linux_aio stays ahead of thread_pool: it
+// serves what kernel AIO would run synchronously (buffered files, pipes, FUSE) with thread_pool's
+// own technique, and O_DIRECT through the kernel (docs/backends.md, "AUTO when io_uring is
+// unavailable").
 const fileaio_backend auto_order[] = {FILEAIO_BACKEND_IO_URING, FILEAIO_BACKEND_LINUX_AIO,
                                       FILEAIO_BACKEND_THREAD_POOL};
 

@@ -2,16 +2,19 @@
 // io_submit, the fsync fallback thread, flushes held back in user space, io_cancel's mapping, and
 // a poll iocb that must end io_getevents for a wakeup.
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +23,7 @@
 
 #include "aio_fixture.hpp"
 #include "fileaio/fileaio.h"
+#include "support/test_fs.hpp"
 
 namespace fileaio::test {
 namespace {
@@ -30,6 +34,8 @@ using std::chrono::steady_clock;
 constexpr size_t block = 4096;
 constexpr const char *aio_nr_path = "/proc/sys/fs/aio-nr";
 constexpr const char *aio_max_nr_path = "/proc/sys/fs/aio-max-nr";
+// A liveness bound: what must not hang gets this long, and never needs more than a fraction of it.
+constexpr auto liveness = std::chrono::seconds(10);
 
 bool read_number(const char *path, unsigned long *value) {
     FILE *f = std::fopen(path, "re");
@@ -86,6 +92,47 @@ private:
     bool had_ = false;
     std::string old_;
 };
+
+// Submits on a thread of its own. True when submit returned within the liveness bound; if it did
+// not, unblock() is called (to end the blocked io_submit) before the thread is joined, so that a
+// submit that waits for I/O fails the test instead of hanging the suite.
+template <class Unblock>
+bool submit_returns(fileaio_ctx *c, fileaio_req *const *r, size_t n, Unblock &&unblock, int *rc) {
+    std::mutex m;
+    std::condition_variable cv;
+    bool returned = false;
+    std::thread t([&] {
+        const int x = fileaio_ctx_submit(c, r, n, nullptr);
+        std::lock_guard lock(m);
+        *rc = x;
+        returned = true;
+        cv.notify_all();
+    });
+    bool in_time;
+    {
+        std::unique_lock lock(m);
+        in_time = cv.wait_for(lock, liveness, [&] { return returned; });
+    }
+    if (!in_time) unblock();
+    t.join();
+    return in_time;
+}
+
+// Polls cond() until it holds or the liveness bound passes.
+template <class Cond>
+bool eventually(Cond &&cond) {
+    const auto until = steady_clock::now() + liveness;
+    while (!cond()) {
+        if (steady_clock::now() >= until) return false;
+        std::this_thread::sleep_for(milliseconds(1));
+    }
+    return true;
+}
+
+size_t pipe_bytes(int fd) {
+    int n = -1;
+    return ::ioctl(fd, FIONREAD, &n) == 0 && n > 0 ? static_cast<size_t>(n) : 0;
+}
 
 using linux_aio = backend_fixture<FILEAIO_BACKEND_LINUX_AIO>;
 
@@ -199,21 +246,37 @@ TEST_F(linux_aio, a_flush_the_kernel_cannot_queue_runs_on_the_helper_and_is_stil
     }
 }
 
-TEST_F(linux_aio, a_flush_held_behind_unreaped_writes_is_cancelled_and_never_reported) {
+TEST_F(linux_aio, a_flush_held_behind_a_running_write_is_cancelled_and_never_reported) {
+    // The write goes to a full pipe, so it runs (on a helper) until the test drains the pipe: the
+    // flush behind it is held for certain.
+    int p[2];
+    ASSERT_EQ(::pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+    keep_fd(p[0]);
+    keep_fd(p[1]);
+    std::vector<char> fill(1 << 16, 'f');
+    while (::write(p[1], fill.data(), fill.size()) > 0) {
+    }
+    ASSERT_EQ(::fcntl(p[1], F_SETFL, 0), 0);  // the helper's write blocks while the pipe is full
     fileaio_ctx *c = make_ctx(4);
     auto r = make_reqs(2);
-    int fd = pattern_file("f", 0);
     std::vector<char> buf(block, 'y');
-    ASSERT_EQ(fileaio_req_prepare_write(r[0], fd, 0, buf.data(), block, nullptr), 0);
-    ASSERT_EQ(fileaio_req_prepare_flush(r[1], fd, nullptr), 0);
+    ASSERT_EQ(fileaio_req_prepare_write(r[0], p[1], 0, buf.data(), block, nullptr), 0);
+    ASSERT_EQ(fileaio_req_prepare_flush(r[1], p[1], nullptr), 0);
     ASSERT_EQ(fileaio_ctx_submit(c, r.data(), 2, nullptr), 0);
-    // Nobody has reaped the write, so the flush is still held in user space: it really stops.
     EXPECT_EQ(fileaio_req_cancel(r[1]), 0);
     EXPECT_EQ(fileaio_req_get_result(r[1], nullptr), FILEAIO_E_CANCELED);
     EXPECT_EQ(fileaio_req_cancel(r[1]), FILEAIO_E_NOT_SUBMITTED);
+    ASSERT_EQ(::fcntl(p[0], F_SETFL, 0), 0);
+    size_t drained = 0;
+    while (drained < block) {  // room for the write: it finishes
+        ssize_t k = ::read(p[0], fill.data(), fill.size());
+        ASSERT_GT(k, 0);
+        drained += static_cast<size_t>(k);
+    }
     auto done = reap(c, 1);
     ASSERT_EQ(done.size(), 1u);
     EXPECT_EQ(done[0], r[0]);
+    EXPECT_EQ(fileaio_req_get_result(r[0], nullptr), 0);
     fileaio_req *out[2];
     size_t count = 0;
     EXPECT_EQ(fileaio_ctx_wait(c, 1, 50, out, 2, &count), FILEAIO_E_NO_REQUEST);
@@ -222,14 +285,14 @@ TEST_F(linux_aio, a_flush_held_behind_unreaped_writes_is_cancelled_and_never_rep
     EXPECT_EQ(st.canceled, 1u);
     EXPECT_EQ(st.completed, 1u);
     EXPECT_EQ(st.pending, 0u);
-    // The flush can be used again, and now runs.
-    ASSERT_EQ(fileaio_req_prepare_flush(r[1], fd, nullptr), 0);
+    // The flush can be used again, and now runs (a pipe has no fsync: EINVAL).
+    ASSERT_EQ(fileaio_req_prepare_flush(r[1], p[1], nullptr), 0);
     ASSERT_EQ(fileaio_ctx_submit(c, &r[1], 1, nullptr), 0);
     reap(c, 1);
-    EXPECT_EQ(fileaio_req_get_result(r[1], nullptr), 0);
+    EXPECT_EQ(fileaio_req_get_result(r[1], nullptr), -EINVAL);
 }
 
-TEST_F(linux_aio, cancel_of_buffered_io_that_io_submit_already_finished_says_completed_and_wait_returns_it_once) {
+TEST_F(linux_aio, cancel_of_cached_buffered_reads_that_submit_already_finished_says_completed_and_wait_returns_them_once) {
     fileaio_ctx *c = make_ctx(8);
     auto r = make_reqs(4);
     int fd = pattern_file("f", 4 * block);
@@ -239,7 +302,7 @@ TEST_F(linux_aio, cancel_of_buffered_io_that_io_submit_already_finished_says_com
                                            nullptr),
                   0);
     ASSERT_EQ(fileaio_ctx_submit(c, r.data(), 4, nullptr), 0);
-    // Cached buffered reads are copied inside io_submit: their events are already in the ring.
+    // Cached buffered reads are served inside submit (preadv2 with RWF_NOWAIT): already finished.
     for (fileaio_req *q : r) EXPECT_EQ(fileaio_req_cancel(q), FILEAIO_E_COMPLETED);
     auto done = reap(c, 4);
     EXPECT_EQ(done.size(), 4u);
@@ -304,6 +367,168 @@ TEST_F(linux_aio, a_flush_after_o_direct_writes_still_in_flight_is_reported_afte
     reap(c, writes);
     for (size_t i = 0; i < writes * size; ++i)
         if (bytes[i] != pattern_byte(i, 3)) FAIL() << "byte " << i << " differs";
+}
+
+// Issue 10, item 1: submit never waits for I/O. io_submit runs a pipe read synchronously: it
+// blocked here until the pipe was written.
+TEST_F(linux_aio, a_read_on_an_empty_pipe_returns_from_submit_and_completes_once_the_pipe_is_written) {
+    int p[2];
+    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    keep_fd(p[0]);
+    keep_fd(p[1]);
+    fileaio_ctx *c = make_ctx(4);
+    auto r = make_reqs(1);
+    char buf[8] = {};
+    // A stream cannot seek: the offset is ignored (API.md "Asynchrony").
+    ASSERT_EQ(fileaio_req_prepare_read(r[0], p[0], 12345, buf, sizeof buf, nullptr), 0);
+    int rc = 1;
+    const bool returned = submit_returns(c, r.data(), 1, [&] { (void)!::write(p[1], "unblock!", 8); }, &rc);
+    ASSERT_TRUE(returned) << "submit waited for the pipe";
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(::write(p[1], "abcdefgh", 8), 8);
+    auto done = reap(c, 1);
+    ASSERT_EQ(done.size(), 1u);
+    size_t moved = 0;
+    EXPECT_EQ(fileaio_req_get_result(r[0], &moved), 0);
+    EXPECT_EQ(moved, 8u);
+    EXPECT_EQ(std::string(buf, 8), "abcdefgh");
+}
+
+// Item 7: a write to a stream goes to its position whatever the offset says.
+TEST_F(linux_aio, a_write_to_a_pipe_ignores_the_offset) {
+    int p[2];
+    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    keep_fd(p[0]);
+    keep_fd(p[1]);
+    fileaio_ctx *c = make_ctx(4);
+    auto r = make_reqs(1);
+    char data[] = "stream";
+    ASSERT_EQ(fileaio_req_prepare_write(r[0], p[1], 4096, data, 6, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, r.data(), 1, nullptr), 0);
+    reap(c, 1);
+    size_t moved = 0;
+    EXPECT_EQ(fileaio_req_get_result(r[0], &moved), 0);
+    EXPECT_EQ(moved, 6u);
+    char got[6] = {};
+    ASSERT_EQ(::read(p[0], got, 6), 6);
+    EXPECT_EQ(std::string(got, 6), "stream");
+}
+
+// Item 1: an fd number that was O_DIRECT on a regular file, closed and reused for a pipe, is a
+// pipe: no cached "this fd goes to the kernel" may send the read to io_submit.
+TEST_F(linux_aio, an_o_direct_fd_number_reused_for_a_pipe_does_not_block_submit) {
+    std::string path = dir_.make_file("direct", 2 * block);
+    int fd = ::open(path.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
+    if (fd < 0) GTEST_SKIP() << "O_DIRECT unsupported on " << dir_.path() << ": " << std::strerror(errno);
+    void *mem = nullptr;
+    ASSERT_EQ(posix_memalign(&mem, block, block), 0);
+    std::unique_ptr<void, decltype(&std::free)> keep(mem, &std::free);
+    fileaio_ctx *c = make_ctx(4);
+    auto r = make_reqs(1);
+    ASSERT_EQ(fileaio_req_prepare_read(r[0], fd, 0, mem, block, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, r.data(), 1, nullptr), 0);
+    reap(c, 1);
+    EXPECT_EQ(fileaio_req_get_result(r[0], nullptr), 0);
+
+    int p[2];
+    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    ASSERT_EQ(::dup3(p[0], fd, O_CLOEXEC), fd);  // the old number now names the pipe's read end
+    ::close(p[0]);
+    keep_fd(fd);
+    keep_fd(p[1]);
+    ASSERT_EQ(fileaio_req_prepare_read(r[0], fd, 0, mem, 4, nullptr), 0);
+    int rc = 1;
+    const bool returned = submit_returns(c, r.data(), 1, [&] { (void)!::write(p[1], "wake", 4); }, &rc);
+    ASSERT_TRUE(returned) << "submit waited for the pipe behind a reused O_DIRECT fd number";
+    ASSERT_EQ(::write(p[1], "pipe", 4), 4);
+    reap(c, 1);
+    size_t moved = 0;
+    EXPECT_EQ(fileaio_req_get_result(r[0], &moved), 0);
+    EXPECT_EQ(moved, 4u);
+    EXPECT_EQ(std::string(static_cast<char *>(mem), 4), "pipe");
+}
+
+// Item 6: the rest of a short transfer goes on with nobody waiting. The pipe holds half of what
+// the read asks for; the other half is written later, and must be consumed before any wait.
+TEST_F(linux_aio, the_rest_of_a_short_pipe_read_goes_on_with_nobody_waiting) {
+    int p[2];
+    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    keep_fd(p[0]);
+    keep_fd(p[1]);
+    fileaio_ctx *c = make_ctx(4);
+    auto r = make_reqs(1);
+    char buf[8] = {};
+    ASSERT_EQ(fileaio_req_prepare_read(r[0], p[0], 0, buf, sizeof buf, nullptr), 0);
+    ASSERT_EQ(::write(p[1], "1234", 4), 4);
+    int rc = 1;
+    ASSERT_TRUE(submit_returns(c, r.data(), 1, [&] { (void)!::write(p[1], "5678", 4); }, &rc));
+    ASSERT_TRUE(eventually([&] { return pipe_bytes(p[0]) == 0; })) << "the first half was never read";
+    ASSERT_EQ(::write(p[1], "5678", 4), 4);
+    EXPECT_TRUE(eventually([&] { return pipe_bytes(p[0]) == 0; }))
+        << "the rest of the short read did not go on without a waiter";
+    auto done = reap(c, 1);
+    ASSERT_EQ(done.size(), 1u);
+    size_t moved = 0;
+    EXPECT_EQ(fileaio_req_get_result(r[0], &moved), 0);
+    EXPECT_EQ(moved, 8u);
+    EXPECT_EQ(std::string(buf, 8), "12345678");
+}
+
+// Items 1 and 6 on FUSE, whose files io_submit runs synchronously.
+class linux_aio_fuse : public linux_aio {
+protected:
+    void SetUp() override {
+        linux_aio::SetUp();
+        if (IsSkipped()) return;
+        std::string why;
+        fs_ = test_fs::mount(&why);
+        if (!fs_) GTEST_SKIP() << "FUSE unavailable: " << why;
+    }
+    void TearDown() override {
+        if (fs_) fs_->release_all();
+        linux_aio::TearDown();  // drains the contexts, closes the files
+        fs_.reset();
+    }
+    std::unique_ptr<test_fs> fs_;
+};
+
+TEST_F(linux_aio_fuse, a_buffered_read_held_by_the_gate_returns_from_submit) {
+    int fd = keep_fd(::open(fs_->gate_path().c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    fileaio_ctx *c = make_ctx(4);
+    auto r = make_reqs(1);
+    std::vector<char> buf(block);
+    ASSERT_EQ(fileaio_req_prepare_read(r[0], fd, 3 * block, buf.data(), block, nullptr), 0);
+    int rc = 1;
+    const bool returned = submit_returns(c, r.data(), 1, [&] { fs_->release_all(); }, &rc);
+    ASSERT_TRUE(returned) << "submit waited for the FUSE read the gate held";
+    ASSERT_EQ(rc, 0);
+    EXPECT_TRUE(fs_->wait_for_in_flight(1, std::chrono::duration_cast<milliseconds>(liveness)));
+    fs_->release_all();
+    reap(c, 1);
+    size_t moved = 0;
+    EXPECT_EQ(fileaio_req_get_result(r[0], &moved), 0);
+    EXPECT_EQ(moved, block);
+    EXPECT_EQ(static_cast<unsigned char>(buf[7]), pattern_byte(3 * block + 7));
+}
+
+TEST_F(linux_aio_fuse, a_flush_behind_a_write_runs_with_nobody_waiting_and_a_later_poll_finds_both) {
+    int fd = keep_fd(::open(fs_->eio_path().c_str(), O_RDWR | O_CLOEXEC));
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    fileaio_ctx *c = make_ctx(4);
+    auto r = make_reqs(2);
+    std::vector<char> buf(block, 'w');
+    ASSERT_EQ(fileaio_req_prepare_write(r[0], fd, 0, buf.data(), block, nullptr), 0);
+    ASSERT_EQ(fileaio_req_prepare_flush(r[1], fd, nullptr), 0);
+    const uint64_t before = fs_->fsyncs();
+    ASSERT_EQ(fileaio_ctx_submit(c, r.data(), 2, nullptr), 0);
+    // Nobody waits: the flush must still reach the filesystem.
+    EXPECT_TRUE(eventually([&] { return fs_->fsyncs() > before; })) << "the held flush waited for a waiter";
+    auto done = reap(c, 2);
+    ASSERT_EQ(done.size(), 2u);
+    EXPECT_EQ(done[0], r[0]);
+    EXPECT_EQ(done[1], r[1]);
+    for (fileaio_req *q : r) EXPECT_EQ(fileaio_req_get_result(q, nullptr), 0);
 }
 
 }  // namespace
