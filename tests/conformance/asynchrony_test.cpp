@@ -224,6 +224,40 @@ TEST_P(asynchrony, the_rest_of_a_short_transfer_is_read_with_nobody_waiting) {
     EXPECT_TRUE(holds_pattern(buf.data(), size, 0));
 }
 
+// A vectored read whose pieces a backend may run one after another (posix_aio chains them):
+// every piece reaches the file system with nobody waiting.
+TEST_P(asynchrony, every_piece_of_a_vectored_read_is_read_with_nobody_waiting) {
+    constexpr size_t pieces = 4;
+    test_fs *fs = mount_extra(test_fs::options{});
+    if (fs == nullptr) return;
+    int fd = open_on_fs(fs->eio_path(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    fileaio_ctx *c = make_ctx(4);
+    fileaio_req *r = make_req();
+    aligned_buffer &buf = make_buffer(pieces * block);
+    struct iovec iov[pieces];
+    for (size_t i = 0; i < pieces; ++i) iov[i] = {buf.at(i * block), block};
+    ASSERT_EQ(fileaio_req_prepare_readv(r, fd, 0, iov, pieces, nullptr), 0);
+    ASSERT_TRUE(submit_promptly(c, &r, 1));
+    bool served = fs->wait_for_operations(
+        [](const std::vector<test_fs::op_record> &ops) {
+            uint64_t bytes = 0;
+            for (auto &op : ops)
+                if (op.kind == test_fs::op_kind::read) bytes += op.size;
+            return bytes >= pieces * block;
+        },
+        progress_bound);
+    EXPECT_TRUE(served) << "the file system served " << fs->eio_bytes_read() << " of " << pieces * block
+                        << " bytes while nobody waited: the " << fileaio_backend_name(GetParam())
+                        << " backend starts the next piece only inside wait";
+    auto done = poll_for(c, 1);
+    ASSERT_EQ(done.size(), 1u);
+    size_t moved = 0;
+    EXPECT_EQ(fileaio_req_get_result(r, &moved), 0);
+    EXPECT_EQ(moved, pieces * block);
+    EXPECT_TRUE(holds_pattern(buf.data(), pieces * block, 0));
+}
+
 // --- Flush is a barrier (item 8): the fsync reaches the file system only after the writes ---
 
 TEST_P(asynchrony, a_flush_reaches_the_file_system_only_after_the_earlier_writes_finished) {
