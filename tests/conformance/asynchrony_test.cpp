@@ -3,6 +3,7 @@
 // any of it; requests go on with nobody waiting; the daemon's own record shows what reached the
 // file system when. The same inputs on every backend: a backend that needs other ones fails.
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -82,20 +83,88 @@ TEST_P(pipe_asynchrony, submit_of_a_read_on_an_empty_pipe_returns_before_any_dat
     EXPECT_TRUE(prompt) << "submit waited until the pipe had data: the " << fileaio_backend_name(GetParam())
                         << " backend ran the read on the submitting thread";
     ASSERT_EQ(rc, 0) << fileaio_errname(rc);
+    fileaio_req *out[1] = {};
+    size_t count = 0;
     if (!data_written_by_watchdog) {
         EXPECT_EQ(fileaio_req_get_state(r), FILEAIO_REQ_SUBMITTED);
-        fileaio_req *out[1];
-        size_t count = 9;
-        EXPECT_EQ(fileaio_ctx_wait(c, 1, 0, out, 1, &count), FILEAIO_E_TIMEOUT) << "a read of an empty pipe completed";
-        EXPECT_EQ(count, 0u);
-        write_pattern(p[1], block);
+        // A poll must not block either (the wait must not run the read on this thread).
+        int wrc = 1;
+        bool polled = returns_within(
+            milliseconds(2000), "fileaio_ctx_wait(timeout 0) with a read of an empty pipe in flight",
+            [&] { wrc = fileaio_ctx_wait(c, 1, 0, out, 1, &count); },
+            [&] {
+                data_written_by_watchdog = true;
+                write_pattern(p[1], block);
+            });
+        EXPECT_TRUE(polled) << "a wait with timeout 0 blocked until the pipe had data: the "
+                            << fileaio_backend_name(GetParam()) << " backend ran the read on the waiting thread";
+        if (polled) {
+            EXPECT_EQ(wrc, FILEAIO_E_TIMEOUT) << "a read of an empty pipe completed: " << fileaio_errname(wrc);
+            EXPECT_EQ(count, 0u);
+        }
+        if (!data_written_by_watchdog) write_pattern(p[1], block);
     }
-    auto done = reap(c, 1);
-    ASSERT_EQ(done.size(), 1u);
+    if (count != 0) {  // the watchdog's data already completed the read inside that wait
+        EXPECT_EQ(out[0], r);
+    } else {
+        ASSERT_EQ(reap(c, 1).size(), 1u);
+    }
     size_t moved = 0;
     EXPECT_EQ(fileaio_req_get_result(r, &moved), 0);
     EXPECT_EQ(moved, block);
     EXPECT_TRUE(holds_pattern(buf.data(), block, 0));
+}
+
+// A write larger than the pipe can hold finishes only when a reader drains it: submitted in one
+// batch with that read, neither may hold up submit, and both complete whole.
+TEST_P(pipe_asynchrony, a_write_that_overfills_a_pipe_and_the_read_that_drains_it_in_one_batch_both_complete) {
+    constexpr size_t size = 256 * 1024;  // four times the default pipe capacity
+    int p[2];
+    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    keep_fd(p[0]);
+    keep_fd(p[1]);
+    fileaio_ctx *c = make_ctx(4);
+    auto r = make_reqs(2);
+    std::vector<unsigned char> out(size), in(size);
+    for (size_t i = 0; i < size; ++i) out[i] = pattern_byte(i, 2);
+    ASSERT_EQ(fileaio_req_prepare_write(r[0], p[1], 0, out.data(), size, nullptr), 0);
+    ASSERT_EQ(fileaio_req_prepare_read(r[1], p[0], 0, in.data(), size, nullptr), 0);
+    // What frees a submitter or waiter stuck on this pipe (the test has failed by then): drain
+    // what the write puts in for a bounded time, then close the writer, so that every read ends.
+    bool freed_by_watchdog = false;
+    auto unblock = [&] {
+        freed_by_watchdog = true;
+        ::fcntl(p[0], F_SETFL, O_NONBLOCK);
+        std::vector<unsigned char> sink(size);
+        auto until = steady_clock::now() + milliseconds(1000);
+        while (steady_clock::now() < until) {
+            struct pollfd pfd = {p[0], POLLIN, 0};
+            if (::poll(&pfd, 1, 50) > 0 && ::read(p[0], sink.data(), size) < 0 && errno != EAGAIN) break;
+        }
+        std::erase(fds_, p[1]);
+        ::close(p[1]);
+    };
+    int rc = 1;
+    bool prompt = returns_within(milliseconds(2000), "fileaio_ctx_submit of a write that overfills a pipe",
+                                 [&] { rc = fileaio_ctx_submit(c, r.data(), 2, nullptr); }, unblock);
+    EXPECT_TRUE(prompt) << "submit waited for the pipe to drain: the " << fileaio_backend_name(GetParam())
+                        << " backend ran the write on the submitting thread";
+    ASSERT_EQ(rc, 0) << fileaio_errname(rc);
+    if (freed_by_watchdog) return;  // TearDown drains what is left (every read of the pipe ends)
+    size_t reaped = 0;
+    bool waited = returns_within(milliseconds(5000), "fileaio_ctx_wait for a pipe's write and the read draining it",
+                                 [&] { reaped = reap(c, 2).size(); }, unblock);
+    EXPECT_TRUE(waited) << "wait blocked on the full pipe: the " << fileaio_backend_name(GetParam())
+                        << " backend ran the write on the waiting thread, ahead of the read that drains it";
+    if (freed_by_watchdog) return;
+    ASSERT_EQ(reaped, 2u);
+    for (fileaio_req *q : r) {
+        size_t moved = 0;
+        int got = fileaio_req_get_result(q, &moved);
+        EXPECT_EQ(got, 0) << fileaio_errname(got);
+        EXPECT_EQ(moved, size);
+    }
+    EXPECT_EQ(in, out) << "the read did not get the written stream";
 }
 
 FILEAIO_INSTANTIATE_FOR_EVERY_BACKEND(pipe_asynchrony);
