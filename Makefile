@@ -23,8 +23,14 @@ build: deps
 bench: build
 	./build/release/tools/fileaio/fileaio bench
 
+# The last line says what ran: fuzzing skips itself where clang or libFuzzer is missing, and
+# then the line says so and why (tests/fuzz/run_fuzzer.sh writes build/test-fuzz.status).
 test: deps test-dev test-asan test-tsan test-fuzz
-	@echo "make test: all suites passed (dev, asan+ubsan, tsan, fuzz)"
+	@fuzz=$$(cat build/test-fuzz.status 2>/dev/null || echo "SKIPPED: run_fuzzer.sh left no status"); \
+	case "$$fuzz" in \
+	  passed*) echo "make test: all suites passed (dev, asan+ubsan, tsan, fuzz $$fuzz)" ;; \
+	  *) echo "make test: dev, asan+ubsan and tsan passed; fuzz was $$fuzz" ;; \
+	esac
 
 test-dev: deps
 	cmake --preset dev

@@ -13,6 +13,10 @@
 // write's completion is pushed before it leaves the running list, under the same lock, so the
 // flush is handed back after it. Writes never complete inline, so they need no other tracking.
 //
+// A descriptor that cannot seek answers the first call of a request with ESPIPE; that request
+// then works at the stream's position (offset -1), inline and on the workers alike. A cached read
+// of a pipe that would block (RWF_NOWAIT: EAGAIN) moves on to the FIFO like any miss.
+//
 // cancel removes a request still in the FIFO or the shared list (0); one that runs or ran cannot
 // be stopped.
 #include "backends/thread_pool.hpp"
@@ -55,12 +59,17 @@ constexpr size_t share_min_batch = 8;
 // enough that the lock is not taken per request.
 constexpr size_t share_chunk = 4;
 
-// Per-request state of this backend, kept in request::scratch.
+// Per-request state of this backend, kept in request::scratch: scratch[at_stream] is 1 once
+// the descriptor answered ESPIPE (it cannot seek: pipe, FIFO, socket, character device). API.md
+// then wants the stream's position, which offset -1 means to preadv2/pwritev2. It is decided
+// per request, reset by submit, and never cached by fd number (numbers are reused).
+constexpr size_t at_stream = 0;
 
 // One transfer step: the remainder of r from r->transferred on, in as few calls as possible.
 ssize_t transfer_once(request *r, int rwf) {
     const bool write = r->is_write();
-    const off_t off = static_cast<off_t>(r->offset + static_cast<int64_t>(r->transferred));
+    off_t off = static_cast<off_t>(r->offset + static_cast<int64_t>(r->transferred));
+    if (r->scratch[at_stream] != 0) off = -1;
     struct iovec one;
     const struct iovec *vec = &one;
     int cnt = 1;
@@ -80,7 +89,13 @@ ssize_t transfer_once(request *r, int rwf) {
         one.iov_base = static_cast<char *>(r->buf) + r->transferred;
         one.iov_len = r->size - r->transferred;
     }
-    return write ? pwritev2(r->fd, vec, cnt, off, rwf) : preadv2(r->fd, vec, cnt, off, rwf);
+    ssize_t n = write ? pwritev2(r->fd, vec, cnt, off, rwf) : preadv2(r->fd, vec, cnt, off, rwf);
+    if (n < 0 && errno == ESPIPE && off != -1) {
+        r->scratch[at_stream] = 1;
+        off = -1;
+        n = write ? pwritev2(r->fd, vec, cnt, off, rwf) : preadv2(r->fd, vec, cnt, off, rwf);
+    }
+    return n;
 }
 
 // Runs a read or write until it is whole, hits end of file, fails, or (with RWF_NOWAIT) would
@@ -148,6 +163,7 @@ public:
             request *r = reqs[i];
             r->transferred = 0;
             r->result = 0;
+            r->scratch[at_stream] = 0;
             bool candidate = false;
             if (!r->is_sync() && !r->is_write() && r->size <= inline_max_bytes) {
                 if (r->fd != last_fd) {

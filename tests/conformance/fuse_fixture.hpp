@@ -21,6 +21,7 @@
 
 #include "fixture.hpp"
 #include "support/test_fs.hpp"
+#include "support/watchdog.hpp"
 
 namespace fileaio::test {
 
@@ -75,48 +76,44 @@ protected:
 
     void TearDown() override {
         if (fs_) fs_->release_all();  // before the drain: requests blocked in the daemon finish
+        for (auto &fs : extra_fs_) fs->release_all();
         backend_test::TearDown();  // drains and destroys the contexts, closes the files
         fds_.clear();
+        extra_fs_.clear();
         fs_.reset();
     }
 
-    // Kernel AIO is asynchronous for O_DIRECT; on most filesystems it runs a buffered read inside
-    // io_submit. So for linux_aio the files are opened O_DIRECT, the way kernel AIO is meant to be
-    // used (FUSE needs no particular alignment for it). Linux 6.18 serves a buffered AIO read of a
-    // FUSE direct_io file asynchronously too, but older kernels may not.
-    int io_flags() const { return GetParam() == FILEAIO_BACKEND_LINUX_AIO ? O_DIRECT : 0; }
-
-    // Opens a file of the mount (with io_flags()); closed by TearDown, before the unmount.
+    // Opens a file of the mount; closed by TearDown, before the unmount. The same flags on every
+    // backend: a backend that cannot serve a buffered FUSE file without blocking fails the test.
     int open_on_fs(const std::string &path, int flags) {
-        int fd = open_file(path, flags | io_flags());
+        int fd = open_file(path, flags);
         if (fd >= 0) fds_.push_back(fd);
         return fd;
     }
 
+    // Mounts another instance of the test filesystem with other options (test_fs::options); it
+    // is released and unmounted like fs_. Skips the test where it cannot be mounted (use
+    // through `if (!extra) return;`).
+    test_fs *mount_extra(const test_fs::options &opts) {
+        std::string why;
+        auto fs = test_fs::mount(&why, opts);
+        if (!fs) {
+            ADD_FAILURE() << "the first mount worked, a second did not: " << why;
+            return nullptr;
+        }
+        extra_fs_.push_back(std::move(fs));
+        return extra_fs_.back().get();
+    }
+
     // Runs fn() on this thread and tells whether it returned within prompt_bound. If it did not
-    // (it waits for the daemon), a watchdog opens the gate for good, so fn() returns and the test
-    // fails instead of hanging.
+    // (it waits for the daemon), a watchdog opens the gates for good, so fn() returns and the
+    // test fails instead of hanging.
     template <typename F>
     bool returns_promptly(F &&fn) {
-        std::mutex m;
-        std::condition_variable cv;
-        bool returned = false;
-        bool late = false;
-        std::thread watchdog([&] {
-            std::unique_lock lock(m);
-            if (cv.wait_for(lock, prompt_bound, [&] { return returned; })) return;
-            late = true;
-            lock.unlock();
+        return returns_within(prompt_bound, "a call waiting for the FUSE daemon", std::forward<F>(fn), [&] {
             fs_->release_all();
+            for (auto &fs : extra_fs_) fs->release_all();
         });
-        fn();
-        {
-            std::lock_guard lock(m);
-            returned = true;
-        }
-        cv.notify_one();
-        watchdog.join();
-        return !late;
     }
 
     // Submits reqs[0..n) and checks that submit returned without waiting for the daemon (the
@@ -146,6 +143,7 @@ protected:
     }
 
     std::unique_ptr<test_fs> fs_;
+    std::vector<std::unique_ptr<test_fs>> extra_fs_;
     std::vector<std::unique_ptr<aligned_buffer>> buffers_;
 };
 

@@ -138,23 +138,8 @@ TEST_P(requests, state_machine_rows_for_submitted_request) {
     EXPECT_EQ(static_cast<unsigned char>(buf[0]), pattern_byte(block / 2));
 }
 
-TEST_P(requests, read_at_end_of_file_is_success_with_fewer_bytes) {
-    fileaio_ctx *c = make_ctx(4);
-    auto r = make_reqs(2);
-    int fd = pattern_file("f", 1000);
-    std::vector<char> a(block), b(block);
-    ASSERT_EQ(fileaio_req_prepare_read(r[0], fd, 0, a.data(), block, nullptr), 0);
-    ASSERT_EQ(fileaio_req_prepare_read(r[1], fd, 5000, b.data(), block, nullptr), 0);
-    ASSERT_EQ(fileaio_ctx_submit(c, r.data(), 2, nullptr), 0);
-    reap(c, 2);
-    size_t moved = 0;
-    EXPECT_EQ(fileaio_req_get_result(r[0], &moved), 0);
-    EXPECT_EQ(moved, 1000u);
-    EXPECT_EQ(fileaio_req_get_result(r[1], &moved), 0);
-    EXPECT_EQ(moved, 0u);
-    for (size_t i = 0; i < 1000; ++i) ASSERT_EQ(static_cast<unsigned char>(a[i]), pattern_byte(i)) << i;
-}
-
+// Unaligned, odd-sized pieces on a buffered file; descriptor_test.cpp runs aligned ones on every
+// descriptor kind.
 TEST_P(requests, vectored_write_then_vectored_read_round_trips) {
     fileaio_ctx *c = make_ctx(4);
     fileaio_req *r = make_req();
@@ -180,23 +165,9 @@ TEST_P(requests, vectored_write_then_vectored_read_round_trips) {
     EXPECT_EQ(all, std::string(1000, 'a') + std::string(3096, 'b') + std::string(8192, 'c'));
 }
 
-TEST_P(requests, flush_and_datasync_complete_with_zero_bytes) {
-    fileaio_ctx *c = make_ctx(4);
-    auto r = make_reqs(2);
-    int fd = pattern_file("f", block);
-    int tag = 0;
-    ASSERT_EQ(fileaio_req_prepare_flush(r[0], fd, &tag), 0);
-    ASSERT_EQ(fileaio_req_prepare_datasync(r[1], fd, nullptr), 0);
-    ASSERT_EQ(fileaio_ctx_submit(c, r.data(), 2, nullptr), 0);
-    reap(c, 2);
-    for (fileaio_req *q : r) {
-        size_t moved = 9;
-        EXPECT_EQ(fileaio_req_get_result(q, &moved), 0);
-        EXPECT_EQ(moved, 0u);
-    }
-    EXPECT_EQ(fileaio_req_get_user(r[0]), &tag);
-}
-
+// Many writes and many rounds on a buffered file (load); descriptor_test.cpp runs fewer on every
+// descriptor kind, and asynchrony_test.cpp proves from the file system's side that the fsync
+// comes after the writes.
 TEST_P(requests, flush_completes_only_after_every_earlier_write_to_its_fd) {
     constexpr size_t writes = 48;
     constexpr int rounds = 20;

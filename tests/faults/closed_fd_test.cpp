@@ -228,7 +228,7 @@ TEST_P(closed_fd_in_daemon, reads_blocked_in_the_daemon_when_their_descriptor_is
     fileaio_ctx *c = make_ctx(8);
     auto r = make_reqs(n);
     aligned_buffer &buf = make_buffer(n * block);
-    int fd = move_to_high_fd(open_file(fs_->gate_path(), O_RDONLY | io_flags()));
+    int fd = move_to_high_fd(open_file(fs_->gate_path(), O_RDONLY));
     ASSERT_GE(fd, 0);
     for (size_t i = 0; i < n; ++i)
         ASSERT_EQ(fileaio_req_prepare_read(r[i], fd, static_cast<int64_t>(first_offset + i * block), buf.at(i * block),

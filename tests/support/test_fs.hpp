@@ -8,11 +8,17 @@
 //         blocked at once (which proves parallelism). Writes fail with EACCES.
 //   eio   `eio_size` bytes, initially pattern_byte(offset). A read or write whose byte range
 //         contains an offset marked with fail_at() fails with EIO; any other succeeds (writes are
-//         kept in memory and read back; the file grows when written past its end).
+//         kept in memory and read back; the file grows when written past its end). Options make
+//         it harder to serve: `max_read_bytes` answers every read with at most that many bytes
+//         (a short transfer the library must continue), `gate_writes` holds every write at the
+//         gate like a read of `gate`. The daemon records the writes, fsyncs and reads of `eio`
+//         in the order it served them (operations()), so a test can prove what reached the file
+//         system when.
 //
-// Every file is opened with direct_io: each read and write reaches the daemon (no page cache, no
-// readahead), so the counters count exactly the reads the test issued (a request larger than the
-// kernel's FUSE request size, 128 KiB by default, arrives as several reads).
+// Every file is opened with direct_io (unless options::page_cache): each read and write reaches
+// the daemon (no page cache, no readahead), so the counters count exactly the reads the test
+// issued (a request larger than the kernel's FUSE request size, 128 KiB by default, arrives as
+// several reads).
 //
 // Thread safety: every member may be called from any thread, concurrently.
 #pragma once
@@ -20,8 +26,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace fileaio::test {
 
@@ -31,6 +39,21 @@ public:
         uint64_t gate_size = 1u << 20;
         uint64_t eio_size = 1u << 20;
         bool fsync_at_gate = false;  // an fsync of `gate` waits at the gate too (counted as a read)
+        size_t max_read_bytes = 0;  // eio: answer each read with at most this many bytes (0: all)
+        bool gate_writes = false;   // eio: every write waits at the gate (and counts as a gated op)
+        // Files use the kernel's page cache (no direct_io), as most file systems do: reads then
+        // arrive through readahead (whole pages, maybe more than asked, maybe fewer calls), so
+        // the counters no longer count the test's reads one for one.
+        bool page_cache = false;
+    };
+
+    // One operation of `eio` as the daemon served it. A write is recorded twice: when it arrives
+    // (write_arrived, before the gate) and when it is answered (write_done).
+    enum class op_kind { read, write_arrived, write_done, fsync };
+    struct op_record {
+        op_kind kind;
+        uint64_t offset;  // 0 for fsync
+        uint64_t size;    // bytes answered (read, write_done), asked (write_arrived), 0 for fsync
     };
 
     // Mounts a new instance on a fresh directory under $TMPDIR (or /tmp) and starts serving it.
@@ -52,7 +75,8 @@ public:
     std::string gate_path() const;  // mount_point() + "/gate"
     std::string eio_path() const;   // mount_point() + "/eio"
 
-    // --- gate: a counting semaphore in front of every read ---
+    // --- gate: a counting semaphore in front of every read of `gate` (and, with gate_writes,
+    // every write of `eio`); the counters below count both ---
     // Lets k more reads through: blocked ones first (in no particular order), then later ones.
     void release(size_t k);
     // Opens the gate for good: every blocked read and every later read passes at once.
@@ -67,9 +91,12 @@ public:
     // Every later read or write of `eio` whose range [offset, offset + size) contains `offset` fails.
     void fail_at(uint64_t offset);
     uint64_t eio_failures() const;  // reads and writes of `eio` answered with EIO so far
-
-    // --- every file ---
-    uint64_t fsyncs() const;  // fsync/fdatasync calls that reached the daemon so far (any file)
+    std::vector<op_record> operations() const;  // reads, writes and fsyncs of `eio`, in order
+    uint64_t fsyncs() const;                    // fsyncs (and fdatasyncs) of any file served so far
+    uint64_t eio_bytes_read() const;            // bytes of `eio` answered to reads so far
+    // Waits until pred(operations so far) is true. False on timeout.
+    bool wait_for_operations(const std::function<bool(const std::vector<op_record> &)> &pred,
+                             std::chrono::milliseconds timeout) const;
 
     struct impl;
 
