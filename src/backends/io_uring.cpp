@@ -530,22 +530,12 @@ private:
             }
             case op::readv:
             case op::writev: {
-                // Skip what is done without copying the array; a partly done element goes alone.
-                size_t skip = done;
-                int k = 0;
-                while (k < r->iovcnt && skip >= r->iov[k].iov_len) skip -= r->iov[k++].iov_len;
-                const struct iovec *vec = r->iov + k;
-                auto cnt = static_cast<unsigned>(r->iovcnt - k);
-                if (skip != 0) {
-                    s.one.iov_base = static_cast<char *>(r->iov[k].iov_base) + skip;
-                    s.one.iov_len = r->iov[k].iov_len - skip;
-                    vec = &s.one;
-                    cnt = 1;
-                }
+                const rest_vector rest = rest_of(r, &s.one);  // s.one lives as long as the SQE
+                const auto cnt = static_cast<unsigned>(rest.cnt);
                 if (r->kind == op::readv) {
-                    io_uring_prep_readv(sqe, fd, vec, cnt, off);
+                    io_uring_prep_readv(sqe, fd, rest.vec, cnt, off);
                 } else {
-                    io_uring_prep_writev(sqe, fd, vec, cnt, off);
+                    io_uring_prep_writev(sqe, fd, rest.vec, cnt, off);
                 }
                 break;
             }

@@ -73,6 +73,7 @@
 #include "core/quiet_thread.hpp"
 #include "core/flush_barrier.hpp"
 #include "core/request.hpp"
+#include "core/sync_io.hpp"
 #include "core/request_list.hpp"
 
 namespace fileaio::detail {
@@ -165,7 +166,6 @@ struct aio_scratch {
     request *link;           // done_ / helper FIFO
     bool kernel;             // routed to kernel AIO
     bool direct;             // the fd is O_DIRECT
-    bool stream;             // the fd cannot seek: offset -1 (the stream's position)
 };
 static_assert(sizeof(aio_scratch) <= backend_scratch_size, "the iocb must fit the request's scratch");
 static_assert(alignof(aio_scratch) <= 16, "scratch is 16-aligned");
@@ -234,41 +234,24 @@ struct req_fifo {
     }
 };
 
-// The vector still to transfer: the iovecs from r->transferred on. A partly done element is
-// continued on its own through s->rest (no copy of the caller's array is made).
-void remaining_vector(request *r, aio_scratch *s, const struct iovec **vec, int *cnt) {
-    size_t skip = r->transferred;
-    int k = 0;
-    while (k < r->iovcnt && skip >= r->iov[k].iov_len) skip -= r->iov[k++].iov_len;
-    if (skip != 0) {
-        s->rest.iov_base = static_cast<char *>(r->iov[k].iov_base) + skip;
-        s->rest.iov_len = r->iov[k].iov_len - skip;
-        *vec = &s->rest;
-        *cnt = 1;
-    } else {
-        *vec = r->iov + k;
-        *cnt = r->iovcnt - k;
-    }
-}
-
 // The one place a request becomes an iocb: what is left of r, from r->transferred on.
 struct iocb *prepare_iocb(request *r) {
     aio_scratch *s = scratch_of(r);
     struct iocb *cb = &s->cb;
     const long long off = static_cast<long long>(r->offset) + static_cast<long long>(r->transferred);
-    const struct iovec *vec = nullptr;
-    int cnt = 0;
     switch (r->kind) {
         case op::read: io_prep_pread(cb, r->fd, static_cast<char *>(r->buf) + r->transferred, r->size - r->transferred, off); break;
         case op::write: io_prep_pwrite(cb, r->fd, static_cast<char *>(r->buf) + r->transferred, r->size - r->transferred, off); break;
-        case op::readv:
-            remaining_vector(r, s, &vec, &cnt);
-            io_prep_preadv(cb, r->fd, vec, cnt, off);
+        case op::readv: {
+            const rest_vector rest = rest_of(r, &s->rest);
+            io_prep_preadv(cb, r->fd, rest.vec, rest.cnt, off);
             break;
-        case op::writev:
-            remaining_vector(r, s, &vec, &cnt);
-            io_prep_pwritev(cb, r->fd, vec, cnt, off);
+        }
+        case op::writev: {
+            const rest_vector rest = rest_of(r, &s->rest);
+            io_prep_pwritev(cb, r->fd, rest.vec, rest.cnt, off);
             break;
+        }
         case op::flush: io_prep_fsync(cb, r->fd); break;
         case op::datasync: io_prep_fdsync(cb, r->fd); break;
     }
@@ -282,66 +265,6 @@ bool absorb(request *r, long res) {
     if (res != -EINTR && r->absorb(res)) return true;
     prepare_iocb(r);
     return false;
-}
-
-// One system call for what is left of r. On a descriptor that cannot seek the offset is ignored
-// and the stream's position is used (offset -1), as API.md says for every backend.
-ssize_t transfer_once(request *r, int rwf) {
-    aio_scratch *s = scratch_of(r);
-    struct iovec one;
-    const struct iovec *vec = &one;
-    int cnt = 1;
-    if (r->is_vectored()) {
-        remaining_vector(r, s, &vec, &cnt);
-    } else {
-        one.iov_base = static_cast<char *>(r->buf) + r->transferred;
-        one.iov_len = r->size - r->transferred;
-    }
-    for (;;) {
-        const off_t off = s->stream ? -1 : static_cast<off_t>(r->offset + static_cast<int64_t>(r->transferred));
-        ssize_t n = r->is_write() ? pwritev2(r->fd, vec, cnt, off, rwf) : preadv2(r->fd, vec, cnt, off, rwf);
-        if (n < 0 && errno == ESPIPE && !s->stream) {
-            s->stream = true;
-            continue;
-        }
-        return n;
-    }
-}
-
-// Runs a read or write until it is whole, hits end of file, fails, or (with RWF_NOWAIT) would
-// block. True when r is finished (result set); false when the rest must go to a helper.
-bool run_io(request *r, int rwf) {
-    while (r->transferred < r->size) {
-        ssize_t n = transfer_once(r, rwf);
-        if (n > 0) {
-            r->transferred += static_cast<size_t>(n);
-            continue;
-        }
-        if (n == 0) {
-            r->result = r->is_write() ? -EIO : 0;  // end of file; a write that moves nothing would loop
-            return true;
-        }
-        const int err = errno;
-        if (err == EINTR) continue;
-        if ((rwf & RWF_NOWAIT) != 0) return false;  // EAGAIN, EOPNOTSUPP, ...: a helper decides
-        r->result = -err;
-        return true;
-    }
-    r->result = 0;
-    return true;
-}
-
-// Runs what is left of r synchronously (a helper). Sets r->result.
-void run_blocking(request *r) {
-    if (r->is_sync()) {
-        int rc;
-        do {
-            rc = r->kind == op::flush ? fsync(r->fd) : fdatasync(r->fd);
-        } while (rc != 0 && errno == EINTR);
-        r->result = rc == 0 ? 0 : -errno;
-        return;
-    }
-    run_io(r, 0);
 }
 
 timespec to_timespec(clock::duration d) {

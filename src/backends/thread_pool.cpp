@@ -42,6 +42,7 @@
 #include "core/request_list.hpp"
 #include "core/quiet_thread.hpp"
 #include "core/request.hpp"
+#include "core/sync_io.hpp"
 
 namespace fileaio::detail {
 namespace {
@@ -58,77 +59,6 @@ constexpr size_t share_min_batch = 8;
 // Shared requests are taken this many at a time: small enough to balance two threads, large
 // enough that the lock is not taken per request.
 constexpr size_t share_chunk = 4;
-
-// Per-request state of this backend, kept in request::scratch: scratch[at_stream] is 1 once
-// the descriptor answered ESPIPE (it cannot seek: pipe, FIFO, socket, character device). API.md
-// then wants the stream's position, which offset -1 means to preadv2/pwritev2. It is decided
-// per request, reset by submit, and never cached by fd number (numbers are reused).
-constexpr size_t at_stream = 0;
-
-// One transfer step: the remainder of r from r->transferred on, in as few calls as possible.
-ssize_t transfer_once(request *r, int rwf) {
-    const bool write = r->is_write();
-    off_t off = static_cast<off_t>(r->offset + static_cast<int64_t>(r->transferred));
-    if (r->scratch[at_stream] != 0) off = -1;
-    struct iovec one;
-    const struct iovec *vec = &one;
-    int cnt = 1;
-    if (r->is_vectored()) {
-        // Skip what is done; a partly done element is continued on its own.
-        size_t skip = r->transferred;
-        int k = 0;
-        while (k < r->iovcnt && skip >= r->iov[k].iov_len) skip -= r->iov[k++].iov_len;
-        if (skip != 0) {
-            one.iov_base = static_cast<char *>(r->iov[k].iov_base) + skip;
-            one.iov_len = r->iov[k].iov_len - skip;
-        } else {
-            vec = r->iov + k;
-            cnt = r->iovcnt - k;
-        }
-    } else {
-        one.iov_base = static_cast<char *>(r->buf) + r->transferred;
-        one.iov_len = r->size - r->transferred;
-    }
-    ssize_t n = write ? pwritev2(r->fd, vec, cnt, off, rwf) : preadv2(r->fd, vec, cnt, off, rwf);
-    if (n < 0 && errno == ESPIPE && off != -1) {
-        r->scratch[at_stream] = 1;
-        off = -1;
-        n = write ? pwritev2(r->fd, vec, cnt, off, rwf) : preadv2(r->fd, vec, cnt, off, rwf);
-    }
-    return n;
-}
-
-// Runs a read or write until it is whole, hits end of file, fails, or (with RWF_NOWAIT) would
-// block. Returns true when the request is finished (result set), false when it must be punted.
-bool run_io(request *r, int rwf) {
-    while (r->transferred < r->size) {
-        ssize_t n = transfer_once(r, rwf);
-        if (n > 0) {
-            r->transferred += static_cast<size_t>(n);
-            continue;
-        }
-        if (n == 0) {
-            // End of file ends a read successfully. A write that moves nothing would loop forever.
-            r->result = r->is_write() ? -EIO : 0;
-            return true;
-        }
-        int err = errno;
-        if (err == EINTR) continue;
-        if ((rwf & RWF_NOWAIT) != 0) return false;  // EAGAIN, EOPNOTSUPP, ...: the worker decides
-        r->result = -err;
-        return true;
-    }
-    r->result = 0;
-    return true;
-}
-
-void run_sync(request *r) {
-    int rc;
-    do {
-        rc = r->kind == op::flush ? fsync(r->fd) : fdatasync(r->fd);
-    } while (rc != 0 && errno == EINTR);
-    r->result = rc == 0 ? 0 : -errno;
-}
 
 class thread_pool_backend final : public backend {
 public:
@@ -163,7 +93,6 @@ public:
             request *r = reqs[i];
             r->transferred = 0;
             r->result = 0;
-            r->scratch[at_stream] = 0;
             bool candidate = false;
             if (!r->is_sync() && !r->is_write() && r->size <= inline_max_bytes) {
                 if (r->fd != last_fd) {

@@ -111,6 +111,7 @@ int context::submit(request *const *reqs, size_t count, size_t *submitted) {
         request *r = reqs[i];
         r->owner.store(this, std::memory_order_relaxed);  // published by the release below
         r->stage.store(0, std::memory_order_relaxed);
+        r->at_stream = false;
         r->state.store(req_state::submitted, std::memory_order_release);
     }
     size_t accepted = 0;

@@ -45,13 +45,15 @@ struct request {
     int result = 0;
     size_t transferred = 0;
 
-    // While SUBMITTED: the context it was submitted to, and backend bookkeeping. `stage` is
-    // reset to 0 by submit before the backend sees the request; its meaning is the backend's.
+    // While SUBMITTED: the context it was submitted to, and backend bookkeeping. `stage` and
+    // `at_stream` are reset by submit before the backend sees the request; stage's meaning is
+    // the backend's.
     std::atomic<context *> owner{nullptr};
     request *next = nullptr;
     request *prev = nullptr;
     uint64_t seq = 0;
     std::atomic<uint32_t> stage{0};
+    bool at_stream = false;  // the descriptor cannot seek: work at the stream's position (core/sync_io.hpp)
     alignas(16) unsigned char scratch[backend_scratch_size];
 
     bool is_write() const { return kind == op::write || kind == op::writev; }
