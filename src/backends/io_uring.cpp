@@ -42,7 +42,9 @@
 // request's CQE is therefore always consumed before cancel returns 0: no stale CQE can meet a
 // re-submitted request (the generation only checks this). -ENOENT (its CQE is in the ring, or a
 // driver runs it outside io_uring's reach, as FUSE does), -EALREADY and -ETIME: E_IN_PROGRESS.
-// Continuations of a partial transfer already touched the file and are never cancelled. A second concurrent cancel gets E_IN_PROGRESS. A flush held
+// Continuations of a partial transfer already touched the file and are never cancelled. (Two
+// cancels of one request never run here at once: the core holds the request while one decides,
+// and hands this backend only requests of its own current submission.) A flush held
 // by the barrier (below) is not in the kernel and is cancelled here. Without SYNC_CANCEL (before
 // Linux 6.0) a request in the kernel cannot be stopped: E_IN_PROGRESS. With SQPOLL an SQE the SQ
 // thread has not taken yet is not found: E_COMPLETED (a wait returns it, as promised). Waiting
@@ -359,7 +361,7 @@ public:
         if (!s.cancel_seen) return FILEAIO_E_IN_PROGRESS;
         // It finished (or stopped for another reason) while we asked: its CQE goes the normal way.
         request *fin = r;
-        bool finished = advance(r, s.cancel_res);
+        bool finished = completion_finishes(r, s.cancel_res);
         bool pushed = finished ? settle_locked(&fin, 1, &fin, 0, nullptr) : settle_locked(&fin, 0, &fin, 1, nullptr);
         if (pushed) poke_if_reaper_sleeps_locked();
         return r->stage.load(std::memory_order_relaxed) == stage_done ? FILEAIO_E_COMPLETED : FILEAIO_E_IN_PROGRESS;
@@ -604,9 +606,10 @@ private:
 
     // ---- completion side (cq_mutex_) ----
 
-    // Applies one CQE to r. Returns true when r is finished (result set), false when the rest
-    // must be submitted again.
-    static bool advance(request *r, int res) {
+    // One CQE of r (a byte count or -errno): true when it finishes r (request::absorb), false
+    // when the rest must be submitted again. This backend's retry rule, bounded by max_retries:
+    // -EAGAIN, -EINTR, and -ECANCELED that no cancel of ours confirmed.
+    static bool completion_finishes(request *r, int res) {
         slot &s = slot_of(r);
         // -ECANCELED that no cancel of ours confirmed: an io-wq worker that had already taken the
         // request when a cancel said "running" (-EALREADY) fails it when it starts, untouched.
@@ -653,7 +656,7 @@ private:
                     parked = true;
                     continue;
                 }
-                if (advance(r, res)) {
+                if (completion_finishes(r, res)) {
                     finished[nf++] = r;
                 } else {
                     again[na++] = r;
@@ -740,22 +743,12 @@ private:
 
     void push_ready_locked(request *r) {
         r->stage.store(stage_done, std::memory_order_relaxed);
-        r->next = nullptr;
-        if (ready_tail_ != nullptr) {
-            ready_tail_->next = r;
-        } else {
-            ready_head_ = r;
-        }
-        ready_tail_ = r;
+        ready_.append(r);  // off barrier_.writes by now: next is free
     }
 
     size_t take_ready_locked(request **out, size_t cap) {
         size_t n = 0;
-        while (n < cap && ready_head_ != nullptr) {
-            out[n++] = ready_head_;
-            ready_head_ = ready_head_->next;
-        }
-        if (ready_head_ == nullptr) ready_tail_ = nullptr;
+        while (n < cap && !ready_.empty()) out[n++] = ready_.pop_front();
         return n;
     }
 
@@ -873,8 +866,7 @@ private:
     std::mutex cq_mutex_;  // guards everything below, and request::stage after submit
     std::condition_variable cq_cv_;
     owner cq_owner_ = owner_none;
-    request *ready_head_ = nullptr;
-    request *ready_tail_ = nullptr;
+    request_chain ready_;  // finished, not yet handed back
     bool kick_seen_ = false;
     bool cq_wanted_ = false;  // a reaper waits for the CQ: its owner gives it up at once
     uint64_t reaps_ = 0;      // reap calls so far (the helper's sign that a reaper is around)

@@ -163,7 +163,8 @@ enum stage : uint32_t {
 struct aio_scratch {
     struct iocb cb;
     struct iovec rest;       // the remainder of a partly transferred iovec element
-    request *link;           // done_ / helper FIFO
+    request *link_next;      // done_ / helper_q_ (a write is on barrier_.writes as well)
+    request *link_prev;
     bool kernel;             // routed to kernel AIO
     bool direct;             // the fd is O_DIRECT
 };
@@ -184,55 +185,13 @@ struct aio_ring_header {
     unsigned header_length;
 };
 
-// A FIFO through aio_scratch::link (a write may be on barrier_.writes and on a FIFO at once).
-struct req_fifo {
-    request *head = nullptr;
-    request *tail = nullptr;
-
-    bool empty() const { return head == nullptr; }
-    void push(request *r) {
-        scratch_of(r)->link = nullptr;
-        if (tail != nullptr) {
-            scratch_of(tail)->link = r;
-        } else {
-            head = r;
-        }
-        tail = r;
-    }
-    void splice(req_fifo *other) {
-        if (other->empty()) return;
-        if (tail != nullptr) {
-            scratch_of(tail)->link = other->head;
-        } else {
-            head = other->head;
-        }
-        tail = other->tail;
-        other->head = other->tail = nullptr;
-    }
-    request *pop() {
-        request *r = head;
-        if (r != nullptr) {
-            head = scratch_of(r)->link;
-            if (head == nullptr) tail = nullptr;
-        }
-        return r;
-    }
-    bool remove(request *r) {
-        request *prev = nullptr;
-        for (request *q = head; q != nullptr; prev = q, q = scratch_of(q)->link) {
-            if (q != r) continue;
-            request *after = scratch_of(q)->link;
-            if (prev != nullptr) {
-                scratch_of(prev)->link = after;
-            } else {
-                head = after;
-            }
-            if (tail == q) tail = prev;
-            return true;
-        }
-        return false;
-    }
+// The links of the done_ and helper FIFOs, in aio_scratch: a write may be on barrier_.writes
+// (request::next/prev) and on one of them at once.
+struct scratch_links {
+    static request *&next(request *r) { return scratch_of(r)->link_next; }
+    static request *&prev(request *r) { return scratch_of(r)->link_prev; }
 };
+using req_fifo = basic_request_list<scratch_links>;
 
 // The one place a request becomes an iocb: what is left of r, from r->transferred on.
 struct iocb *prepare_iocb(request *r) {
@@ -259,9 +218,9 @@ struct iocb *prepare_iocb(request *r) {
     return cb;
 }
 
-// Folds one completion (a byte count or -errno) into r. True when r is finished (result set);
-// false when it must go on: the iocb then describes the remainder.
-bool absorb(request *r, long res) {
+// One completion of r's iocb (a byte count or -errno): true when it finishes r (request::absorb),
+// false when it must go on: the iocb then describes the remainder. This backend's retry rule: -EINTR.
+bool completion_finishes(request *r, long res) {
     if (res != -EINTR && r->absorb(res)) return true;
     prepare_iocb(r);
     return false;
@@ -492,7 +451,7 @@ public:
                 // The ring carries no ordering the compiler (or TSan) can see: pair with the
                 // release store made when the request was handed to the kernel.
                 (void)r->stage.load(std::memory_order_acquire);
-                if (absorb(r, static_cast<long>(ev.res))) {
+                if (completion_finishes(r, static_cast<long>(ev.res))) {
                     r->stage.store(stage_done, std::memory_order_release);
                     out[n++] = r;
                 } else {
@@ -681,7 +640,7 @@ private:
     // helpers, so that they are reported after it). Returns how many went to the helpers.
     size_t finish_locked(request *r) {
         r->stage.store(stage_done, std::memory_order_release);
-        done_.push(r);
+        done_.push_back(r);
         side_pending_.store(true);
         return r->is_write() && !barrier_.held.empty() ? release_flushes_locked(nullptr) : 0;
     }
@@ -700,7 +659,7 @@ private:
 
     void queue_helper_locked(request *r) {
         r->stage.store(stage_helper, std::memory_order_release);
-        helper_q_.push(r);
+        helper_q_.push_back(r);
     }
 
     void queue_helpers(request *const *reqs, size_t n) {
@@ -745,7 +704,7 @@ private:
                 continue;
             }
             if (helper_q_.empty()) return;  // stopping
-            request *r = helper_q_.pop();
+            request *r = helper_q_.pop_front();
             r->stage.store(stage_helper_running, std::memory_order_release);
             lock.unlock();
             run_blocking(r);
@@ -788,7 +747,7 @@ private:
             request *r = reqs[i];
             if (run_io(r, RWF_NOWAIT)) {
                 r->stage.store(stage_done, std::memory_order_release);
-                hits.push(r);
+                hits.push_back(r);
             } else {
                 misses[nm++] = r;
             }
@@ -797,7 +756,7 @@ private:
         if (!hits.empty()) {
             {
                 std::lock_guard lock(mutex_);
-                done_.splice(&hits);
+                done_.splice_back(&hits);
                 side_pending_.store(true);
             }
             wake_reaper();
@@ -822,7 +781,7 @@ private:
         for (size_t i = 0; i < k; ++i) {
             if (finished[i]) {
                 taken[i]->stage.store(stage_done, std::memory_order_release);
-                done_.push(taken[i]);
+                done_.push_back(taken[i]);
                 any = true;
             } else {
                 queue_helper_locked(taken[i]);
@@ -884,8 +843,8 @@ private:
                 }
                 ++consumed;
                 (void)r->stage.load(std::memory_order_acquire);
-                if (absorb(r, static_cast<long>(ev.res))) {
-                    finished.push(r);
+                if (completion_finishes(r, static_cast<long>(ev.res))) {
+                    finished.push_back(r);
                 } else {
                     again[na++] = &scratch_of(r)->cb;
                 }
@@ -894,7 +853,7 @@ private:
             if (!finished.empty()) {
                 std::lock_guard lock(mutex_);
                 size_t queued = 0;
-                while (request *r = finished.pop()) queued += finish_locked(r);
+                while (request *r = finished.pop_front()) queued += finish_locked(r);
                 wake = staff_locked(queued);
             }
             for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
@@ -962,7 +921,7 @@ private:
     size_t drain_side(request **out, size_t cap) {
         std::lock_guard lock(mutex_);
         size_t k = 0;
-        while (k < cap && !done_.empty()) out[k++] = done_.pop();
+        while (k < cap && !done_.empty()) out[k++] = done_.pop_front();
         side_pending_.store(!done_.empty());
         return k;
     }

@@ -160,9 +160,9 @@ int start_op(request *r) {
     return rc == 0 ? 0 : errno;
 }
 
-// Folds one finished piece (a byte count or -errno) into r. True when r is finished (result set);
-// false when another piece must be started.
-bool absorb(request *r, long res) { return res != -EINTR && r->absorb(res); }
+// One finished piece of r (a byte count or -errno): true when it finishes r (request::absorb),
+// false when another piece must be started. This backend's retry rule: -EINTR.
+bool completion_finishes(request *r, long res) { return res != -EINTR && r->absorb(res); }
 
 timespec to_timespec(std::chrono::nanoseconds d) {
     timespec ts{};
@@ -514,7 +514,7 @@ private:
                     // emptied glibc's queue for this descriptor (unstrand_locked). Again.
                     r->stage.store(stage_starting, std::memory_order_release);
                     again->push_back(r);
-                } else if (absorb(r, err == 0 ? static_cast<long>(ret) : -static_cast<long>(err))) {
+                } else if (completion_finishes(r, err == 0 ? static_cast<long>(ret) : -static_cast<long>(err))) {
                     finish_locked(r, batch, again);
                 } else {
                     r->stage.store(stage_starting, std::memory_order_release);

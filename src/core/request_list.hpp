@@ -50,6 +50,18 @@ struct basic_request_list {
         if (r != nullptr) remove(r);
         return r;
     }
+    // Moves every request of `other` to the back of this list, in order.
+    void splice_back(basic_request_list *other) {
+        if (other->empty()) return;
+        if (tail != nullptr) {
+            Links::next(tail) = other->head;
+            Links::prev(other->head) = tail;
+        } else {
+            head = other->head;
+        }
+        tail = other->tail;
+        other->head = other->tail = nullptr;
+    }
 };
 
 using request_list = basic_request_list<>;
