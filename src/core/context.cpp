@@ -128,16 +128,59 @@ int context::submit(request *const *reqs, size_t count, size_t *submitted) {
     return rc;
 }
 
-void context::finish(request **reqs, size_t n) {
+void context::account(request *const *reqs, size_t n) {
     if (n == 0) return;
     uint64_t errors = 0;
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = 0; i < n; ++i)
         if (reqs[i]->result < 0) ++errors;
-        settle(reqs[i], req_state::completed);
-    }
     completed_.fetch_add(n, std::memory_order_relaxed);
     if (errors != 0) failed_.fetch_add(errors, std::memory_order_relaxed);
     pending_.fetch_sub(n, std::memory_order_acq_rel);
+}
+
+size_t context::finish(request **reqs, size_t n) {
+    size_t kept = 0;
+    for (size_t i = 0; i < n; ++i) {
+        request *r = reqs[i];
+        req_state s = req_state::submitted;
+        if (r->state.compare_exchange_strong(s, req_state::completed, std::memory_order_seq_cst)) {
+            reqs[kept++] = r;
+            continue;
+        }
+        if (s != req_state::cancelling) state_invariant_broken(r, s, "wait");
+        // A cancel decides about it right now (and will answer E_COMPLETED: the backend has handed
+        // it out). Waiting for that here could hold a poll for as long as the canceller is off
+        // the CPU; keep it aside for a later wait instead. The backend is done with r: next is free.
+        {
+            std::lock_guard lock(kept_aside_mutex_);
+            kept_aside_.append(r);
+        }
+        kept_aside_count_.fetch_add(1, std::memory_order_seq_cst);  // the cancel then kicks us
+    }
+    account(reqs, kept);
+    return kept;
+}
+
+size_t context::take_back_kept_aside(request **out, size_t cap) {
+    if (cap == 0 || kept_aside_count_.load(std::memory_order_seq_cst) == 0) return 0;
+    size_t n = 0;
+    {
+        std::lock_guard lock(kept_aside_mutex_);
+        request_chain still;
+        while (request *r = kept_aside_.pop_front()) {
+            req_state s = req_state::submitted;
+            if (n < cap && r->state.compare_exchange_strong(s, req_state::completed, std::memory_order_seq_cst)) {
+                out[n++] = r;
+            } else {
+                if (n < cap && s != req_state::cancelling) state_invariant_broken(r, s, "wait (kept aside)");
+                still.append(r);  // a cancel still holds it (maybe another one by now)
+            }
+        }
+        kept_aside_ = still;
+    }
+    if (n != 0) kept_aside_count_.fetch_sub(n, std::memory_order_seq_cst);
+    account(out, n);
+    return n;
 }
 
 int context::wait(size_t min_reqs, uint32_t timeout_ms, request **completed, size_t capacity, size_t *count) {
@@ -157,10 +200,13 @@ int context::wait(size_t min_reqs, uint32_t timeout_ms, request **completed, siz
     const deadline dl = timeout_ms == 0 ? deadline::poll() : deadline::after_ms(timeout_ms);
     size_t got = 0;
     for (;;) {
-        size_t want = min_reqs > got ? min_reqs - got : 1;
-        size_t n = backend_->reap(completed + got, capacity - got, want, dl);
-        finish(completed + got, n);
-        got += n;
+        got += take_back_kept_aside(completed + got, capacity - got);
+        if (got < capacity) {
+            // Enough already: only collect what is there. Else block for the rest.
+            const size_t want = min_reqs > got ? min_reqs - got : 1;
+            const size_t n = backend_->reap(completed + got, capacity - got, want, got >= min_reqs ? deadline::poll() : dl);
+            got += finish(completed + got, n);
+        }
         *count = got;
         // A pending wakeup wins over completions (they are still handed back).
         if (wakeup_pending_.load(std::memory_order_acquire) &&
@@ -177,16 +223,23 @@ int context::wakeup() {
     return 0;
 }
 
-// r is CANCELLING (held by the caller, detail::cancel) and was submitted to this context.
+// r is CANCELLING (held by the caller, detail::cancel) and was submitted to this context. Gives it
+// up before returning (COMPLETED, or SUBMITTED again) and does not touch it after that.
 int context::cancel(request *r) {
-    int rc = backend_->cancel(r);
-    if (rc != 0) return rc;
-    r->result = FILEAIO_E_CANCELED;
-    r->transferred = 0;
-    canceled_.fetch_add(1, std::memory_order_relaxed);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
-    r->state.store(req_state::completed, std::memory_order_release);  // the caller notifies
-    return 0;
+    const int rc = backend_->cancel(r);
+    if (rc == 0) {
+        r->result = FILEAIO_E_CANCELED;
+        r->transferred = 0;
+        canceled_.fetch_add(1, std::memory_order_relaxed);
+        pending_.fetch_sub(1, std::memory_order_acq_rel);
+        r->state.store(req_state::completed, std::memory_order_seq_cst);
+        return 0;
+    }
+    r->state.store(req_state::submitted, std::memory_order_seq_cst);
+    // A wait may have kept r aside while we decided (finish); if it sleeps now, it must look again.
+    // (seq_cst on both sides: the wait counts, then reads the state; we store, then read the count.)
+    if (kept_aside_count_.load(std::memory_order_seq_cst) != 0) backend_->kick();
+    return rc;
 }
 
 int context::try_destroy() {

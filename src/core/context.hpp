@@ -7,9 +7,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 
 #include "backends/backend.hpp"
 #include "core/request.hpp"
+#include "core/request_list.hpp"
 #include "fileaio/fileaio.h"
 
 namespace fileaio::detail {
@@ -39,11 +41,21 @@ struct context {
     const fileaio_backend kind;
 
 private:
-    // Marks reaped requests COMPLETED and accounts for them.
-    void finish(request **reqs, size_t n);
+    // Marks reaped requests COMPLETED and accounts for them; one that a cancel holds (CANCELLING)
+    // is kept aside instead, and reqs[0 .. returned) are the ones finished now.
+    size_t finish(request **reqs, size_t n);
+    // Finishes requests kept aside whose cancel has answered meanwhile (into out, at most cap).
+    size_t take_back_kept_aside(request **out, size_t cap);
+    void account(request *const *reqs, size_t n);
     void rollback_claims(request *const *reqs, size_t n);
 
     std::unique_ptr<backend> backend_;
+    // Requests a wait got from the backend while a cancel held them: handed back by a later wait
+    // (of this context) once the cancel has answered, so that no wait blocks on a cancel. The
+    // count is read without the lock by cancel (to kick a sleeping wait) and by wait.
+    std::mutex kept_aside_mutex_;
+    request_chain kept_aside_;
+    std::atomic<uint64_t> kept_aside_count_{0};
     std::atomic<uint64_t> pending_{0};
     std::atomic<bool> waiting_{false};
     std::atomic<bool> wakeup_pending_{false};

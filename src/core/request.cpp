@@ -1,6 +1,8 @@
 #include "core/request.hpp"
 
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 
 #include "core/context.hpp"
@@ -101,6 +103,26 @@ int get_result(const request *r, size_t *transferred) {
     return r->result;
 }
 
+std::atomic<uint32_t> &cancel_epoch() {
+    static std::atomic<uint32_t> epoch{0};
+    return epoch;
+}
+
+req_state wait_out_cancel(request *r) {
+    for (;;) {
+        const uint32_t e = cancel_epoch().load(std::memory_order_seq_cst);
+        const req_state s = r->state.load(std::memory_order_seq_cst);
+        if (s != req_state::cancelling) return s;
+        cancel_epoch().wait(e, std::memory_order_seq_cst);
+    }
+}
+
+void state_invariant_broken(const request *r, req_state seen, const char *where) {
+    std::fprintf(stderr, "fileaio: internal error: request %p in state %u in %s (reported twice?)\n",
+                 static_cast<const void *>(r), static_cast<unsigned>(seen), where);
+    std::abort();
+}
+
 int cancel(request *r) {
     if (!is_live(r)) return FILEAIO_E_INVALID_HANDLE;
     // Take the request: from here until the answer it stays in this submission, so `owner` is
@@ -108,16 +130,18 @@ int cancel(request *r) {
     // being handed back and submitted again (to this context or another) applies to whichever
     // submission it takes. A second cancel waits for the first's answer, then asks again.
     req_state s = req_state::submitted;
-    while (!r->state.compare_exchange_strong(s, req_state::cancelling, std::memory_order_acq_rel,
+    while (!r->state.compare_exchange_strong(s, req_state::cancelling, std::memory_order_seq_cst,
                                              std::memory_order_acquire)) {
         if (s != req_state::cancelling) return FILEAIO_E_NOT_SUBMITTED;
-        r->state.wait(s, std::memory_order_acquire);
-        s = req_state::submitted;
+        s = wait_out_cancel(r);
+        if (s != req_state::submitted) return FILEAIO_E_NOT_SUBMITTED;
     }
     context *owner = r->owner.load(std::memory_order_relaxed);  // published by submit's release
-    const int rc = owner->cancel(r);  // on 0 it has made the request COMPLETED
-    if (rc != 0) r->state.store(req_state::submitted, std::memory_order_release);
-    r->state.notify_all();
+    // On 0 the context has made the request COMPLETED; otherwise it gives it back to SUBMITTED and
+    // hands it to a wait that kept it aside meanwhile. Either way r is not touched after that.
+    const int rc = owner->cancel(r);
+    cancel_epoch().fetch_add(1, std::memory_order_seq_cst);
+    cancel_epoch().notify_all();
     return rc;
 }
 

@@ -19,7 +19,8 @@ enum class op : uint8_t { read, write, readv, writev, flush, datasync };
 // The public states (PREPARED/SUBMITTED/COMPLETED) plus two internal ones. CLAIMED is held by a
 // submit between validating its batch and handing it on; it reads as PREPARED from outside.
 // CANCELLING is held by the one cancel deciding about a SUBMITTED request; it reads as SUBMITTED.
-// While a cancel holds it the request cannot leave SUBMITTED any other way (settle() waits), so it
+// While a cancel holds it the request cannot leave SUBMITTED any other way (a wait that has it
+// from its backend keeps it aside until the cancel has answered; see context::finish), so it
 // cannot be handed back and submitted to another context under the cancel's feet: the cancel acts
 // on the submission, and the context, it found.
 enum class req_state : uint32_t { prepared = 0, submitted = 1, completed = 2, claimed = 3, cancelling = 4 };
@@ -108,13 +109,26 @@ inline rest_vector rest_of(const request *r, struct iovec *one) {
     return {one, 1};
 }
 
-// Moves a SUBMITTED request to `to` (COMPLETED when a wait hands it back, PREPARED when a submit
-// gives it back untouched). A cancel deciding about it meanwhile is waited out: it is short (the
-// backend's cancel of a request it has already finished answers at once).
+// Cancels that end (give a request back from CANCELLING) advance this epoch and notify it. Threads
+// that must wait for a cancel to end wait on the epoch, not on the request: once a cancel has given
+// a request back, another thread may hand it back to its owner, who may free it at once, so the
+// cancel must not touch the request after that store (not even to notify on its address).
+std::atomic<uint32_t> &cancel_epoch();
+// Waits until r is not CANCELLING, and returns its state then.
+req_state wait_out_cancel(request *r);
+// Dies with a message: a request in a state it cannot be in here (a backend reported it twice).
+[[noreturn]] void state_invariant_broken(const request *r, req_state seen, const char *where);
+
+// Moves a SUBMITTED request to `to` (PREPARED when a submit gives it back untouched). A cancel
+// deciding about it meanwhile is waited out; it is short.
 inline void settle(request *r, req_state to) {
     req_state s = req_state::submitted;
     while (!r->state.compare_exchange_weak(s, to, std::memory_order_acq_rel, std::memory_order_acquire)) {
-        if (s == req_state::cancelling) r->state.wait(s, std::memory_order_acquire);
+        if (s == req_state::cancelling) {
+            s = wait_out_cancel(r);
+        } else if (s != req_state::submitted) {
+            state_invariant_broken(r, s, "settle");
+        }
         s = req_state::submitted;
     }
 }
