@@ -322,6 +322,9 @@ public:
             case stage_canceled: return FILEAIO_E_NOT_SUBMITTED;
             case stage_held: {
                 std::lock_guard sq(sq_mutex_);  // held -> inflight happens under both locks
+                // A submit that the kernel refused part way gives its requests back to the caller
+                // (rollback_locked, under sq_mutex_ alone): then it is not ours to stop.
+                if (r->stage.load(std::memory_order_relaxed) != stage_held) return FILEAIO_E_IN_PROGRESS;
                 barrier_.held.remove(r);
                 r->stage.store(stage_canceled, std::memory_order_relaxed);
                 outstanding_.fetch_sub(1, std::memory_order_seq_cst);
@@ -335,8 +338,12 @@ public:
         s.cancel_seen = false;
         lock.unlock();
 
-        // The submit that queued r holds sq_mutex_ until io_uring_enter has taken its SQE.
-        { std::lock_guard sq(sq_mutex_); }
+        // The submit that queued r holds sq_mutex_ until io_uring_enter has taken its SQE, or has
+        // given r back to the caller because the kernel refused it (rollback_locked: stage_new).
+        {
+            std::lock_guard sq(sq_mutex_);
+            if (r->stage.load(std::memory_order_relaxed) == stage_new) return FILEAIO_E_IN_PROGRESS;  // the core makes it PREPARED
+        }
         io_uring_sync_cancel_reg reg{};
         reg.addr = s.user_data;
         reg.timeout.tv_sec = 0;  // never wait for a running request
@@ -495,9 +502,12 @@ private:
         return a <= it->end && len <= it->end - a ? it->index : -1;  // a past the end: not inside
     }
 
+    // Gives r back to the caller: the kernel did not take its SQE (now a NOP). A cancel may be
+    // deciding about it (stage_cancelling); it sees stage_new under sq_mutex_ and lets go.
     void rollback_locked(request *r) {
         switch (r->stage.load(std::memory_order_relaxed)) {
             case stage_inflight:
+            case stage_cancelling:
                 if (r->is_write()) barrier_.writes.remove(r);
                 break;
             case stage_held: barrier_.held.remove(r); break;
