@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include "aio_fixture.hpp"
+#include "conformance/fixture.hpp"
 #include "fileaio/fileaio.h"
 #include "support/test_fs.hpp"
 
@@ -116,17 +117,6 @@ bool submit_returns(fileaio_ctx *c, fileaio_req *const *r, size_t n, Unblock &&u
     if (!in_time) unblock();
     t.join();
     return in_time;
-}
-
-// Polls cond() until it holds or the liveness bound passes.
-template <class Cond>
-bool eventually(Cond &&cond) {
-    const auto until = steady_clock::now() + liveness;
-    while (!cond()) {
-        if (steady_clock::now() >= until) return false;
-        std::this_thread::sleep_for(milliseconds(1));
-    }
-    return true;
 }
 
 size_t pipe_bytes(int fd) {
@@ -315,15 +305,17 @@ TEST_F(linux_aio, cancel_of_cached_buffered_reads_that_submit_already_finished_s
 TEST_F(linux_aio, wakeup_ends_a_wait_for_many_even_though_the_ring_holds_fewer_events) {
     // The poll iocb adds one event; io_getevents must not wait for min_reqs of them.
     fileaio_ctx *c = make_ctx(8, FILEAIO_CTX_WAIT_WITHOUT_PENDING);
-    std::atomic<int> rc{1};
+    std::atomic<int> rc{FILEAIO_E_BUSY};
     steady_clock::time_point returned;
     std::thread waiter([&] {
         fileaio_req *out[8];
         size_t count = 0;
-        rc = fileaio_ctx_wait(c, 8, FILEAIO_WAIT_FOREVER, out, 8, &count);
+        while (rc == FILEAIO_E_BUSY) rc = fileaio_ctx_wait(c, 8, FILEAIO_WAIT_FOREVER, out, 8, &count);  // busy: the probe
         returned = steady_clock::now();
     });
-    std::this_thread::sleep_for(milliseconds(50));
+    // Only once the waiter is inside its wait: a wakeup before it would be kept pending and end
+    // the wait at its start, without the poll iocb this is about.
+    EXPECT_TRUE(wait_until_inside_wait(c)) << "the wait never started";
     auto woke = steady_clock::now();
     ASSERT_EQ(fileaio_ctx_wakeup(c), 0);
     waiter.join();

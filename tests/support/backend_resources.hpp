@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -18,6 +19,18 @@
 namespace fileaio::test {
 
 constexpr uint32_t long_timeout_ms = 10000;  // a safety net against hangs, never expected to expire
+
+// Polls cond() until it holds or `limit` passes: for a fact outside the test's control (a pipe
+// drained, a counter of the daemon's), with a liveness bound, never a timing assertion.
+template <class Cond>
+bool eventually(Cond &&cond, std::chrono::milliseconds limit = std::chrono::milliseconds(long_timeout_ms)) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (!cond()) {
+        if (std::chrono::steady_clock::now() >= until) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
 
 // True when `b` probes available; else `why` says why (for GTEST_SKIP in a fixture's SetUp).
 inline bool backend_available(fileaio_backend b, std::string *why) {
