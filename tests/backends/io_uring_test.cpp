@@ -32,6 +32,7 @@
 
 #include <gtest/gtest.h>
 
+#include "conformance/fixture.hpp"
 #include "fileaio/fileaio.h"
 #include "support/temp_dir.hpp"
 #include "support/test_fs.hpp"
@@ -43,7 +44,6 @@ using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
 constexpr size_t block = 4096;
-constexpr uint32_t long_timeout_ms = 10000;  // a safety net against hangs, never expected to expire
 
 std::string io_uring_unavailable() {
     char reason[256] = "";
@@ -401,14 +401,18 @@ TEST_F(io_uring_backend, cancel_from_another_thread_while_one_waits_for_that_req
         ASSERT_EQ(fileaio_req_prepare_read(r, p[0], 0, buf, sizeof buf, nullptr), 0);
         ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
         int cancel_rc = 1;
+        // The cancel comes once this thread is inside the wait for the request; the wakeup after
+        // it ends the wait, which must not have taken the cancelled request.
         std::thread canceller([&] {
-            std::this_thread::sleep_for(milliseconds(5));
+            EXPECT_TRUE(wait_until_inside_wait(c)) << "the wait never started";
             cancel_rc = fileaio_req_cancel(r);
+            fileaio_ctx_wakeup(c);
         });
         fileaio_req *out[1];
         size_t count = 0;
-        // The request never completes; the wait ends at its deadline, without it.
-        EXPECT_EQ(fileaio_ctx_wait(c, 1, 60, out, 1, &count), FILEAIO_E_TIMEOUT);
+        int rc = FILEAIO_E_BUSY;
+        while (rc == FILEAIO_E_BUSY) rc = fileaio_ctx_wait(c, 1, long_timeout_ms, out, 1, &count);  // busy: the probe
+        EXPECT_EQ(rc, FILEAIO_E_INTERRUPTED);
         canceller.join();
         EXPECT_EQ(cancel_rc, 0);
         EXPECT_EQ(count, 0u);
@@ -428,18 +432,38 @@ TEST_F(io_uring_backend, a_wakeup_ends_a_wait_for_many_while_requests_are_pendin
         ASSERT_EQ(fileaio_req_prepare_read(r[i], p[0], 0, buf[i], sizeof buf[i], nullptr), 0);
     }
     ASSERT_EQ(fileaio_ctx_submit(c, r.data(), n, nullptr), 0);
+    // The wakeup comes once this thread is inside the wait (a wakeup before it would be kept
+    // pending and end the wait at its start, which is not what this tests).
     std::thread waker([&] {
-        std::this_thread::sleep_for(milliseconds(50));
+        EXPECT_TRUE(wait_until_inside_wait(c)) << "the wait never started";
         fileaio_ctx_wakeup(c);
     });
     fileaio_req *out[n];
     size_t count = 0;
     auto t0 = steady_clock::now();
-    EXPECT_EQ(fileaio_ctx_wait(c, n, long_timeout_ms, out, n, &count), FILEAIO_E_INTERRUPTED);
+    int rc = FILEAIO_E_BUSY;
+    while (rc == FILEAIO_E_BUSY) rc = fileaio_ctx_wait(c, n, long_timeout_ms, out, n, &count);  // busy: the probe
+    EXPECT_EQ(rc, FILEAIO_E_INTERRUPTED);
     auto took = std::chrono::duration_cast<milliseconds>(steady_clock::now() - t0).count();
     waker.join();
     EXPECT_LT(took, 1000) << "the wakeup did not end a wait for " << n << " completions";
     for (fileaio_req *q : r) EXPECT_EQ(fileaio_req_cancel(q), 0);
+}
+
+// Writes `src` into the pipe p one block at a time, each once the one before has left the pipe
+// (FIONREAD 0): a read of more than a block, waiting on p[0], takes each block by a transfer that
+// returns short, and r stays in flight until the last block.
+void feed_block_by_block(const int p[2], const std::vector<unsigned char> &src, fileaio_req *r) {
+    for (size_t off = 0; off < src.size(); off += block) {
+        ASSERT_EQ(::write(p[1], src.data() + off, block), static_cast<ssize_t>(block));
+        ASSERT_TRUE(eventually([&] {
+            int n = -1;
+            return ::ioctl(p[0], FIONREAD, &n) == 0 && n == 0;
+        })) << "the read did not take the block at " << off;
+        if (off + block < src.size()) {
+            EXPECT_EQ(fileaio_req_get_state(r), FILEAIO_REQ_SUBMITTED) << "done after " << off + block << " bytes";
+        }
+    }
 }
 
 TEST_F(io_uring_backend, short_reads_and_writes_are_continued_until_whole) {
@@ -453,14 +477,10 @@ TEST_F(io_uring_backend, short_reads_and_writes_are_continued_until_whole) {
     std::vector<unsigned char> dst(src.size());
     ASSERT_EQ(fileaio_req_prepare_read(r, p[0], 0, dst.data(), dst.size(), nullptr), 0);
     ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
-    std::thread writer([&] {
-        for (size_t off = 0; off < src.size(); off += block) {
-            std::this_thread::sleep_for(milliseconds(10));
-            ASSERT_EQ(::write(p[1], src.data() + off, block), static_cast<ssize_t>(block));
-        }
-    });
+    // Each block goes in once the one before has left the pipe: taken by a read that then
+    // returned short, so the backend must issue the rest itself.
+    feed_block_by_block(p, src, r);
     reap(c, 1);
-    writer.join();
     expect_done(r, 0, src.size(), "read continued");
     EXPECT_EQ(dst, src);
 
@@ -469,14 +489,8 @@ TEST_F(io_uring_backend, short_reads_and_writes_are_continued_until_whole) {
     struct iovec iov[3] = {{v1.data(), v1.size()}, {v2.data(), v2.size()}, {v3.data(), v3.size()}};
     ASSERT_EQ(fileaio_req_prepare_readv(r, p[0], 0, iov, 3, nullptr), 0);
     ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
-    std::thread vwriter([&] {
-        for (size_t off = 0; off < src.size(); off += block) {
-            std::this_thread::sleep_for(milliseconds(10));
-            ASSERT_EQ(::write(p[1], src.data() + off, block), static_cast<ssize_t>(block));
-        }
-    });
+    feed_block_by_block(p, src, r);
     reap(c, 1);
-    vwriter.join();
     expect_done(r, 0, src.size(), "readv continued");
     std::vector<unsigned char> all(v1);
     all.insert(all.end(), v2.begin(), v2.end());
@@ -578,17 +592,6 @@ long syscall_of(pid_t tid) {
     long nr = -1;
     if (!(in >> nr)) return -1;
     return nr;
-}
-
-// Polls `done` until it holds or `limit` passes (a liveness bound, not a timing assertion).
-template <class Pred>
-bool eventually(Pred &&done, milliseconds limit = milliseconds(long_timeout_ms)) {
-    const auto until = steady_clock::now() + limit;
-    while (!done()) {
-        if (steady_clock::now() >= until) return false;
-        std::this_thread::sleep_for(milliseconds(1));
-    }
-    return true;
 }
 
 // Collects `n` completions with polls only (timeout 0), within a liveness bound.
