@@ -21,9 +21,9 @@
 
 #include <gtest/gtest.h>
 
-#include "aio_fixture.hpp"
 #include "conformance/fixture.hpp"
 #include "fileaio/fileaio.h"
+#include "support/backend_fixture.hpp"
 #include "support/test_fs.hpp"
 
 namespace fileaio::test {

@@ -24,9 +24,9 @@
 #include <thread>
 #include <vector>
 
-#include "aio_fixture.hpp"
 #include "conformance/fixture.hpp"
 #include "fileaio/fileaio.h"
+#include "support/backend_fixture.hpp"
 
 namespace fileaio::test {
 namespace {

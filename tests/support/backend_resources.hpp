@@ -1,4 +1,4 @@
-// What every backend test fixture keeps (tests/conformance/fixture.hpp, tests/backends/aio_fixture.hpp):
+// What every backend test fixture keeps (tests/conformance/fixture.hpp, support/backend_fixture.hpp):
 // contexts, requests and files made by the test and cleaned up at its end, and the reap/drain
 // helpers with their safety net against hangs.
 #pragma once
