@@ -34,6 +34,7 @@
 
 #include "conformance/fixture.hpp"
 #include "fileaio/fileaio.h"
+#include "support/backend_fixture.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_fs.hpp"
 
@@ -51,90 +52,22 @@ std::string io_uring_unavailable() {
     return reason;
 }
 
-class io_uring_backend : public ::testing::Test {
+// The shared backend fixture (support/backend_fixture.hpp), plus io_uring's own options.
+class io_uring_backend : public backend_fixture<FILEAIO_BACKEND_IO_URING> {
 protected:
-    void SetUp() override {
-        std::string why = io_uring_unavailable();
-        if (!why.empty()) GTEST_SKIP() << "io_uring unavailable: " << why;
-    }
-
     void TearDown() override {
-        for (fileaio_ctx *c : ctxs_)
-            EXPECT_EQ(fileaio_ctx_destroy(c), 0) << "context still busy at the end of the test";
-        for (fileaio_req *r : reqs_) EXPECT_EQ(fileaio_req_destroy(r), 0);
-        for (int fd : fds_) ::close(fd);
+        // Every test here ends with nothing in flight: checked before the shared teardown drains.
+        for (fileaio_ctx *c : ctxs_) EXPECT_EQ(pending(c), 0u) << "context still busy at the end of the test";
+        backend_fixture::TearDown();
     }
 
     fileaio_ctx *make_ctx(uint32_t max_reqs, uint32_t flags = 0, uint32_t uring_flags = 0, uint32_t max_workers = 0,
                           int *rc_out = nullptr) {
-        fileaio_ctx_options o{};
-        o.size = sizeof o;
-        o.max_reqs = max_reqs;
-        o.flags = flags;
-        o.backend = FILEAIO_BACKEND_IO_URING;
+        fileaio_ctx_options o = ctx_options(FILEAIO_BACKEND_IO_URING, max_reqs, flags);
         o.uring_flags = uring_flags;
         o.uring_max_workers = max_workers;
-        fileaio_ctx *c = nullptr;
-        int rc = fileaio_ctx_create_opts(&c, &o);
-        if (rc_out != nullptr) {
-            *rc_out = rc;
-        } else {
-            EXPECT_EQ(rc, 0) << fileaio_errname(rc);
-        }
-        if (c != nullptr) ctxs_.push_back(c);
-        return c;
+        return make_ctx_with(o, rc_out);
     }
-
-    fileaio_req *make_req() {
-        fileaio_req *r = nullptr;
-        EXPECT_EQ(fileaio_req_create(&r), 0);
-        if (r != nullptr) reqs_.push_back(r);
-        return r;
-    }
-
-    int file(const std::string &name, uint64_t size, int flags = O_RDWR) {
-        int fd = open_file(dir_.make_file(name, size), flags);
-        if (fd >= 0) fds_.push_back(fd);
-        return fd;
-    }
-
-    // A pipe whose ends are closed at the end of the test; [0] reads, [1] writes.
-    void make_pipe(int fds[2], int size = 0) {
-        ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
-        fds_.push_back(fds[0]);
-        fds_.push_back(fds[1]);
-        if (size != 0) ::fcntl(fds[1], F_SETPIPE_SZ, size);
-    }
-
-    // Waits until `n` requests are reaped; returns them in the order wait handed them back.
-    static std::vector<fileaio_req *> reap(fileaio_ctx *c, size_t n) {
-        std::vector<fileaio_req *> out(n > 0 ? n : 1);
-        size_t got = 0;
-        auto until = steady_clock::now() + milliseconds(long_timeout_ms);
-        while (got < n && steady_clock::now() < until) {
-            size_t cnt = 0;
-            int rc = fileaio_ctx_wait(c, n - got, long_timeout_ms, out.data() + got, n - got, &cnt);
-            got += cnt;
-            if (rc != 0 && rc != FILEAIO_E_INTERRUPTED) {
-                ADD_FAILURE() << "wait: " << fileaio_errname(rc);
-                break;
-            }
-        }
-        out.resize(got);
-        EXPECT_EQ(got, n);
-        return out;
-    }
-
-    static void expect_done(fileaio_req *r, int result, size_t moved, const char *what) {
-        size_t got = 0;
-        EXPECT_EQ(fileaio_req_get_result(r, &got), result) << what;
-        EXPECT_EQ(got, moved) << what;
-    }
-
-    temp_dir dir_;
-    std::vector<fileaio_ctx *> ctxs_;
-    std::vector<fileaio_req *> reqs_;
-    std::vector<int> fds_;
 };
 
 // Anonymous memory we can replace under a registered buffer.
@@ -163,13 +96,6 @@ private:
     size_t size_;
 };
 
-std::vector<unsigned char> read_back(int fd, size_t size, off_t offset) {
-    std::vector<unsigned char> v(size);
-    ssize_t n = ::pread(fd, v.data(), size, offset);
-    v.resize(n > 0 ? static_cast<size_t>(n) : 0);
-    return v;
-}
-
 bool all_bytes(const std::vector<unsigned char> &v, unsigned char value) {
     for (unsigned char b : v)
         if (b != value) return false;
@@ -179,8 +105,8 @@ bool all_bytes(const std::vector<unsigned char> &v, unsigned char value) {
 TEST_F(io_uring_backend, requests_inside_registered_buffers_use_the_fixed_opcodes_and_move_the_right_bytes) {
     fileaio_ctx *c = make_ctx(4);
     fileaio_req *r = make_req();
-    int src = file("src", 4 * block);
-    int dst = file("dst", 0);
+    int src = pattern_file("src", 4 * block);
+    int dst = pattern_file("dst", 0);
     mapping region(4 * block);
     ASSERT_NE(region.data(), nullptr);
     std::memset(region.data(), 'A', 4 * block);
@@ -233,8 +159,8 @@ TEST_F(io_uring_backend, requests_inside_registered_buffers_use_the_fixed_opcode
 TEST_F(io_uring_backend, a_buffer_above_a_registered_region_goes_the_plain_way) {
     fileaio_ctx *c = make_ctx(4);
     fileaio_req *r = make_req();
-    int src = file("src", 4 * block);
-    int dst = file("dst", 0);
+    int src = pattern_file("src", 4 * block);
+    int dst = pattern_file("dst", 0);
     mapping region(4 * block);
     ASSERT_NE(region.data(), nullptr);
     struct iovec iov = {region.data(), 2 * block};  // the lower half only
@@ -264,7 +190,7 @@ TEST_F(io_uring_backend, association_never_keeps_a_closed_file_nor_sends_request
     const std::string new_path = dir_.make_file("new", 0);
     int watch = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     ASSERT_GE(watch, 0);
-    fds_.push_back(watch);
+    keep_fd(watch);
     ASSERT_GE(::inotify_add_watch(watch, old_path.c_str(), IN_CLOSE_WRITE), 0);
 
     int fd = open_file(old_path, O_RDWR);
@@ -289,7 +215,7 @@ TEST_F(io_uring_backend, association_never_keeps_a_closed_file_nor_sends_request
         ASSERT_EQ(::dup2(reused, fd), fd);
         ::close(reused);
     }
-    fds_.push_back(fd);
+    keep_fd(fd);
     std::fill(buf.begin(), buf.end(), 'n');
     ASSERT_EQ(fileaio_req_prepare_write(r, fd, 0, buf.data(), block, nullptr), 0);
     ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
@@ -298,7 +224,7 @@ TEST_F(io_uring_backend, association_never_keeps_a_closed_file_nor_sends_request
     EXPECT_TRUE(all_bytes(read_back(fd, block, 0), 'n')) << "the write did not reach the file the fd names now";
     int old_again = open_file(old_path, O_RDONLY);
     ASSERT_GE(old_again, 0);
-    fds_.push_back(old_again);
+    keep_fd(old_again);
     EXPECT_TRUE(all_bytes(read_back(old_again, block, 0), 'o')) << "the write went to the closed file";
 
     // A flush on the reused number works too, and a closed fd is refused as the kernel refuses it.
@@ -316,7 +242,7 @@ TEST_F(io_uring_backend, sqpoll_context_moves_data_or_says_why_not) {
     fileaio_ctx *c = make_ctx(8, 0, FILEAIO_URING_SQPOLL, 0, &rc);
     if (rc == FILEAIO_E_NOT_SUPPORTED) GTEST_SKIP() << "the kernel refuses IORING_SETUP_SQPOLL here";
     ASSERT_EQ(rc, 0) << fileaio_errname(rc);
-    int fd = file("f", 0);
+    int fd = pattern_file("f", 0);
     std::vector<fileaio_req *> r = {make_req(), make_req(), make_req()};
     std::vector<unsigned char> out(2 * block);
     for (size_t i = 0; i < out.size(); ++i) out[i] = pattern_byte(i, 3);
@@ -337,7 +263,7 @@ TEST_F(io_uring_backend, sqpoll_context_moves_data_or_says_why_not) {
 
 TEST_F(io_uring_backend, a_bound_on_io_wq_workers_is_honoured) {
     fileaio_ctx *c = make_ctx(64, 0, 0, 2);
-    int fd = file("f", 0);
+    int fd = pattern_file("f", 0);
     std::vector<fileaio_req *> r;
     std::vector<unsigned char> buf(64 * block, 'w');
     for (size_t i = 0; i < 64; ++i) {
@@ -563,7 +489,7 @@ TEST_F(io_uring_backend, requests_outlive_the_thread_that_submitted_them) {
     constexpr size_t n = 64;
     constexpr size_t chunk = 64 * 1024;
     fileaio_ctx *c = make_ctx(n);
-    int fd = file("f", 0);
+    int fd = pattern_file("f", 0);
     std::vector<fileaio_req *> r;
     for (size_t i = 0; i < n; ++i) r.push_back(make_req());
     std::vector<unsigned char> buf(n * chunk);
@@ -741,7 +667,7 @@ TEST_F(io_uring_backend, continuations_the_kernel_refuses_wait_and_finish_with_t
 #if defined(__x86_64__)
     constexpr size_t n = 8;
     fileaio_ctx *c = make_ctx(n, FILEAIO_CTX_WAIT_WITHOUT_PENDING);
-    int fd = file("f", block);  // reads of two blocks: a short read, then a continuation at EOF
+    int fd = pattern_file("f", block);  // reads of two blocks: a short read, then a continuation at EOF
     std::vector<fileaio_req *> r;
     std::vector<unsigned char> buf(n * 2 * block);
     for (size_t i = 0; i < n; ++i) {
@@ -799,7 +725,7 @@ TEST_F(io_uring_backend, continuations_the_kernel_refuses_wait_and_finish_with_t
 TEST_F(io_uring_backend, more_requests_in_flight_than_the_completion_queue_holds_all_complete) {
     constexpr size_t n = 70000;
     fileaio_ctx *c = make_ctx(n);
-    int fd = file("f", block / 2);  // each read: a short transfer, then a continuation at EOF
+    int fd = pattern_file("f", block / 2);  // each read: a short transfer, then a continuation at EOF
     std::vector<fileaio_req *> r(n);
     std::vector<unsigned char> buf(block);
     for (size_t i = 0; i < n; ++i) {
