@@ -35,6 +35,7 @@
 #include "conformance/fixture.hpp"
 #include "fileaio/fileaio.h"
 #include "support/backend_fixture.hpp"
+#include "support/settings_guard.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_fs.hpp"
 
@@ -765,57 +766,13 @@ TEST_F(io_uring_backend, more_requests_in_flight_than_the_completion_queue_holds
     EXPECT_EQ(wrong, 0u) << "requests finished with another result than their read's";
 }
 
-// kernel.io_uring_disabled set for the test, restored when it ends (pass or fail).
-class io_uring_disabled_sysctl {
-public:
-    static constexpr const char *path = "/proc/sys/kernel/io_uring_disabled";
-
-    // Empty when the value was set, else why not.
-    std::string set(const char *value) {
-        std::ifstream in(path);
-        if (!(in >> old_)) return std::string(path) + " is missing (kernel older than 6.6)";
-        std::ofstream out(path);
-        out << value << std::flush;
-        if (!out) return std::string("cannot write ") + path;
-        armed_ = true;
-        return {};
-    }
-    ~io_uring_disabled_sysctl() {
-        if (!armed_) return;
-        std::ofstream out(path);
-        out << old_ << std::flush;
-    }
-
-private:
-    std::string old_;
-    bool armed_ = false;
-};
-
-// Sets or clears FILEAIO_BACKEND for one test and restores it after.
-class env_guard {
-public:
-    env_guard() {
-        const char *old = std::getenv("FILEAIO_BACKEND");
-        had_ = old != nullptr;
-        if (had_) old_ = old;
-        unsetenv("FILEAIO_BACKEND");
-    }
-    ~env_guard() {
-        if (had_) setenv("FILEAIO_BACKEND", old_.c_str(), 1);
-    }
-    env_guard(const env_guard &) = delete;
-    env_guard &operator=(const env_guard &) = delete;
-
-private:
-    bool had_ = false;
-    std::string old_;
-};
+constexpr const char *io_uring_disabled_path = "/proc/sys/kernel/io_uring_disabled";
 
 TEST(io_uring_disabled, the_probe_names_the_sysctl_auto_moves_on_and_io_uring_by_name_is_refused) {
     if (geteuid() != 0) GTEST_SKIP() << "needs root to set kernel.io_uring_disabled";
     std::string why = io_uring_unavailable();
     if (!why.empty()) GTEST_SKIP() << "io_uring unavailable already: " << why;
-    env_guard env;
+    backend_env_unset env;
     // A context made before keeps working: the sysctl only refuses new rings.
     fileaio_ctx *before = nullptr;
     ASSERT_EQ(fileaio_ctx_create_ex(&before, 4, 0, FILEAIO_BACKEND_IO_URING), 0);
@@ -828,11 +785,11 @@ TEST(io_uring_disabled, the_probe_names_the_sysctl_auto_moves_on_and_io_uring_by
     fileaio_backend picked = FILEAIO_BACKEND_AUTO;
     {
         // The window is kept short: other tests running now cannot create io_uring contexts.
-        io_uring_disabled_sysctl sysctl;
-        std::string not_set = sysctl.set("2");
-        if (!not_set.empty()) {
+        sysctl_guard sysctl(io_uring_disabled_path);
+        if (!sysctl.set("2")) {
             fileaio_ctx_destroy(before);
-            GTEST_SKIP() << not_set;
+            if (!sysctl.readable()) GTEST_SKIP() << io_uring_disabled_path << " is missing (kernel older than 6.6)";
+            GTEST_SKIP() << "cannot write " << io_uring_disabled_path;
         }
         probe_rc = fileaio_backend_probe(FILEAIO_BACKEND_IO_URING, reason, sizeof reason);
         fileaio_ctx *named = nullptr;

@@ -24,6 +24,7 @@
 #include "conformance/fixture.hpp"
 #include "fileaio/fileaio.h"
 #include "support/backend_fixture.hpp"
+#include "support/settings_guard.hpp"
 #include "support/test_fs.hpp"
 
 namespace fileaio::test {
@@ -45,54 +46,6 @@ bool read_number(const char *path, unsigned long *value) {
     std::fclose(f);
     return ok;
 }
-
-bool write_number(const char *path, unsigned long value) {
-    FILE *f = std::fopen(path, "we");
-    if (f == nullptr) return false;
-    bool ok = std::fprintf(f, "%lu\n", value) > 0;
-    return std::fclose(f) == 0 && ok;
-}
-
-// Changes a sysctl for one test and puts it back however the test ends.
-class sysctl_guard {
-public:
-    explicit sysctl_guard(const char *path) : path_(path) { saved_ = read_number(path, &original_); }
-    ~sysctl_guard() {
-        if (changed_) write_number(path_, original_);
-    }
-    sysctl_guard(const sysctl_guard &) = delete;
-    sysctl_guard &operator=(const sysctl_guard &) = delete;
-
-    bool set(unsigned long value) {
-        if (!saved_) return false;
-        changed_ = true;
-        return write_number(path_, value);
-    }
-
-private:
-    const char *path_;
-    unsigned long original_ = 0;
-    bool saved_ = false;
-    bool changed_ = false;
-};
-
-// Unsets FILEAIO_BACKEND for one test, so that AUTO really chooses.
-class env_unset {
-public:
-    env_unset() {
-        const char *v = std::getenv("FILEAIO_BACKEND");
-        had_ = v != nullptr;
-        if (had_) old_ = v;
-        unsetenv("FILEAIO_BACKEND");
-    }
-    ~env_unset() {
-        if (had_) setenv("FILEAIO_BACKEND", old_.c_str(), 1);
-    }
-
-private:
-    bool had_ = false;
-    std::string old_;
-};
 
 // Submits on a thread of its own. True when submit returned within the liveness bound; if it did
 // not, unblock() is called (to end the blocked io_submit) before the thread is joined, so that a
@@ -137,7 +90,7 @@ TEST_F(linux_aio, max_reqs_above_aio_max_nr_is_insufficient_resources_and_auto_m
     // More than any kernel ring holds (io_setup EINVAL) is refused the same way.
     EXPECT_EQ(create(&c, 8u << 20), FILEAIO_E_INSUFFICIENT_RESOURCES);
 
-    env_unset unset;
+    backend_env_unset unset;
     ASSERT_EQ(create(&c, too_many, FILEAIO_BACKEND_AUTO), 0);
     EXPECT_NE(fileaio_ctx_get_backend(c), FILEAIO_BACKEND_LINUX_AIO) << "AUTO did not move on";
     EXPECT_EQ(fileaio_ctx_destroy(c), 0);
@@ -159,9 +112,9 @@ TEST_F(linux_aio, aio_max_nr_below_aio_nr_fails_creation_names_the_sysctl_and_au
     fileaio_ctx *automatic = nullptr;
     {
         // Other linux_aio contexts created in this window would fail too: keep it short.
-        env_unset unset;
+        backend_env_unset unset;
         sysctl_guard guard(aio_max_nr_path);
-        ASSERT_TRUE(guard.set(nr - 1)) << "cannot write " << aio_max_nr_path;
+        ASSERT_TRUE(guard.set(std::to_string(nr - 1))) << "cannot write " << aio_max_nr_path;
         created_rc = create(&c, 4);
         probe_rc = fileaio_backend_probe(FILEAIO_BACKEND_LINUX_AIO, reason, sizeof reason);
         auto_rc = create(&automatic, 4, FILEAIO_BACKEND_AUTO);
