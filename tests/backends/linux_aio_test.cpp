@@ -193,9 +193,7 @@ TEST_F(linux_aio, a_flush_held_behind_a_running_write_is_cancelled_and_never_rep
     // The write goes to a full pipe, so it runs (on a helper) until the test drains the pipe: the
     // flush behind it is held for certain.
     int p[2];
-    ASSERT_EQ(::pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
-    keep_fd(p[0]);
-    keep_fd(p[1]);
+    make_pipe(p, 0, O_NONBLOCK);
     std::vector<char> fill(1 << 16, 'f');
     while (::write(p[1], fill.data(), fill.size()) > 0) {
     }
@@ -318,9 +316,7 @@ TEST_F(linux_aio, a_flush_after_o_direct_writes_still_in_flight_is_reported_afte
 // blocked here until the pipe was written.
 TEST_F(linux_aio, a_read_on_an_empty_pipe_returns_from_submit_and_completes_once_the_pipe_is_written) {
     int p[2];
-    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-    keep_fd(p[0]);
-    keep_fd(p[1]);
+    make_pipe(p);
     fileaio_ctx *c = make_ctx(4);
     auto r = make_reqs(1);
     char buf[8] = {};
@@ -342,9 +338,7 @@ TEST_F(linux_aio, a_read_on_an_empty_pipe_returns_from_submit_and_completes_once
 // Item 7: a write to a stream goes to its position whatever the offset says.
 TEST_F(linux_aio, a_write_to_a_pipe_ignores_the_offset) {
     int p[2];
-    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-    keep_fd(p[0]);
-    keep_fd(p[1]);
+    make_pipe(p);
     fileaio_ctx *c = make_ctx(4);
     auto r = make_reqs(1);
     char data[] = "stream";
@@ -397,9 +391,7 @@ TEST_F(linux_aio, an_o_direct_fd_number_reused_for_a_pipe_does_not_block_submit)
 // the read asks for; the other half is written later, and must be consumed before any wait.
 TEST_F(linux_aio, the_rest_of_a_short_pipe_read_goes_on_with_nobody_waiting) {
     int p[2];
-    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-    keep_fd(p[0]);
-    keep_fd(p[1]);
+    make_pipe(p);
     fileaio_ctx *c = make_ctx(4);
     auto r = make_reqs(1);
     char buf[8] = {};

@@ -109,9 +109,9 @@ protected:
     }
 
     // A pipe whose ends are closed at the end of the test; [0] reads, [1] writes. `size`, if not
-    // 0, is its capacity (F_SETPIPE_SZ).
-    void make_pipe(int fds[2], int size = 0) {
-        ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+    // 0, is its capacity (F_SETPIPE_SZ); `flags` are more pipe2 flags (O_NONBLOCK).
+    void make_pipe(int fds[2], int size = 0, int flags = 0) {
+        ASSERT_EQ(::pipe2(fds, O_CLOEXEC | flags), 0);
         keep_fd(fds[0]);
         keep_fd(fds[1]);
         if (size != 0) ::fcntl(fds[1], F_SETPIPE_SZ, size);
