@@ -303,10 +303,6 @@ TEST_F(posix_aio, cancelling_the_oldest_request_of_a_descriptor_never_strands_th
     }
 }
 
-// glibc fails aio_write with EAGAIN when it can start no thread. The original then reported a
-// successful 0-byte transfer, and handed the rest of a rolled-back batch to the kernel anyway.
-// Run in a fresh process (gtest's threadsafe death-test style re-executes this test alone), so
-// that glibc has no AIO thread yet; RLIMIT_NPROC then keeps it from starting one.
 // Queues an aio_fsync of fd in glibc and waits (within the liveness bound) until it is done.
 bool glibc_queue_drained(int fd) {
     aiocb cb{};
@@ -320,6 +316,10 @@ bool glibc_queue_drained(int fd) {
     return ::aio_return(&cb) == 0;
 }
 
+// glibc fails aio_write with EAGAIN when it can start no thread. The original then reported a
+// successful 0-byte transfer, and handed the rest of a rolled-back batch to the kernel anyway.
+// Run in a fresh process (gtest's threadsafe death-test style re-executes this test alone), so
+// that glibc has no AIO thread yet; RLIMIT_NPROC then keeps it from starting one.
 int refused_batch_child(const std::string &path) {
     auto fail = [](const char *what) {
         std::fprintf(stderr, "FAIL: %s\n", what);
