@@ -32,7 +32,10 @@
 
 #include <gtest/gtest.h>
 
+#include "conformance/fixture.hpp"
 #include "fileaio/fileaio.h"
+#include "support/backend_fixture.hpp"
+#include "support/settings_guard.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_fs.hpp"
 
@@ -43,7 +46,6 @@ using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
 constexpr size_t block = 4096;
-constexpr uint32_t long_timeout_ms = 10000;  // a safety net against hangs, never expected to expire
 
 std::string io_uring_unavailable() {
     char reason[256] = "";
@@ -51,90 +53,22 @@ std::string io_uring_unavailable() {
     return reason;
 }
 
-class io_uring_backend : public ::testing::Test {
+// The shared backend fixture (support/backend_fixture.hpp), plus io_uring's own options.
+class io_uring_backend : public backend_fixture<FILEAIO_BACKEND_IO_URING> {
 protected:
-    void SetUp() override {
-        std::string why = io_uring_unavailable();
-        if (!why.empty()) GTEST_SKIP() << "io_uring unavailable: " << why;
-    }
-
     void TearDown() override {
-        for (fileaio_ctx *c : ctxs_)
-            EXPECT_EQ(fileaio_ctx_destroy(c), 0) << "context still busy at the end of the test";
-        for (fileaio_req *r : reqs_) EXPECT_EQ(fileaio_req_destroy(r), 0);
-        for (int fd : fds_) ::close(fd);
+        // Every test here ends with nothing in flight: checked before the shared teardown drains.
+        for (fileaio_ctx *c : ctxs_) EXPECT_EQ(pending(c), 0u) << "context still busy at the end of the test";
+        backend_fixture::TearDown();
     }
 
     fileaio_ctx *make_ctx(uint32_t max_reqs, uint32_t flags = 0, uint32_t uring_flags = 0, uint32_t max_workers = 0,
                           int *rc_out = nullptr) {
-        fileaio_ctx_options o{};
-        o.size = sizeof o;
-        o.max_reqs = max_reqs;
-        o.flags = flags;
-        o.backend = FILEAIO_BACKEND_IO_URING;
+        fileaio_ctx_options o = ctx_options(FILEAIO_BACKEND_IO_URING, max_reqs, flags);
         o.uring_flags = uring_flags;
         o.uring_max_workers = max_workers;
-        fileaio_ctx *c = nullptr;
-        int rc = fileaio_ctx_create_opts(&c, &o);
-        if (rc_out != nullptr) {
-            *rc_out = rc;
-        } else {
-            EXPECT_EQ(rc, 0) << fileaio_errname(rc);
-        }
-        if (c != nullptr) ctxs_.push_back(c);
-        return c;
+        return make_ctx_with(o, rc_out);
     }
-
-    fileaio_req *make_req() {
-        fileaio_req *r = nullptr;
-        EXPECT_EQ(fileaio_req_create(&r), 0);
-        if (r != nullptr) reqs_.push_back(r);
-        return r;
-    }
-
-    int file(const std::string &name, uint64_t size, int flags = O_RDWR) {
-        int fd = open_file(dir_.make_file(name, size), flags);
-        if (fd >= 0) fds_.push_back(fd);
-        return fd;
-    }
-
-    // A pipe whose ends are closed at the end of the test; [0] reads, [1] writes.
-    void make_pipe(int fds[2], int size = 0) {
-        ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
-        fds_.push_back(fds[0]);
-        fds_.push_back(fds[1]);
-        if (size != 0) ::fcntl(fds[1], F_SETPIPE_SZ, size);
-    }
-
-    // Waits until `n` requests are reaped; returns them in the order wait handed them back.
-    static std::vector<fileaio_req *> reap(fileaio_ctx *c, size_t n) {
-        std::vector<fileaio_req *> out(n > 0 ? n : 1);
-        size_t got = 0;
-        auto until = steady_clock::now() + milliseconds(long_timeout_ms);
-        while (got < n && steady_clock::now() < until) {
-            size_t cnt = 0;
-            int rc = fileaio_ctx_wait(c, n - got, long_timeout_ms, out.data() + got, n - got, &cnt);
-            got += cnt;
-            if (rc != 0 && rc != FILEAIO_E_INTERRUPTED) {
-                ADD_FAILURE() << "wait: " << fileaio_errname(rc);
-                break;
-            }
-        }
-        out.resize(got);
-        EXPECT_EQ(got, n);
-        return out;
-    }
-
-    static void expect_done(fileaio_req *r, int result, size_t moved, const char *what) {
-        size_t got = 0;
-        EXPECT_EQ(fileaio_req_get_result(r, &got), result) << what;
-        EXPECT_EQ(got, moved) << what;
-    }
-
-    temp_dir dir_;
-    std::vector<fileaio_ctx *> ctxs_;
-    std::vector<fileaio_req *> reqs_;
-    std::vector<int> fds_;
 };
 
 // Anonymous memory we can replace under a registered buffer.
@@ -163,13 +97,6 @@ private:
     size_t size_;
 };
 
-std::vector<unsigned char> read_back(int fd, size_t size, off_t offset) {
-    std::vector<unsigned char> v(size);
-    ssize_t n = ::pread(fd, v.data(), size, offset);
-    v.resize(n > 0 ? static_cast<size_t>(n) : 0);
-    return v;
-}
-
 bool all_bytes(const std::vector<unsigned char> &v, unsigned char value) {
     for (unsigned char b : v)
         if (b != value) return false;
@@ -179,8 +106,8 @@ bool all_bytes(const std::vector<unsigned char> &v, unsigned char value) {
 TEST_F(io_uring_backend, requests_inside_registered_buffers_use_the_fixed_opcodes_and_move_the_right_bytes) {
     fileaio_ctx *c = make_ctx(4);
     fileaio_req *r = make_req();
-    int src = file("src", 4 * block);
-    int dst = file("dst", 0);
+    int src = pattern_file("src", 4 * block);
+    int dst = pattern_file("dst", 0);
     mapping region(4 * block);
     ASSERT_NE(region.data(), nullptr);
     std::memset(region.data(), 'A', 4 * block);
@@ -233,8 +160,8 @@ TEST_F(io_uring_backend, requests_inside_registered_buffers_use_the_fixed_opcode
 TEST_F(io_uring_backend, a_buffer_above_a_registered_region_goes_the_plain_way) {
     fileaio_ctx *c = make_ctx(4);
     fileaio_req *r = make_req();
-    int src = file("src", 4 * block);
-    int dst = file("dst", 0);
+    int src = pattern_file("src", 4 * block);
+    int dst = pattern_file("dst", 0);
     mapping region(4 * block);
     ASSERT_NE(region.data(), nullptr);
     struct iovec iov = {region.data(), 2 * block};  // the lower half only
@@ -264,7 +191,7 @@ TEST_F(io_uring_backend, association_never_keeps_a_closed_file_nor_sends_request
     const std::string new_path = dir_.make_file("new", 0);
     int watch = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     ASSERT_GE(watch, 0);
-    fds_.push_back(watch);
+    keep_fd(watch);
     ASSERT_GE(::inotify_add_watch(watch, old_path.c_str(), IN_CLOSE_WRITE), 0);
 
     int fd = open_file(old_path, O_RDWR);
@@ -289,7 +216,7 @@ TEST_F(io_uring_backend, association_never_keeps_a_closed_file_nor_sends_request
         ASSERT_EQ(::dup2(reused, fd), fd);
         ::close(reused);
     }
-    fds_.push_back(fd);
+    keep_fd(fd);
     std::fill(buf.begin(), buf.end(), 'n');
     ASSERT_EQ(fileaio_req_prepare_write(r, fd, 0, buf.data(), block, nullptr), 0);
     ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
@@ -298,7 +225,7 @@ TEST_F(io_uring_backend, association_never_keeps_a_closed_file_nor_sends_request
     EXPECT_TRUE(all_bytes(read_back(fd, block, 0), 'n')) << "the write did not reach the file the fd names now";
     int old_again = open_file(old_path, O_RDONLY);
     ASSERT_GE(old_again, 0);
-    fds_.push_back(old_again);
+    keep_fd(old_again);
     EXPECT_TRUE(all_bytes(read_back(old_again, block, 0), 'o')) << "the write went to the closed file";
 
     // A flush on the reused number works too, and a closed fd is refused as the kernel refuses it.
@@ -316,7 +243,7 @@ TEST_F(io_uring_backend, sqpoll_context_moves_data_or_says_why_not) {
     fileaio_ctx *c = make_ctx(8, 0, FILEAIO_URING_SQPOLL, 0, &rc);
     if (rc == FILEAIO_E_NOT_SUPPORTED) GTEST_SKIP() << "the kernel refuses IORING_SETUP_SQPOLL here";
     ASSERT_EQ(rc, 0) << fileaio_errname(rc);
-    int fd = file("f", 0);
+    int fd = pattern_file("f", 0);
     std::vector<fileaio_req *> r = {make_req(), make_req(), make_req()};
     std::vector<unsigned char> out(2 * block);
     for (size_t i = 0; i < out.size(); ++i) out[i] = pattern_byte(i, 3);
@@ -337,7 +264,7 @@ TEST_F(io_uring_backend, sqpoll_context_moves_data_or_says_why_not) {
 
 TEST_F(io_uring_backend, a_bound_on_io_wq_workers_is_honoured) {
     fileaio_ctx *c = make_ctx(64, 0, 0, 2);
-    int fd = file("f", 0);
+    int fd = pattern_file("f", 0);
     std::vector<fileaio_req *> r;
     std::vector<unsigned char> buf(64 * block, 'w');
     for (size_t i = 0; i < 64; ++i) {
@@ -401,14 +328,18 @@ TEST_F(io_uring_backend, cancel_from_another_thread_while_one_waits_for_that_req
         ASSERT_EQ(fileaio_req_prepare_read(r, p[0], 0, buf, sizeof buf, nullptr), 0);
         ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
         int cancel_rc = 1;
+        // The cancel comes once this thread is inside the wait for the request; the wakeup after
+        // it ends the wait, which must not have taken the cancelled request.
         std::thread canceller([&] {
-            std::this_thread::sleep_for(milliseconds(5));
+            EXPECT_TRUE(wait_until_inside_wait(c)) << "the wait never started";
             cancel_rc = fileaio_req_cancel(r);
+            fileaio_ctx_wakeup(c);
         });
         fileaio_req *out[1];
         size_t count = 0;
-        // The request never completes; the wait ends at its deadline, without it.
-        EXPECT_EQ(fileaio_ctx_wait(c, 1, 60, out, 1, &count), FILEAIO_E_TIMEOUT);
+        int rc = FILEAIO_E_BUSY;
+        while (rc == FILEAIO_E_BUSY) rc = fileaio_ctx_wait(c, 1, long_timeout_ms, out, 1, &count);  // busy: the probe
+        EXPECT_EQ(rc, FILEAIO_E_INTERRUPTED);
         canceller.join();
         EXPECT_EQ(cancel_rc, 0);
         EXPECT_EQ(count, 0u);
@@ -428,18 +359,38 @@ TEST_F(io_uring_backend, a_wakeup_ends_a_wait_for_many_while_requests_are_pendin
         ASSERT_EQ(fileaio_req_prepare_read(r[i], p[0], 0, buf[i], sizeof buf[i], nullptr), 0);
     }
     ASSERT_EQ(fileaio_ctx_submit(c, r.data(), n, nullptr), 0);
+    // The wakeup comes once this thread is inside the wait (a wakeup before it would be kept
+    // pending and end the wait at its start, which is not what this tests).
     std::thread waker([&] {
-        std::this_thread::sleep_for(milliseconds(50));
+        EXPECT_TRUE(wait_until_inside_wait(c)) << "the wait never started";
         fileaio_ctx_wakeup(c);
     });
     fileaio_req *out[n];
     size_t count = 0;
     auto t0 = steady_clock::now();
-    EXPECT_EQ(fileaio_ctx_wait(c, n, long_timeout_ms, out, n, &count), FILEAIO_E_INTERRUPTED);
+    int rc = FILEAIO_E_BUSY;
+    while (rc == FILEAIO_E_BUSY) rc = fileaio_ctx_wait(c, n, long_timeout_ms, out, n, &count);  // busy: the probe
+    EXPECT_EQ(rc, FILEAIO_E_INTERRUPTED);
     auto took = std::chrono::duration_cast<milliseconds>(steady_clock::now() - t0).count();
     waker.join();
     EXPECT_LT(took, 1000) << "the wakeup did not end a wait for " << n << " completions";
     for (fileaio_req *q : r) EXPECT_EQ(fileaio_req_cancel(q), 0);
+}
+
+// Writes `src` into the pipe p one block at a time, each once the one before has left the pipe
+// (FIONREAD 0): a read of more than a block, waiting on p[0], takes each block by a transfer that
+// returns short, and r stays in flight until the last block.
+void feed_block_by_block(const int p[2], const std::vector<unsigned char> &src, fileaio_req *r) {
+    for (size_t off = 0; off < src.size(); off += block) {
+        ASSERT_EQ(::write(p[1], src.data() + off, block), static_cast<ssize_t>(block));
+        ASSERT_TRUE(eventually([&] {
+            int n = -1;
+            return ::ioctl(p[0], FIONREAD, &n) == 0 && n == 0;
+        })) << "the read did not take the block at " << off;
+        if (off + block < src.size()) {
+            EXPECT_EQ(fileaio_req_get_state(r), FILEAIO_REQ_SUBMITTED) << "done after " << off + block << " bytes";
+        }
+    }
 }
 
 TEST_F(io_uring_backend, short_reads_and_writes_are_continued_until_whole) {
@@ -453,14 +404,10 @@ TEST_F(io_uring_backend, short_reads_and_writes_are_continued_until_whole) {
     std::vector<unsigned char> dst(src.size());
     ASSERT_EQ(fileaio_req_prepare_read(r, p[0], 0, dst.data(), dst.size(), nullptr), 0);
     ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
-    std::thread writer([&] {
-        for (size_t off = 0; off < src.size(); off += block) {
-            std::this_thread::sleep_for(milliseconds(10));
-            ASSERT_EQ(::write(p[1], src.data() + off, block), static_cast<ssize_t>(block));
-        }
-    });
+    // Each block goes in once the one before has left the pipe: taken by a read that then
+    // returned short, so the backend must issue the rest itself.
+    feed_block_by_block(p, src, r);
     reap(c, 1);
-    writer.join();
     expect_done(r, 0, src.size(), "read continued");
     EXPECT_EQ(dst, src);
 
@@ -469,14 +416,8 @@ TEST_F(io_uring_backend, short_reads_and_writes_are_continued_until_whole) {
     struct iovec iov[3] = {{v1.data(), v1.size()}, {v2.data(), v2.size()}, {v3.data(), v3.size()}};
     ASSERT_EQ(fileaio_req_prepare_readv(r, p[0], 0, iov, 3, nullptr), 0);
     ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
-    std::thread vwriter([&] {
-        for (size_t off = 0; off < src.size(); off += block) {
-            std::this_thread::sleep_for(milliseconds(10));
-            ASSERT_EQ(::write(p[1], src.data() + off, block), static_cast<ssize_t>(block));
-        }
-    });
+    feed_block_by_block(p, src, r);
     reap(c, 1);
-    vwriter.join();
     expect_done(r, 0, src.size(), "readv continued");
     std::vector<unsigned char> all(v1);
     all.insert(all.end(), v2.begin(), v2.end());
@@ -549,7 +490,7 @@ TEST_F(io_uring_backend, requests_outlive_the_thread_that_submitted_them) {
     constexpr size_t n = 64;
     constexpr size_t chunk = 64 * 1024;
     fileaio_ctx *c = make_ctx(n);
-    int fd = file("f", 0);
+    int fd = pattern_file("f", 0);
     std::vector<fileaio_req *> r;
     for (size_t i = 0; i < n; ++i) r.push_back(make_req());
     std::vector<unsigned char> buf(n * chunk);
@@ -578,17 +519,6 @@ long syscall_of(pid_t tid) {
     long nr = -1;
     if (!(in >> nr)) return -1;
     return nr;
-}
-
-// Polls `done` until it holds or `limit` passes (a liveness bound, not a timing assertion).
-template <class Pred>
-bool eventually(Pred &&done, milliseconds limit = milliseconds(long_timeout_ms)) {
-    const auto until = steady_clock::now() + limit;
-    while (!done()) {
-        if (steady_clock::now() >= until) return false;
-        std::this_thread::sleep_for(milliseconds(1));
-    }
-    return true;
 }
 
 // Collects `n` completions with polls only (timeout 0), within a liveness bound.
@@ -738,7 +668,7 @@ TEST_F(io_uring_backend, continuations_the_kernel_refuses_wait_and_finish_with_t
 #if defined(__x86_64__)
     constexpr size_t n = 8;
     fileaio_ctx *c = make_ctx(n, FILEAIO_CTX_WAIT_WITHOUT_PENDING);
-    int fd = file("f", block);  // reads of two blocks: a short read, then a continuation at EOF
+    int fd = pattern_file("f", block);  // reads of two blocks: a short read, then a continuation at EOF
     std::vector<fileaio_req *> r;
     std::vector<unsigned char> buf(n * 2 * block);
     for (size_t i = 0; i < n; ++i) {
@@ -796,7 +726,7 @@ TEST_F(io_uring_backend, continuations_the_kernel_refuses_wait_and_finish_with_t
 TEST_F(io_uring_backend, more_requests_in_flight_than_the_completion_queue_holds_all_complete) {
     constexpr size_t n = 70000;
     fileaio_ctx *c = make_ctx(n);
-    int fd = file("f", block / 2);  // each read: a short transfer, then a continuation at EOF
+    int fd = pattern_file("f", block / 2);  // each read: a short transfer, then a continuation at EOF
     std::vector<fileaio_req *> r(n);
     std::vector<unsigned char> buf(block);
     for (size_t i = 0; i < n; ++i) {
@@ -836,57 +766,13 @@ TEST_F(io_uring_backend, more_requests_in_flight_than_the_completion_queue_holds
     EXPECT_EQ(wrong, 0u) << "requests finished with another result than their read's";
 }
 
-// kernel.io_uring_disabled set for the test, restored when it ends (pass or fail).
-class io_uring_disabled_sysctl {
-public:
-    static constexpr const char *path = "/proc/sys/kernel/io_uring_disabled";
-
-    // Empty when the value was set, else why not.
-    std::string set(const char *value) {
-        std::ifstream in(path);
-        if (!(in >> old_)) return std::string(path) + " is missing (kernel older than 6.6)";
-        std::ofstream out(path);
-        out << value << std::flush;
-        if (!out) return std::string("cannot write ") + path;
-        armed_ = true;
-        return {};
-    }
-    ~io_uring_disabled_sysctl() {
-        if (!armed_) return;
-        std::ofstream out(path);
-        out << old_ << std::flush;
-    }
-
-private:
-    std::string old_;
-    bool armed_ = false;
-};
-
-// Sets or clears FILEAIO_BACKEND for one test and restores it after.
-class env_guard {
-public:
-    env_guard() {
-        const char *old = std::getenv("FILEAIO_BACKEND");
-        had_ = old != nullptr;
-        if (had_) old_ = old;
-        unsetenv("FILEAIO_BACKEND");
-    }
-    ~env_guard() {
-        if (had_) setenv("FILEAIO_BACKEND", old_.c_str(), 1);
-    }
-    env_guard(const env_guard &) = delete;
-    env_guard &operator=(const env_guard &) = delete;
-
-private:
-    bool had_ = false;
-    std::string old_;
-};
+constexpr const char *io_uring_disabled_path = "/proc/sys/kernel/io_uring_disabled";
 
 TEST(io_uring_disabled, the_probe_names_the_sysctl_auto_moves_on_and_io_uring_by_name_is_refused) {
     if (geteuid() != 0) GTEST_SKIP() << "needs root to set kernel.io_uring_disabled";
     std::string why = io_uring_unavailable();
     if (!why.empty()) GTEST_SKIP() << "io_uring unavailable already: " << why;
-    env_guard env;
+    backend_env_unset env;
     // A context made before keeps working: the sysctl only refuses new rings.
     fileaio_ctx *before = nullptr;
     ASSERT_EQ(fileaio_ctx_create_ex(&before, 4, 0, FILEAIO_BACKEND_IO_URING), 0);
@@ -899,11 +785,11 @@ TEST(io_uring_disabled, the_probe_names_the_sysctl_auto_moves_on_and_io_uring_by
     fileaio_backend picked = FILEAIO_BACKEND_AUTO;
     {
         // The window is kept short: other tests running now cannot create io_uring contexts.
-        io_uring_disabled_sysctl sysctl;
-        std::string not_set = sysctl.set("2");
-        if (!not_set.empty()) {
+        sysctl_guard sysctl(io_uring_disabled_path);
+        if (!sysctl.set("2")) {
             fileaio_ctx_destroy(before);
-            GTEST_SKIP() << not_set;
+            if (!sysctl.readable()) GTEST_SKIP() << io_uring_disabled_path << " is missing (kernel older than 6.6)";
+            GTEST_SKIP() << "cannot write " << io_uring_disabled_path;
         }
         probe_rc = fileaio_backend_probe(FILEAIO_BACKEND_IO_URING, reason, sizeof reason);
         fileaio_ctx *named = nullptr;

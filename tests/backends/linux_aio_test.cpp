@@ -21,8 +21,10 @@
 
 #include <gtest/gtest.h>
 
-#include "aio_fixture.hpp"
+#include "conformance/fixture.hpp"
 #include "fileaio/fileaio.h"
+#include "support/backend_fixture.hpp"
+#include "support/settings_guard.hpp"
 #include "support/test_fs.hpp"
 
 namespace fileaio::test {
@@ -44,54 +46,6 @@ bool read_number(const char *path, unsigned long *value) {
     std::fclose(f);
     return ok;
 }
-
-bool write_number(const char *path, unsigned long value) {
-    FILE *f = std::fopen(path, "we");
-    if (f == nullptr) return false;
-    bool ok = std::fprintf(f, "%lu\n", value) > 0;
-    return std::fclose(f) == 0 && ok;
-}
-
-// Changes a sysctl for one test and puts it back however the test ends.
-class sysctl_guard {
-public:
-    explicit sysctl_guard(const char *path) : path_(path) { saved_ = read_number(path, &original_); }
-    ~sysctl_guard() {
-        if (changed_) write_number(path_, original_);
-    }
-    sysctl_guard(const sysctl_guard &) = delete;
-    sysctl_guard &operator=(const sysctl_guard &) = delete;
-
-    bool set(unsigned long value) {
-        if (!saved_) return false;
-        changed_ = true;
-        return write_number(path_, value);
-    }
-
-private:
-    const char *path_;
-    unsigned long original_ = 0;
-    bool saved_ = false;
-    bool changed_ = false;
-};
-
-// Unsets FILEAIO_BACKEND for one test, so that AUTO really chooses.
-class env_unset {
-public:
-    env_unset() {
-        const char *v = std::getenv("FILEAIO_BACKEND");
-        had_ = v != nullptr;
-        if (had_) old_ = v;
-        unsetenv("FILEAIO_BACKEND");
-    }
-    ~env_unset() {
-        if (had_) setenv("FILEAIO_BACKEND", old_.c_str(), 1);
-    }
-
-private:
-    bool had_ = false;
-    std::string old_;
-};
 
 // Submits on a thread of its own. True when submit returned within the liveness bound; if it did
 // not, unblock() is called (to end the blocked io_submit) before the thread is joined, so that a
@@ -118,17 +72,6 @@ bool submit_returns(fileaio_ctx *c, fileaio_req *const *r, size_t n, Unblock &&u
     return in_time;
 }
 
-// Polls cond() until it holds or the liveness bound passes.
-template <class Cond>
-bool eventually(Cond &&cond) {
-    const auto until = steady_clock::now() + liveness;
-    while (!cond()) {
-        if (steady_clock::now() >= until) return false;
-        std::this_thread::sleep_for(milliseconds(1));
-    }
-    return true;
-}
-
 size_t pipe_bytes(int fd) {
     int n = -1;
     return ::ioctl(fd, FIONREAD, &n) == 0 && n > 0 ? static_cast<size_t>(n) : 0;
@@ -147,7 +90,7 @@ TEST_F(linux_aio, max_reqs_above_aio_max_nr_is_insufficient_resources_and_auto_m
     // More than any kernel ring holds (io_setup EINVAL) is refused the same way.
     EXPECT_EQ(create(&c, 8u << 20), FILEAIO_E_INSUFFICIENT_RESOURCES);
 
-    env_unset unset;
+    backend_env_unset unset;
     ASSERT_EQ(create(&c, too_many, FILEAIO_BACKEND_AUTO), 0);
     EXPECT_NE(fileaio_ctx_get_backend(c), FILEAIO_BACKEND_LINUX_AIO) << "AUTO did not move on";
     EXPECT_EQ(fileaio_ctx_destroy(c), 0);
@@ -169,9 +112,9 @@ TEST_F(linux_aio, aio_max_nr_below_aio_nr_fails_creation_names_the_sysctl_and_au
     fileaio_ctx *automatic = nullptr;
     {
         // Other linux_aio contexts created in this window would fail too: keep it short.
-        env_unset unset;
+        backend_env_unset unset;
         sysctl_guard guard(aio_max_nr_path);
-        ASSERT_TRUE(guard.set(nr - 1)) << "cannot write " << aio_max_nr_path;
+        ASSERT_TRUE(guard.set(std::to_string(nr - 1))) << "cannot write " << aio_max_nr_path;
         created_rc = create(&c, 4);
         probe_rc = fileaio_backend_probe(FILEAIO_BACKEND_LINUX_AIO, reason, sizeof reason);
         auto_rc = create(&automatic, 4, FILEAIO_BACKEND_AUTO);
@@ -250,9 +193,7 @@ TEST_F(linux_aio, a_flush_held_behind_a_running_write_is_cancelled_and_never_rep
     // The write goes to a full pipe, so it runs (on a helper) until the test drains the pipe: the
     // flush behind it is held for certain.
     int p[2];
-    ASSERT_EQ(::pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
-    keep_fd(p[0]);
-    keep_fd(p[1]);
+    make_pipe(p, 0, O_NONBLOCK);
     std::vector<char> fill(1 << 16, 'f');
     while (::write(p[1], fill.data(), fill.size()) > 0) {
     }
@@ -315,15 +256,17 @@ TEST_F(linux_aio, cancel_of_cached_buffered_reads_that_submit_already_finished_s
 TEST_F(linux_aio, wakeup_ends_a_wait_for_many_even_though_the_ring_holds_fewer_events) {
     // The poll iocb adds one event; io_getevents must not wait for min_reqs of them.
     fileaio_ctx *c = make_ctx(8, FILEAIO_CTX_WAIT_WITHOUT_PENDING);
-    std::atomic<int> rc{1};
+    std::atomic<int> rc{FILEAIO_E_BUSY};
     steady_clock::time_point returned;
     std::thread waiter([&] {
         fileaio_req *out[8];
         size_t count = 0;
-        rc = fileaio_ctx_wait(c, 8, FILEAIO_WAIT_FOREVER, out, 8, &count);
+        while (rc == FILEAIO_E_BUSY) rc = fileaio_ctx_wait(c, 8, FILEAIO_WAIT_FOREVER, out, 8, &count);  // busy: the probe
         returned = steady_clock::now();
     });
-    std::this_thread::sleep_for(milliseconds(50));
+    // Only once the waiter is inside its wait: a wakeup before it would be kept pending and end
+    // the wait at its start, without the poll iocb this is about.
+    EXPECT_TRUE(wait_until_inside_wait(c)) << "the wait never started";
     auto woke = steady_clock::now();
     ASSERT_EQ(fileaio_ctx_wakeup(c), 0);
     waiter.join();
@@ -373,9 +316,7 @@ TEST_F(linux_aio, a_flush_after_o_direct_writes_still_in_flight_is_reported_afte
 // blocked here until the pipe was written.
 TEST_F(linux_aio, a_read_on_an_empty_pipe_returns_from_submit_and_completes_once_the_pipe_is_written) {
     int p[2];
-    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-    keep_fd(p[0]);
-    keep_fd(p[1]);
+    make_pipe(p);
     fileaio_ctx *c = make_ctx(4);
     auto r = make_reqs(1);
     char buf[8] = {};
@@ -397,9 +338,7 @@ TEST_F(linux_aio, a_read_on_an_empty_pipe_returns_from_submit_and_completes_once
 // Item 7: a write to a stream goes to its position whatever the offset says.
 TEST_F(linux_aio, a_write_to_a_pipe_ignores_the_offset) {
     int p[2];
-    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-    keep_fd(p[0]);
-    keep_fd(p[1]);
+    make_pipe(p);
     fileaio_ctx *c = make_ctx(4);
     auto r = make_reqs(1);
     char data[] = "stream";
@@ -452,9 +391,7 @@ TEST_F(linux_aio, an_o_direct_fd_number_reused_for_a_pipe_does_not_block_submit)
 // the read asks for; the other half is written later, and must be consumed before any wait.
 TEST_F(linux_aio, the_rest_of_a_short_pipe_read_goes_on_with_nobody_waiting) {
     int p[2];
-    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-    keep_fd(p[0]);
-    keep_fd(p[1]);
+    make_pipe(p);
     fileaio_ctx *c = make_ctx(4);
     auto r = make_reqs(1);
     char buf[8] = {};

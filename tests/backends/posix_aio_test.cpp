@@ -1,6 +1,8 @@
 // Regression tests for each way the original POSIX AIO implementation broke (issue 4), run on the
 // posix_aio backend, plus what is specific to it: vectored requests served as chains of aio
 // operations, and glibc refusing a request (EAGAIN) part way through a batch.
+#include <aio.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
@@ -9,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -21,8 +24,9 @@
 #include <thread>
 #include <vector>
 
-#include "aio_fixture.hpp"
+#include "conformance/fixture.hpp"
 #include "fileaio/fileaio.h"
+#include "support/backend_fixture.hpp"
 
 namespace fileaio::test {
 namespace {
@@ -214,15 +218,18 @@ TEST_F(posix_aio, wait_without_pending_sleeps_for_any_min_without_spinning) {
         ASSERT_EQ(fileaio_req_prepare_read(r[i], fd, static_cast<int64_t>(i * block), buf.data() + i * block, block,
                                            nullptr),
                   0);
+    // Submitted once this thread sleeps in its wait (a wait of the submitter's own gets E_BUSY).
     std::thread submitter([&] {
-        std::this_thread::sleep_for(milliseconds(30));
+        EXPECT_TRUE(wait_until_inside_wait(c)) << "the wait never started";
         EXPECT_EQ(fileaio_ctx_submit(c, r.data(), 3, nullptr), 0);
     });
     size_t got = 0;
     while (got < 3) {
         size_t count = 0;
-        ASSERT_EQ(fileaio_ctx_wait(c, 3 - got, long_timeout_ms, out + got, 8 - got, &count), 0);
+        const int rc = fileaio_ctx_wait(c, 3 - got, long_timeout_ms, out + got, 8 - got, &count);
         got += count;
+        if (rc == FILEAIO_E_BUSY) continue;  // the submitter's probe held the wait for an instant
+        ASSERT_EQ(rc, 0);
     }
     submitter.join();
 }
@@ -296,6 +303,19 @@ TEST_F(posix_aio, cancelling_the_oldest_request_of_a_descriptor_never_strands_th
     }
 }
 
+// Queues an aio_fsync of fd in glibc and waits (within the liveness bound) until it is done.
+bool glibc_queue_drained(int fd) {
+    aiocb cb{};
+    cb.aio_fildes = fd;
+    cb.aio_sigevent.sigev_notify = SIGEV_NONE;
+    if (::aio_fsync(O_SYNC, &cb) != 0) return false;
+    const aiocb *list[] = {&cb};
+    const timespec bound{long_timeout_ms / 1000, 0};
+    while (::aio_error(&cb) == EINPROGRESS)
+        if (::aio_suspend(list, 1, &bound) != 0 && errno != EINTR) return false;
+    return ::aio_return(&cb) == 0;
+}
+
 // glibc fails aio_write with EAGAIN when it can start no thread. The original then reported a
 // successful 0-byte transfer, and handed the rest of a rolled-back batch to the kernel anyway.
 // Run in a fresh process (gtest's threadsafe death-test style re-executes this test alone), so
@@ -340,13 +360,15 @@ int refused_batch_child(const std::string &path) {
     if (submitted != 0) return fail("part of the batch was taken");
     for (fileaio_req *q : r)
         if (fileaio_req_get_state(q) != FILEAIO_REQ_PREPARED) return fail("a refused request is not PREPARED");
-    std::this_thread::sleep_for(milliseconds(50));
+    if (setrlimit(RLIMIT_NPROC, &old) != 0) return fail("restore rlimit");
+    // glibc runs the requests of one descriptor one after another, in the order they came: once
+    // an aio_fsync of fd queued now is done, any write that did reach glibc has landed.
+    if (!glibc_queue_drained(fd)) return fail("aio_fsync barrier");
     std::vector<char> check(n * block);
     if (::pread(fd, check.data(), check.size(), 0) != static_cast<ssize_t>(check.size())) return fail("pread");
     for (size_t i = 0; i < check.size(); ++i)
         if (static_cast<unsigned char>(check[i]) != pattern_byte(i)) return fail("a refused write reached the file");
 
-    if (setrlimit(RLIMIT_NPROC, &old) != 0) return fail("restore rlimit");
     if (fileaio_ctx_submit(c, r, n, &submitted) != 0 || submitted != n) return fail("submit after restoring");
     fileaio_req *out[n];
     size_t got = 0;
@@ -459,6 +481,7 @@ TEST_F(posix_aio, contexts_sharing_glibc_and_a_descriptor_with_chains_and_cancel
                 if (!ln.in_flight[i].compare_exchange_strong(expected, 2)) ++ln.duplicates;
                 ln.cancelled.fetch_add(1);
             }
+            // The load's shape (how often cancels strike), not an ordering: any interleaving will do.
             std::this_thread::sleep_for(std::chrono::microseconds(200));
         }
     };
@@ -467,7 +490,7 @@ TEST_F(posix_aio, contexts_sharing_glibc_and_a_descriptor_with_chains_and_cancel
         threads.emplace_back(run, std::ref(lanes[static_cast<size_t>(l)]), 11u + static_cast<unsigned>(l));
         threads.emplace_back(cancel, std::ref(lanes[static_cast<size_t>(l)]), 101u + static_cast<unsigned>(l));
     }
-    std::this_thread::sleep_for(milliseconds(1500));
+    std::this_thread::sleep_for(milliseconds(1500));  // how long the load runs
     stop.store(true);
     for (auto &t : threads) t.join();
     uint64_t total = 0;

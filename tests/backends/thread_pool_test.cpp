@@ -12,12 +12,12 @@
 #include <vector>
 
 #include "conformance/fuse_fixture.hpp"
+#include "support/threads.hpp"
 
 namespace fileaio::test {
 namespace {
 
 using thread_pool_on_fuse = fuse_backend_test;
-using std::chrono::milliseconds;
 
 constexpr size_t block = 4096;
 // Reads of the gate are spread out, so no two share a block.
@@ -85,6 +85,7 @@ TEST_P(thread_pool_on_fuse, reads_of_one_file_run_in_parallel_on_as_many_workers
 TEST_P(thread_pool_on_fuse, the_pool_never_runs_more_reads_at_once_than_threads) {
     constexpr uint32_t threads = 3;
     constexpr size_t n = 2 * threads;
+    const size_t quiet_before = quiet_threads();
     fileaio_ctx *c = make_ctx(16, 0, threads);
     auto r = make_reqs(n);
     int fd = open_on_fs(fs_->gate_path(), O_RDONLY);
@@ -94,8 +95,10 @@ TEST_P(thread_pool_on_fuse, the_pool_never_runs_more_reads_at_once_than_threads)
     ASSERT_TRUE(submit_promptly(c, r.data(), r.size()));
     ASSERT_TRUE(fs_->wait_for_in_flight(threads, reach_daemon_timeout))
         << "only " << fs_->reads_in_flight() << " reads reached the daemon at once, expected " << threads;
-    // Give a pool that would overshoot the time to do it; nothing may change.
-    std::this_thread::sleep_for(milliseconds(200));
+    // A pool that would overshoot needs one more worker than `threads`, and the pool starts its
+    // workers inside submit: counted now, not waited for. With exactly `threads` workers, all
+    // held at the gate, nobody is left to start another read.
+    ASSERT_EQ(quiet_threads() - quiet_before, size_t{threads}) << "the pool started more workers than threads";
     EXPECT_EQ(fs_->reads_in_flight(), size_t{threads});
     EXPECT_EQ(fs_->reads_started(), uint64_t{threads});
     // Let them through one at a time: each released read frees a worker for exactly one more.

@@ -77,6 +77,12 @@ std::string name_of(int code) { return fileaio_errname(code); }
     std::exit(code);
 }
 
+// For a limit that could not be set up: *why says what failed (with errno's text); false.
+bool fail(std::string *why, const char *what) {
+    *why = std::string(what) + ": " + std::strerror(errno);
+    return false;
+}
+
 // Number of descriptors open now (reading /proc/self/fd costs one, not counted).
 int open_descriptors() {
     DIR *d = ::opendir("/proc/self/fd");
@@ -149,11 +155,6 @@ public:
 private:
     static constexpr int spare = 4;  // numbers above the highest open one, so there are fillers to give back
 
-    static bool fail(std::string *why, const char *what) {
-        *why = std::string(what) + ": " + std::strerror(errno);
-        return false;
-    }
-
     struct rlimit saved_ {};
     bool active_ = false;
     std::vector<int> fillers_;
@@ -218,6 +219,27 @@ int open_scratch(const std::string &dir) {
     return fd;
 }
 
+// What every child body starts with: its report (it is one), the name of the backend it tries (or AUTO) and
+// the data file (open_scratch). The file is closed when the body returns, after whatever limit
+// the body set is put back (declared later, undone first).
+struct child : child_report {
+    std::string name;
+    int fd;
+
+    // For backend b.
+    child(fileaio_backend b, const std::string &dir) : name(fileaio_backend_name(b)), fd(open_scratch(dir)) {}
+    // For AUTO: FILEAIO_BACKEND is unset, so that AUTO really chooses.
+    explicit child(const std::string &dir) : name("AUTO"), fd(open_scratch(dir)) { ::unsetenv("FILEAIO_BACKEND"); }
+    ~child() {
+        if (fd >= 0) ::close(fd);
+    }
+    child(const child &) = delete;
+    child &operator=(const child &) = delete;
+
+    // False (and reported) when the data file could not be opened: the body returns at once.
+    bool ready() { return expect(fd >= 0, "open the data file"); }
+};
+
 // Creates a context of backend b, runs an I/O round on it and destroys it, before a famine.
 // Needed under UBSan: its vptr check validates a type it has not seen yet by reading the vtable
 // through a pipe, which it cannot create with no descriptor left, and it then reports an "invalid
@@ -237,96 +259,87 @@ void warm_up(fileaio_backend b, int fd, child_report &rep) {
 // ---- RLIMIT_NOFILE ----
 
 int create_without_a_free_descriptor(fileaio_backend b, const std::string &dir) {
-    child_report rep;
-    const std::string name = fileaio_backend_name(b);
-    const int fd = open_scratch(dir);
-    if (!rep.expect(fd >= 0, "open the data file")) return rep.exit_code();
-    warm_up(b, fd, rep);
+    child ch(b, dir);
+    if (!ch.ready()) return ch.exit_code();
+    warm_up(b, ch.fd, ch);
     const int before = open_descriptors();
 
     descriptor_famine famine;
     std::string why;
-    if (!rep.expect(famine.begin(&why), "exhausting descriptors: " + why)) return rep.exit_code();
+    if (!ch.expect(famine.begin(&why), "exhausting descriptors: " + why)) return ch.exit_code();
     fileaio_ctx *c = nullptr;
     const int rc = fileaio_ctx_create_ex(&c, child_max_reqs, 0, b);
-    note(name + " created with no descriptor left: " + name_of(rc));
+    note(ch.name + " created with no descriptor left: " + name_of(rc));
     if (rc == 0) {
-        rep.expect(c != nullptr, "create returned 0 without a context");
+        ch.expect(c != nullptr, "create returned 0 without a context");
         // It needed no descriptor; then it must work without one too.
-        if (c != nullptr) io_round_works(c, fd, rep, name + " made with no descriptor left");
-        rep.expect(fileaio_ctx_destroy(c) == 0, "destroy");
+        if (c != nullptr) io_round_works(c, ch.fd, ch, ch.name + " made with no descriptor left");
+        ch.expect(fileaio_ctx_destroy(c) == 0, "destroy");
     } else {
-        rep.expect(rc == FILEAIO_E_INSUFFICIENT_RESOURCES,
-                   name + " without a free descriptor: create gave " + name_of(rc) +
-                       ", expected FILEAIO_E_INSUFFICIENT_RESOURCES (the kernel refused a resource)");
-        rep.expect(c == nullptr, "a failed create set the context");
+        ch.expect(rc == FILEAIO_E_INSUFFICIENT_RESOURCES,
+                  ch.name + " without a free descriptor: create gave " + name_of(rc) +
+                      ", expected FILEAIO_E_INSUFFICIENT_RESOURCES (the kernel refused a resource)");
+        ch.expect(c == nullptr, "a failed create set the context");
     }
     famine.end();
-    rep.expect(open_descriptors() == before, "creating (and destroying) the context left descriptors open: " +
-                                                 std::to_string(open_descriptors()) + " now, " +
-                                                 std::to_string(before) + " before");
+    ch.expect(open_descriptors() == before, "creating (and destroying) the context left descriptors open: " +
+                                                std::to_string(open_descriptors()) + " now, " +
+                                                std::to_string(before) + " before");
 
     // With descriptors again, creation works at once: nothing was left broken.
     c = nullptr;
     const int again = fileaio_ctx_create_ex(&c, child_max_reqs, 0, b);
-    if (rep.expect(again == 0, "create with descriptors back gave " + name_of(again))) {
-        io_round_works(c, fd, rep, name + " made after the famine");
-        rep.expect(fileaio_ctx_destroy(c) == 0, "destroy");
+    if (ch.expect(again == 0, "create with descriptors back gave " + name_of(again))) {
+        io_round_works(c, ch.fd, ch, ch.name + " made after the famine");
+        ch.expect(fileaio_ctx_destroy(c) == 0, "destroy");
     }
-    ::close(fd);
-    return rep.exit_code();
+    return ch.exit_code();
 }
 
 int context_made_before_the_famine_works_during_it(fileaio_backend b, const std::string &dir) {
-    child_report rep;
-    const std::string name = fileaio_backend_name(b);
-    const int fd = open_scratch(dir);
-    if (!rep.expect(fd >= 0, "open the data file")) return rep.exit_code();
+    child ch(b, dir);
+    if (!ch.ready()) return ch.exit_code();
     fileaio_ctx *c = nullptr;
     int rc = fileaio_ctx_create_ex(&c, child_max_reqs, 0, b);
-    if (!rep.expect(rc == 0, "create gave " + name_of(rc))) return rep.exit_code();
-    warm_up(b, fd, rep);
-    io_round_works(c, fd, rep, name + " before the famine");
+    if (!ch.expect(rc == 0, "create gave " + name_of(rc))) return ch.exit_code();
+    warm_up(b, ch.fd, ch);
+    io_round_works(c, ch.fd, ch, ch.name + " before the famine");
     {
         descriptor_famine famine;
         std::string why;
-        if (rep.expect(famine.begin(&why), "exhausting descriptors: " + why)) {
+        if (ch.expect(famine.begin(&why), "exhausting descriptors: " + why)) {
             for (int round = 0; round < 3; ++round)
-                io_round_works(c, fd, rep, name + " with no descriptor left, round " + std::to_string(round));
-            rep.expect(descriptor_famine::exhausted(), "descriptors were freed behind the test's back");
+                io_round_works(c, ch.fd, ch, ch.name + " with no descriptor left, round " + std::to_string(round));
+            ch.expect(descriptor_famine::exhausted(), "descriptors were freed behind the test's back");
             rc = fileaio_ctx_destroy(c);
-            rep.expect(rc == 0, "destroy with no descriptor left gave " + name_of(rc));
+            ch.expect(rc == 0, "destroy with no descriptor left gave " + name_of(rc));
         } else {
             fileaio_ctx_destroy(c);
         }
     }
-    ::close(fd);
-    return rep.exit_code();
+    return ch.exit_code();
 }
 
 int auto_without_a_free_descriptor(const std::string &dir) {
-    child_report rep;
-    ::unsetenv("FILEAIO_BACKEND");
-    const int fd = open_scratch(dir);
-    if (!rep.expect(fd >= 0, "open the data file")) return rep.exit_code();
-    for (fileaio_backend b : all_backends()) warm_up(b, fd, rep);
+    child ch(dir);
+    if (!ch.ready()) return ch.exit_code();
+    for (fileaio_backend b : all_backends()) warm_up(b, ch.fd, ch);
     descriptor_famine famine;
     std::string why;
-    if (!rep.expect(famine.begin(&why), "exhausting descriptors: " + why)) return rep.exit_code();
+    if (!ch.expect(famine.begin(&why), "exhausting descriptors: " + why)) return ch.exit_code();
     fileaio_ctx *c = nullptr;
     const int rc = fileaio_ctx_create(&c, child_max_reqs, 0);
-    if (rep.expect(rc == 0, "AUTO with no descriptor left gave " + name_of(rc) +
-                                ": it must move on to a backend that needs none (thread_pool)")) {
+    if (ch.expect(rc == 0, "AUTO with no descriptor left gave " + name_of(rc) +
+                               ": it must move on to a backend that needs none (thread_pool)")) {
         const fileaio_backend chosen = fileaio_ctx_get_backend(c);
         note(std::string("AUTO with no descriptor left picked ") + fileaio_backend_name(chosen));
-        rep.expect(chosen != FILEAIO_BACKEND_IO_URING && chosen != FILEAIO_BACKEND_LINUX_AIO,
-                   std::string("AUTO claims ") + fileaio_backend_name(chosen) + ", which needs a descriptor");
-        io_round_works(c, fd, rep, "AUTO's choice");
-        rep.expect(fileaio_ctx_destroy(c) == 0, "destroy");
+        ch.expect(chosen != FILEAIO_BACKEND_IO_URING && chosen != FILEAIO_BACKEND_LINUX_AIO,
+                  std::string("AUTO claims ") + fileaio_backend_name(chosen) + ", which needs a descriptor");
+        io_round_works(c, ch.fd, ch, "AUTO's choice");
+        ch.expect(fileaio_ctx_destroy(c) == 0, "destroy");
     }
     famine.end();
-    ::close(fd);
-    return rep.exit_code();
+    return ch.exit_code();
 }
 
 // ---- RLIMIT_MEMLOCK ----
@@ -363,10 +376,6 @@ public:
     }
 
 private:
-    static bool fail(std::string *why, const char *what) {
-        *why = std::string(what) + ": " + std::strerror(errno);
-        return false;
-    }
     struct rlimit saved_ {};
     bool active_ = false;
 };
@@ -416,75 +425,66 @@ void registered_region_io_works(fileaio_ctx *c, int fd, size_t size, child_repor
 // that charges io_uring's rings to RLIMIT_MEMLOCK refuses the ring); never another code. A context
 // that was created works, registered region included.
 int memlock_zero(fileaio_backend b, const std::string &dir) {
-    child_report rep;
-    const std::string name = fileaio_backend_name(b);
-    const int fd = open_scratch(dir);
-    if (!rep.expect(fd >= 0, "open the data file")) return rep.exit_code();
+    child ch(b, dir);
+    if (!ch.ready()) return ch.exit_code();
     {
         memlock_limit limit;
         std::string why;
-        if (!rep.expect(limit.begin(0, &why), why)) return rep.exit_code();
+        if (!ch.expect(limit.begin(0, &why), why)) return ch.exit_code();
         fileaio_ctx *c = nullptr;
         const int rc = fileaio_ctx_create_ex(&c, child_max_reqs, 0, b);
-        note(name + " created with RLIMIT_MEMLOCK 0: " + name_of(rc));
+        note(ch.name + " created with RLIMIT_MEMLOCK 0: " + name_of(rc));
         if (rc == 0) {
-            registered_region_io_works(c, fd, 4 * block, rep, name + " with RLIMIT_MEMLOCK 0");
-            io_round_works(c, fd, rep, name + " with RLIMIT_MEMLOCK 0");
-            rep.expect(fileaio_ctx_destroy(c) == 0, "destroy");
+            registered_region_io_works(c, ch.fd, 4 * block, ch, ch.name + " with RLIMIT_MEMLOCK 0");
+            io_round_works(c, ch.fd, ch, ch.name + " with RLIMIT_MEMLOCK 0");
+            ch.expect(fileaio_ctx_destroy(c) == 0, "destroy");
         } else {
-            rep.expect(rc == FILEAIO_E_INSUFFICIENT_RESOURCES,
-                       name + " with RLIMIT_MEMLOCK 0: create gave " + name_of(rc) +
-                           ", expected 0 or FILEAIO_E_INSUFFICIENT_RESOURCES (the kernel refused ring memory)");
+            ch.expect(rc == FILEAIO_E_INSUFFICIENT_RESOURCES,
+                      ch.name + " with RLIMIT_MEMLOCK 0: create gave " + name_of(rc) +
+                          ", expected 0 or FILEAIO_E_INSUFFICIENT_RESOURCES (the kernel refused ring memory)");
         }
     }
-    ::close(fd);
-    return rep.exit_code();
+    return ch.exit_code();
 }
 
 // With room for a ring but not for the registered region: creation works; registering the region
 // is refused with E_INSUFFICIENT_RESOURCES or taken; the I/O on it is right either way.
 int memlock_small(fileaio_backend b, const std::string &dir) {
-    child_report rep;
-    const std::string name = fileaio_backend_name(b);
-    const int fd = open_scratch(dir);
-    if (!rep.expect(fd >= 0, "open the data file")) return rep.exit_code();
+    child ch(b, dir);
+    if (!ch.ready()) return ch.exit_code();
     {
         memlock_limit limit;
         std::string why;
-        if (!rep.expect(limit.begin(small_memlock, &why), why)) return rep.exit_code();
+        if (!ch.expect(limit.begin(small_memlock, &why), why)) return ch.exit_code();
         fileaio_ctx *c = nullptr;
         const int rc = fileaio_ctx_create_ex(&c, child_max_reqs, 0, b);
-        if (rep.expect(rc == 0, name + " with RLIMIT_MEMLOCK " + std::to_string(small_memlock / 1024) +
-                                    " KiB: create gave " + name_of(rc))) {
-            const std::string what = name + " with RLIMIT_MEMLOCK " + std::to_string(small_memlock / 1024) + " KiB";
-            registered_region_io_works(c, fd, large_region, rep, what);
-            io_round_works(c, fd, rep, what);
-            rep.expect(fileaio_ctx_destroy(c) == 0, "destroy");
+        if (ch.expect(rc == 0, ch.name + " with RLIMIT_MEMLOCK " + std::to_string(small_memlock / 1024) +
+                                   " KiB: create gave " + name_of(rc))) {
+            const std::string what = ch.name + " with RLIMIT_MEMLOCK " + std::to_string(small_memlock / 1024) + " KiB";
+            registered_region_io_works(c, ch.fd, large_region, ch, what);
+            io_round_works(c, ch.fd, ch, what);
+            ch.expect(fileaio_ctx_destroy(c) == 0, "destroy");
         }
     }
-    ::close(fd);
-    return rep.exit_code();
+    return ch.exit_code();
 }
 
 int auto_with_memlock_zero(const std::string &dir) {
-    child_report rep;
-    ::unsetenv("FILEAIO_BACKEND");
-    const int fd = open_scratch(dir);
-    if (!rep.expect(fd >= 0, "open the data file")) return rep.exit_code();
+    child ch(dir);
+    if (!ch.ready()) return ch.exit_code();
     {
         memlock_limit limit;
         std::string why;
-        if (!rep.expect(limit.begin(0, &why), why)) return rep.exit_code();
+        if (!ch.expect(limit.begin(0, &why), why)) return ch.exit_code();
         fileaio_ctx *c = nullptr;
         const int rc = fileaio_ctx_create(&c, child_max_reqs, 0);
-        if (rep.expect(rc == 0, "AUTO with RLIMIT_MEMLOCK 0 gave " + name_of(rc) + ": it must move on")) {
+        if (ch.expect(rc == 0, "AUTO with RLIMIT_MEMLOCK 0 gave " + name_of(rc) + ": it must move on")) {
             note(std::string("AUTO with RLIMIT_MEMLOCK 0 picked ") + fileaio_backend_name(fileaio_ctx_get_backend(c)));
-            io_round_works(c, fd, rep, "AUTO's choice with RLIMIT_MEMLOCK 0");
-            rep.expect(fileaio_ctx_destroy(c) == 0, "destroy");
+            io_round_works(c, ch.fd, ch, "AUTO's choice with RLIMIT_MEMLOCK 0");
+            ch.expect(fileaio_ctx_destroy(c) == 0, "destroy");
         }
     }
-    ::close(fd);
-    return rep.exit_code();
+    return ch.exit_code();
 }
 
 using rlimit_nofile = backend_test;

@@ -1,4 +1,4 @@
-// What every backend test fixture keeps (tests/conformance/fixture.hpp, tests/backends/aio_fixture.hpp):
+// What every backend test fixture keeps (tests/conformance/fixture.hpp, support/backend_fixture.hpp):
 // contexts, requests and files made by the test and cleaned up at its end, and the reap/drain
 // helpers with their safety net against hangs.
 #pragma once
@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -18,6 +19,18 @@
 namespace fileaio::test {
 
 constexpr uint32_t long_timeout_ms = 10000;  // a safety net against hangs, never expected to expire
+
+// Polls cond() until it holds or `limit` passes: for a fact outside the test's control (a pipe
+// drained, a counter of the daemon's), with a liveness bound, never a timing assertion.
+template <class Cond>
+bool eventually(Cond &&cond, std::chrono::milliseconds limit = std::chrono::milliseconds(long_timeout_ms)) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (!cond()) {
+        if (std::chrono::steady_clock::now() >= until) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
 
 // True when `b` probes available; else `why` says why (for GTEST_SKIP in a fixture's SetUp).
 inline bool backend_available(fileaio_backend b, std::string *why) {
@@ -43,15 +56,30 @@ protected:
     }
 
     fileaio_ctx *make_ctx_on(fileaio_backend b, uint32_t max_reqs, uint32_t flags = 0, uint32_t threads = 0) {
+        fileaio_ctx_options o = ctx_options(b, max_reqs, flags);
+        o.threads = threads;
+        return make_ctx_with(o);
+    }
+
+    static fileaio_ctx_options ctx_options(fileaio_backend b, uint32_t max_reqs, uint32_t flags = 0) {
         fileaio_ctx_options o{};
         o.size = sizeof o;
         o.max_reqs = max_reqs;
         o.flags = flags;
         o.backend = b;
-        o.threads = threads;
+        return o;
+    }
+
+    // A context made with every option; destroyed at the end. Creation must succeed, unless
+    // rc_out takes its result (for a test that expects a refusal).
+    fileaio_ctx *make_ctx_with(const fileaio_ctx_options &o, int *rc_out = nullptr) {
         fileaio_ctx *c = nullptr;
         int rc = fileaio_ctx_create_opts(&c, &o);
-        EXPECT_EQ(rc, 0) << fileaio_errname(rc);
+        if (rc_out != nullptr) {
+            *rc_out = rc;
+        } else {
+            EXPECT_EQ(rc, 0) << fileaio_errname(rc);
+        }
         if (c != nullptr) ctxs_.push_back(c);
         return c;
     }
@@ -78,6 +106,30 @@ protected:
     // A pattern file of `size` bytes in the temp dir, opened with `flags`; closed at the end.
     int pattern_file(const std::string &name, uint64_t size, int flags = O_RDWR) {
         return keep_fd(open_file(dir_.make_file(name, size), flags));
+    }
+
+    // A pipe whose ends are closed at the end of the test; [0] reads, [1] writes. `size`, if not
+    // 0, is its capacity (F_SETPIPE_SZ); `flags` are more pipe2 flags (O_NONBLOCK).
+    void make_pipe(int fds[2], int size = 0, int flags = 0) {
+        ASSERT_EQ(::pipe2(fds, O_CLOEXEC | flags), 0);
+        keep_fd(fds[0]);
+        keep_fd(fds[1]);
+        if (size != 0) ::fcntl(fds[1], F_SETPIPE_SZ, size);
+    }
+
+    // Up to `size` bytes of fd from `offset`, as read now (fewer at end of file).
+    static std::vector<unsigned char> read_back(int fd, size_t size, off_t offset) {
+        std::vector<unsigned char> v(size);
+        ssize_t n = ::pread(fd, v.data(), size, offset);
+        v.resize(n > 0 ? static_cast<size_t>(n) : 0);
+        return v;
+    }
+
+    // r completed with `result` and moved `moved` bytes; `what` names it in a failure.
+    static void expect_done(fileaio_req *r, int result, size_t moved, const char *what) {
+        size_t got = 0;
+        EXPECT_EQ(fileaio_req_get_result(r, &got), result) << what;
+        EXPECT_EQ(got, moved) << what;
     }
 
     static uint64_t pending(fileaio_ctx *c) {

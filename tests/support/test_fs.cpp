@@ -142,6 +142,7 @@ struct test_fs::impl {
     std::mutex stop_mutex;
     std::condition_variable stop_cv;
     bool loop_returned = false;
+    bool all_threads_started = false;  // every daemon thread exists (mount returns only then)
 
     mutable std::mutex mutex;  // guards the gate and the eio file
     mutable std::condition_variable cv;
@@ -167,11 +168,23 @@ struct test_fs::impl {
         struct fuse_session *se = fuse_get_session(fuse);
         std::vector<std::thread> helpers;
         for (unsigned i = 1; i < daemon_threads; ++i) helpers.emplace_back([se] { serve_requests(se); });
+        {
+            std::lock_guard lock(stop_mutex);
+            all_threads_started = true;
+        }
+        stop_cv.notify_all();
         serve_requests(se);
         for (auto &t : helpers) t.join();
         std::lock_guard lock(stop_mutex);
         loop_returned = true;
         stop_cv.notify_all();
+    }
+
+    // So that a test counting this process's threads (support/threads.hpp) finds the daemon's
+    // all there before it starts counting.
+    void wait_all_threads_started() {
+        std::unique_lock lock(stop_mutex);
+        stop_cv.wait(lock, [&] { return all_threads_started; });
     }
 
     bool wait_loop_returned(std::chrono::seconds timeout) {
@@ -422,6 +435,7 @@ std::unique_ptr<test_fs> test_fs::mount(std::string *why_not, const options &opt
     }
     impl *raw = p.get();
     p->server = std::thread([raw] { raw->serve(); });
+    raw->wait_all_threads_started();
     auto fs = std::unique_ptr<test_fs>(new test_fs(std::move(p)));  // from here on, ~test_fs cleans up
     struct stat st {};
     if (::stat(raw->mount_point.c_str(), &st) != 0)  // the first request: waits until the daemon serves

@@ -56,7 +56,8 @@ public:
         uint64_t size;    // bytes answered (read, write_done), asked (write_arrived), 0 for fsync
     };
 
-    // Mounts a new instance on a fresh directory under $TMPDIR (or /tmp) and starts serving it.
+    // Mounts a new instance on a fresh directory under $TMPDIR (or /tmp) and starts serving it;
+    // returns once every daemon thread runs (a test may count this process's threads from then on).
     // Returns null, with a one-line reason in *why_not, when FUSE cannot be used here: built
     // without libfuse3, no usable /dev/fuse, not root and no fusermount3, or the mount refused.
     static std::unique_ptr<test_fs> mount(std::string *why_not, const options &opts);

@@ -1,6 +1,7 @@
-// A fixture for the tests of one backend (tests/backends): contexts, requests and files that are
+// The fixture of the tests of one backend (tests/backends): contexts, requests and files that are
 // cleaned up at the end, and reap/drain helpers. Skips with the probe's reason when the backend is
-// unavailable here.
+// unavailable here. (The conformance fixture, tests/conformance/fixture.hpp, is the same for a
+// backend given as the test's parameter.)
 #pragma once
 
 #include <string>
