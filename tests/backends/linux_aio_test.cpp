@@ -21,7 +21,7 @@
 
 #include <gtest/gtest.h>
 
-#include "conformance/fixture.hpp"
+#include "support/backend_resources.hpp"
 #include "fileaio/fileaio.h"
 #include "support/backend_fixture.hpp"
 #include "support/settings_guard.hpp"

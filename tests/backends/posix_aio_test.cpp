@@ -24,7 +24,7 @@
 #include <thread>
 #include <vector>
 
-#include "conformance/fixture.hpp"
+#include "support/backend_resources.hpp"
 #include "fileaio/fileaio.h"
 #include "support/backend_fixture.hpp"
 

@@ -20,6 +20,22 @@ namespace fileaio::test {
 
 constexpr uint32_t long_timeout_ms = 10000;  // a safety net against hangs, never expected to expire
 
+// Returns once another thread is inside fileaio_ctx_wait on c (a wait of ours then gets E_BUSY),
+// or false after the safety net. The probes are polls (timeout 0): they never take a wakeup or a
+// completion while nothing completes; the other thread must retry a wait that gets E_BUSY (the
+// probe may hold the wait for an instant).
+inline bool wait_until_inside_wait(fileaio_ctx *c) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(long_timeout_ms);
+    fileaio_req *out[1];
+    while (std::chrono::steady_clock::now() < until) {
+        size_t count = 0;
+        if (fileaio_ctx_wait(c, 1, 0, out, 1, &count) == FILEAIO_E_BUSY) return true;
+        EXPECT_EQ(count, 0u) << "the probe took a completion";
+        std::this_thread::yield();
+    }
+    return false;
+}
+
 // Polls cond() until it holds or `limit` passes: for a fact outside the test's control (a pipe
 // drained, a counter of the daemon's), with a liveness bound, never a timing assertion.
 template <class Cond>
