@@ -100,6 +100,10 @@ constexpr size_t max_targeted_fds = 64;
 // While requests are in flight and the waiter is not in reap, the idle watcher looks this often;
 // when no reap has begun for a whole period it goes on duty (see on_duty_locked).
 constexpr auto unattended_check = std::chrono::milliseconds(2);
+// What the first posix_aio context asks of glibc (aio_init), see raise_glibc_thread_bound.
+constexpr int glibc_aio_threads = 1024;
+constexpr int glibc_aio_num = 64;
+constexpr int glibc_aio_idle_seconds = 1;
 
 // request::stage for this backend.
 enum stage : uint32_t {
@@ -704,7 +708,23 @@ int posix_aio_probe(char *reason, size_t reason_size) {
 #endif
 }
 
+// glibc runs at most aio_threads requests at once (default 20, one per descriptor), so 21 reads
+// of pipes that only later requests of the same program will fill would wait forever. Before its
+// first request, glibc takes a larger bound from aio_init (threads start on demand and leave
+// after a second idle). A program that has already used aio.h keeps glibc's settings.
+static void raise_glibc_thread_bound() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        struct aioinit init {};
+        init.aio_threads = glibc_aio_threads;
+        init.aio_num = glibc_aio_num;
+        init.aio_idle_time = glibc_aio_idle_seconds;
+        aio_init(&init);
+    });
+}
+
 int posix_aio_create(const backend_config &config, std::unique_ptr<backend> *out) {
+    raise_glibc_thread_bound();
     std::unique_ptr<posix_aio_backend> be;
     try {
         be = std::make_unique<posix_aio_backend>(config.max_reqs);
