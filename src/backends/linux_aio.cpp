@@ -38,7 +38,8 @@
 // io_submit completes through done_ with that error; EAGAIN there (out of kernel memory) punts it
 // to the pool, so submit never has to give up part way.
 //
-// cancel: held flushes and requests queued for the helpers are stopped (0). Requests in the kernel
+// cancel: held flushes and requests queued for the helpers are stopped (0), unless they have moved
+// bytes already (then E_IN_PROGRESS: they go on). Requests in the kernel
 // go to io_cancel, which on Linux only cancels poll/USB-gadget iocbs: it answers EINVAL for file
 // I/O (and since 3.11 delivers any cancellation through the ring, never as a 0 return). Those map
 // to E_COMPLETED when the completion is already in the ring, else E_IN_PROGRESS.
@@ -867,7 +868,13 @@ private:
         size_t wake = 0;
         {
             std::lock_guard lock(mutex_);
-            switch (r->stage.load(std::memory_order_relaxed)) {
+            const uint32_t st = r->stage.load(std::memory_order_relaxed);
+            // Cancel 0 means "stopped before it touched the file": a request that moved bytes
+            // (a cached read served in part in submit, a kernel continuation punted to the
+            // helpers) goes on.
+            if ((st == stage_held || st == stage_shared || st == stage_helper) && r->transferred != 0)
+                return FILEAIO_E_IN_PROGRESS;
+            switch (st) {
                 case stage_held: barrier_.held.remove(r); break;
                 case stage_shared: shared_.remove(r); break;
                 case stage_helper:

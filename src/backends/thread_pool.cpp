@@ -17,8 +17,8 @@
 // then works at the stream's position (offset -1), inline and on the workers alike. A cached read
 // of a pipe that would block (RWF_NOWAIT: EAGAIN) moves on to the FIFO like any miss.
 //
-// cancel removes a request still in the FIFO or the shared list (0); one that runs or ran cannot
-// be stopped.
+// cancel removes a request still in the FIFO or the shared list (0) if it has moved no bytes; one
+// that was served in part (a cached read that then would block), runs or ran cannot be stopped.
 #include "backends/thread_pool.hpp"
 
 #include <fcntl.h>
@@ -134,7 +134,11 @@ public:
 
     int cancel(request *r) override {
         std::lock_guard lock(mutex_);
-        switch (r->stage.load(std::memory_order_relaxed)) {
+        const uint32_t st = r->stage.load(std::memory_order_relaxed);
+        // Cancel 0 means "stopped before it touched the file": a read served in part in submit
+        // (RWF_NOWAIT) and queued for the rest has moved bytes already, and goes on.
+        if ((st == stage_queued || st == stage_shared) && r->transferred != 0) return FILEAIO_E_IN_PROGRESS;
+        switch (st) {
             case stage_queued:
                 queue_.remove(r);
                 r->stage.store(stage_canceled, std::memory_order_relaxed);
