@@ -3,11 +3,11 @@
 //
 // Routing (decided per fd per batch, never cached by fd number, which the caller may close and
 // reuse): io_submit only runs I/O asynchronously for O_DIRECT on block devices and on regular
-// files of block-backed filesystems that do direct I/O without blocking the submitter (ext4, xfs,
-// btrfs, f2fs, bcachefs). Those go to the kernel. Everything else — buffered files, pipes,
-// sockets, character devices, FUSE, NFS, tmpfs — would run inside io_submit and block the
-// submitting thread (an empty pipe forever), so it goes to a pool of helper threads that grows on
-// demand up to `threads` (default 16). Like the thread_pool backend, a buffered read (up to 256
+// files of file systems on a block device (statx: the device's major is not 0; no round trip to a
+// FUSE daemon or NFS server). Those go to the kernel. Everything else — buffered files, pipes,
+// sockets, character devices, FUSE, NFS, tmpfs, btrfs (anonymous device numbers) — would run
+// inside io_submit and block the submitting thread (an empty pipe forever), so it goes to a pool of
+// helper threads that grows on demand up to `threads` (default 16). Like the thread_pool backend, a buffered read (up to 256
 // KiB) is first tried in submit with preadv2(RWF_NOWAIT): a cache hit completes there, a miss goes
 // to the pool at once; a batch of 8 or more such reads is shared with an idle helper (shared_),
 // so that two cores copy at once. A descriptor that cannot seek (preadv2 says ESPIPE) is read and written at
@@ -47,13 +47,11 @@
 
 #include <fcntl.h>
 #include <libaio.h>
-#include <linux/magic.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -101,24 +99,6 @@ constexpr size_t share_chunk = 4;
 constexpr auto watcher_grace = std::chrono::milliseconds(10);
 constexpr long watcher_grace_ns = 10'000'000;
 
-// Filesystems whose O_DIRECT reads and writes io_submit queues without waiting for them.
-#ifndef BCACHEFS_SUPER_MAGIC
-#define BCACHEFS_SUPER_MAGIC 0xca451a4e
-#endif
-#ifndef F2FS_SUPER_MAGIC
-#define F2FS_SUPER_MAGIC 0xF2F52010
-#endif
-bool direct_io_is_async_on(long f_type) {
-    switch (static_cast<unsigned long>(f_type) & 0xffffffffUL) {
-        case EXT4_SUPER_MAGIC:  // also ext2, ext3
-        case XFS_SUPER_MAGIC:
-        case BTRFS_SUPER_MAGIC:
-        case F2FS_SUPER_MAGIC:
-        case BCACHEFS_SUPER_MAGIC: return true;
-        default: return false;
-    }
-}
-
 // How I/O on one fd runs.
 struct fd_route {
     bool kernel = false;  // kernel AIO (else the helpers)
@@ -127,6 +107,13 @@ struct fd_route {
 
 // Decided per fd per batch: an fd number says nothing about the file once it is closed and reused.
 // A bad fd goes to the kernel, which refuses it at once with EBADF.
+//
+// Only O_DIRECT on a block device, or on a regular file whose file system sits on a real block
+// device (the device number's major is not 0), goes to the kernel. statx with AT_STATX_DONT_SYNC
+// answers from the inode the kernel has: no round trip to a FUSE daemon or an NFS server (fstat
+// may make one, fstatfs always does on FUSE), so submit never waits for one. A file system on an
+// anonymous device (FUSE, NFS, tmpfs, overlayfs, and also btrfs, whose subvolumes have anonymous
+// device numbers) goes to the helpers.
 fd_route route_of(int fd) {
     fd_route rt;
     const int fl = fcntl(fd, F_GETFL);
@@ -136,13 +123,12 @@ fd_route route_of(int fd) {
     }
     rt.direct = (fl & O_DIRECT) != 0;
     if (!rt.direct) return rt;
-    struct stat st {};
-    if (fstat(fd, &st) != 0) return rt;
-    if (S_ISBLK(st.st_mode)) {
+    struct statx stx {};
+    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) != 0) return rt;
+    if (S_ISBLK(stx.stx_mode)) {
         rt.kernel = true;
-    } else if (S_ISREG(st.st_mode)) {
-        struct statfs sf {};
-        rt.kernel = fstatfs(fd, &sf) == 0 && direct_io_is_async_on(static_cast<long>(sf.f_type));
+    } else if (S_ISREG(stx.stx_mode)) {
+        rt.kernel = stx.stx_dev_major != 0;
     }
     return rt;
 }

@@ -99,6 +99,28 @@ TEST_P(review_fixes, cancel_of_a_pipe_read_that_took_bytes_is_not_0) {
     EXPECT_EQ(moved, block);
 }
 
+// API.md "Asynchrony": submit never waits for I/O, and asking a FUSE daemon (or an NFS server)
+// for a file's attributes or the file system's statistics is I/O. With the daemon holding every
+// getattr and statfs, submit of an O_DIRECT read of a FUSE file must return.
+TEST_P(review_fixes, submit_of_an_o_direct_fuse_read_does_not_wait_for_the_daemons_metadata) {
+    fileaio_ctx *c = make_ctx(4);
+    ASSERT_NE(c, nullptr);
+    int fd = open_on_fs(fs_->gate_path(), O_RDONLY | O_DIRECT);
+    ASSERT_GE(fd, 0) << "open O_DIRECT on the FUSE file";
+    aligned_buffer &buf = make_buffer(block);
+    fileaio_req *r = make_req();
+    ASSERT_EQ(fileaio_req_prepare_read(r, fd, 0, buf.data(), block, nullptr), 0);
+    fs_->hold_metadata(true);
+    EXPECT_TRUE(submit_promptly(c, &r, 1));
+    fs_->release_all();
+    ASSERT_EQ(reap(c, 1).size(), 1u);
+    size_t moved = 0;
+    int res = fileaio_req_get_result(r, &moved);
+    EXPECT_EQ(res, 0) << fileaio_errname(res);
+    EXPECT_EQ(moved, block);
+    EXPECT_TRUE(holds_pattern(buf.data(), block, 0));
+}
+
 FILEAIO_INSTANTIATE_FOR_EVERY_BACKEND(review_fixes);
 
 }  // namespace
