@@ -33,6 +33,13 @@
 // through done_ after them. So the flush is always reported after those writes.
 // IOCB_CMD_FSYNC/FDSYNC refused at submit (EINVAL: filesystems without it) run on a helper.
 //
+// Kernel reads and writes carry RWF_NOWAIT: even O_DIRECT on ext4 runs inside io_submit when it
+// extends the file (an append of 256 MiB held submit for its whole 196 ms), and waits there for
+// block-layer tags or the inode lock. With RWF_NOWAIT the kernel answers -EAGAIN instead (as a
+// completion); the ring's owner (reaper or watcher) then hands the request to the helpers at once,
+// which run the rest blocking. A file that refuses RWF_NOWAIT (-EOPNOTSUPP, at io_submit or as a
+// completion) goes to the helpers the same way. Such a request cannot be cancelled any more.
+//
 // Short transfers (and -EINTR) on the kernel path are re-prepared for the remainder and resubmitted
 // by the ring's owner; helpers loop until the transfer is whole. A request the kernel refuses at
 // io_submit completes through done_ with that error; EAGAIN there (out of kernel memory) punts it
@@ -154,6 +161,8 @@ struct aio_scratch {
     request *link_prev;
     bool kernel;             // routed to kernel AIO
     bool direct;             // the fd is O_DIRECT
+    bool nowait;             // its kernel iocbs carry RWF_NOWAIT (reads and writes)
+    bool left_kernel;        // the kernel said "would block" and a helper runs the rest
 };
 static_assert(sizeof(aio_scratch) <= backend_scratch_size, "the iocb must fit the request's scratch");
 static_assert(alignof(aio_scratch) <= 16, "scratch is 16-aligned");
@@ -201,16 +210,30 @@ struct iocb *prepare_iocb(request *r) {
         case op::flush: io_prep_fsync(cb, r->fd); break;
         case op::datasync: io_prep_fdsync(cb, r->fd); break;
     }
+    if (s->nowait && !r->is_sync()) cb->aio_rw_flags = RWF_NOWAIT;
     cb->data = r;
     return cb;
 }
 
-// One completion of r's iocb (a byte count or -errno): true when it finishes r (request::absorb),
-// false when it must go on: the iocb then describes the remainder. This backend's retry rule: -EINTR.
-bool completion_finishes(request *r, long res) {
-    if (res != -EINTR && r->absorb(res)) return true;
+// What one completion of r's iocb (a byte count or -errno) means for r.
+enum class outcome {
+    finished,  // request::absorb finished it
+    again,     // it goes on in the kernel: the iocb describes the remainder (short, or -EINTR)
+    helpers,   // RWF_NOWAIT: the kernel would have blocked; a helper runs the rest
+};
+
+// -EAGAIN for a RWF_NOWAIT iocb: the I/O would block (an extending write, a busy block-layer
+// queue, a contended inode lock); -EOPNOTSUPP: this file does not take RWF_NOWAIT. Either way the
+// rest runs on a helper, where blocking is allowed, from what the kernel has moved so far.
+outcome completion_outcome(request *r, long res) {
+    aio_scratch *s = scratch_of(r);
+    if (s->nowait && (res == -EAGAIN || res == -EOPNOTSUPP)) {
+        s->left_kernel = true;
+        return outcome::helpers;
+    }
+    if (res != -EINTR && r->absorb(res)) return outcome::finished;
     prepare_iocb(r);
-    return false;
+    return outcome::again;
 }
 
 timespec to_timespec(clock::duration d) {
@@ -312,6 +335,7 @@ public:
                 aio_scratch *s = scratch_of(r);
                 s->kernel = rt.kernel;
                 s->direct = rt.direct;
+                s->nowait = rt.kernel && !r->is_sync();
                 ordered = ordered || r->is_write() || r->is_sync();
             }
             if (ordered) {
@@ -426,6 +450,8 @@ public:
 
             struct iocb *again[event_batch + 1];
             size_t na = 0;
+            request *punt[event_batch];
+            size_t np = 0;
             int consumed = 0;
             for (int i = 0; i < got; ++i) {
                 const io_event &ev = events_[i];
@@ -438,14 +464,17 @@ public:
                 // The ring carries no ordering the compiler (or TSan) can see: pair with the
                 // release store made when the request was handed to the kernel.
                 (void)r->stage.load(std::memory_order_acquire);
-                if (completion_finishes(r, static_cast<long>(ev.res))) {
-                    r->stage.store(stage_done, std::memory_order_release);
-                    out[n++] = r;
-                } else {
-                    again[na++] = &scratch_of(r)->cb;
+                switch (completion_outcome(r, static_cast<long>(ev.res))) {
+                    case outcome::finished:
+                        r->stage.store(stage_done, std::memory_order_release);
+                        out[n++] = r;
+                        break;
+                    case outcome::again: again[na++] = &scratch_of(r)->cb; break;
+                    case outcome::helpers: punt[np++] = r; break;
                 }
             }
             if (consumed != 0) in_kernel_.fetch_sub(consumed);
+            if (np != 0) queue_helpers(punt, np);
             untrack_and_release(out + start, n - start);
             if (na != 0) hand_to_kernel(again, na);
 
@@ -613,7 +642,8 @@ private:
                 poll_armed_ = false;  // reap retries, and sleeps in slices meanwhile
                 continue;
             }
-            if (rc == -EAGAIN || rc == 0 || (r->is_sync() && rc == -EINVAL)) {
+            if ((rc == -EOPNOTSUPP || rc == -EAGAIN) && scratch_of(r)->nowait) scratch_of(r)->left_kernel = true;
+            if (rc == -EAGAIN || rc == 0 || (r->is_sync() && rc == -EINVAL) || scratch_of(r)->left_kernel) {
                 queue_helpers(&r, 1);
             } else {
                 complete_aside(r, rc);
@@ -821,6 +851,8 @@ private:
             size_t na = 0;
             int consumed = 0;
             req_fifo finished;
+            request *punt[event_batch];
+            size_t np = 0;
             for (int i = 0; i < got; ++i) {
                 const io_event &ev = events_[i];
                 auto *r = static_cast<request *>(ev.data);
@@ -830,16 +862,17 @@ private:
                 }
                 ++consumed;
                 (void)r->stage.load(std::memory_order_acquire);
-                if (completion_finishes(r, static_cast<long>(ev.res))) {
-                    finished.push_back(r);
-                } else {
-                    again[na++] = &scratch_of(r)->cb;
+                switch (completion_outcome(r, static_cast<long>(ev.res))) {
+                    case outcome::finished: finished.push_back(r); break;
+                    case outcome::again: again[na++] = &scratch_of(r)->cb; break;
+                    case outcome::helpers: punt[np++] = r; break;
                 }
             }
             size_t wake = 0;
-            if (!finished.empty()) {
+            if (!finished.empty() || np != 0) {
                 std::lock_guard lock(mutex_);
-                size_t queued = 0;
+                size_t queued = np;
+                for (size_t i = 0; i < np; ++i) queue_helper_locked(punt[i]);
                 while (request *r = finished.pop_front()) queued += finish_locked(r);
                 wake = staff_locked(queued);
             }
@@ -857,8 +890,10 @@ private:
             const uint32_t st = r->stage.load(std::memory_order_relaxed);
             // Cancel 0 means "stopped before it touched the file": a request that moved bytes
             // (a cached read served in part in submit, a kernel continuation punted to the
-            // helpers) goes on.
-            if ((st == stage_held || st == stage_shared || st == stage_helper) && r->transferred != 0)
+            // helpers) goes on, and so does one the kernel began with RWF_NOWAIT and gave up on
+            // (a direct write may have reached part of the file before the -EAGAIN).
+            if ((st == stage_held || st == stage_shared || st == stage_helper) &&
+                (r->transferred != 0 || scratch_of(r)->left_kernel))
                 return FILEAIO_E_IN_PROGRESS;
             switch (st) {
                 case stage_held: barrier_.held.remove(r); break;
