@@ -7,7 +7,11 @@
 // FUSE daemon or NFS server). Those go to the kernel. Everything else — buffered files, pipes,
 // sockets, character devices, FUSE, NFS, tmpfs, btrfs (anonymous device numbers) — would run
 // inside io_submit and block the submitting thread (an empty pipe forever), so it goes to a pool of
-// helper threads that grows on demand up to `threads` (default 16). Like the thread_pool backend, a buffered read (up to 256
+// helper threads that grows on demand up to `threads` (default 16). A helper that runs a request
+// on a pipe, FIFO, socket or character device (statx type, per fd per batch) does not count toward
+// `threads` while it does: such a request may wait for another request of the same context, which
+// must still get a helper; the pool then grows past `threads`, never past max_reqs. (The pool is
+// a near-copy of thread_pool's; one shared pool in src/core would be the next step.) Like the thread_pool backend, a buffered read (up to 256
 // KiB) is first tried in submit with preadv2(RWF_NOWAIT): a cache hit completes there, a miss goes
 // to the pool at once; a batch of 8 or more such reads is shared with an idle helper (shared_),
 // so that two cores copy at once. A descriptor that cannot seek (preadv2 says ESPIPE) is read and written at
@@ -110,6 +114,7 @@ constexpr long watcher_grace_ns = 10'000'000;
 struct fd_route {
     bool kernel = false;  // kernel AIO (else the helpers)
     bool direct = false;  // O_DIRECT (never tried in submit with RWF_NOWAIT)
+    bool unbounded = false;  // a pipe, FIFO, socket or character device: may wait indefinitely
 };
 
 // Decided per fd per batch: an fd number says nothing about the file once it is closed and reused.
@@ -129,9 +134,10 @@ fd_route route_of(int fd) {
         return rt;
     }
     rt.direct = (fl & O_DIRECT) != 0;
-    if (!rt.direct) return rt;
     struct statx stx {};
     if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) != 0) return rt;
+    rt.unbounded = S_ISFIFO(stx.stx_mode) || S_ISSOCK(stx.stx_mode) || S_ISCHR(stx.stx_mode);
+    if (!rt.direct) return rt;
     if (S_ISBLK(stx.stx_mode)) {
         rt.kernel = true;
     } else if (S_ISREG(stx.stx_mode)) {
@@ -162,6 +168,7 @@ struct aio_scratch {
     bool kernel;             // routed to kernel AIO
     bool direct;             // the fd is O_DIRECT
     bool nowait;             // its kernel iocbs carry RWF_NOWAIT (reads and writes)
+    bool unbounded;          // on a descriptor that may wait indefinitely (fd_route)
     bool left_kernel;        // the kernel said "would block" and a helper runs the rest
 };
 static_assert(sizeof(aio_scratch) <= backend_scratch_size, "the iocb must fit the request's scratch");
@@ -268,7 +275,7 @@ int map_setup_error(int rc) {
 
 class linux_aio_backend final : public backend {
 public:
-    explicit linux_aio_backend(uint32_t max_helpers) : max_helpers_(max_helpers) {}
+    linux_aio_backend(uint32_t max_helpers, uint32_t max_total) : max_helpers_(max_helpers), max_total_(max_total) {}
 
     ~linux_aio_backend() override {
         {
@@ -336,6 +343,7 @@ public:
                 s->kernel = rt.kernel;
                 s->direct = rt.direct;
                 s->nowait = rt.kernel && !r->is_sync();
+                s->unbounded = rt.unbounded;
                 ordered = ordered || r->is_write() || r->is_sync();
             }
             if (ordered) {
@@ -690,14 +698,19 @@ private:
     }
 
     // For n newly queued requests: returns how many idle helpers to wake, and starts more helpers
-    // (up to max_helpers_) for the work the idle ones cannot take. A notified helper counts as idle
-    // until it runs; counting it twice would leave new work without a thread.
+    // for the work the idle ones cannot take: up to `threads` counted helpers, where a helper that
+    // runs a request on a descriptor that may wait indefinitely does not count (so such requests
+    // can never hold every helper while the request that would end their wait is queued); never
+    // more than max_reqs helpers in all. A notified helper counts as idle until it runs; counting
+    // it twice would leave new work without a thread.
     size_t staff_locked(size_t n) {
         if (n == 0) return 0;
         const size_t idle = idle_ > notified_ ? idle_ - notified_ : 0;
         const size_t wake = std::min(n, idle);
         notified_ += wake;
-        for (size_t extra = n - wake; extra > 0 && helpers_.size() < max_helpers_; --extra)
+        for (size_t extra = n - wake;
+             extra > 0 && helpers_.size() - unbounded_running_ < max_helpers_ && helpers_.size() < max_total_;
+             --extra)
             if (!spawn_helper_locked()) break;  // the helpers that exist take it in turn
         return wake;
     }
@@ -723,9 +736,18 @@ private:
             if (helper_q_.empty()) return;  // stopping
             request *r = helper_q_.pop_front();
             r->stage.store(stage_helper_running, std::memory_order_release);
+            const bool unbounded = scratch_of(r)->unbounded;
+            if (unbounded) {
+                // This helper stops counting toward `threads` while it runs r: what is queued
+                // behind r gets a helper of its own.
+                ++unbounded_running_;
+                const size_t wake = staff_locked(helper_q_.empty() ? 0 : 1);  // one slot freed
+                for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
+            }
             lock.unlock();
             run_blocking(r);
             lock.lock();
+            if (unbounded) --unbounded_running_;
             const size_t wake = staff_locked(finish_locked(r));
             lock.unlock();
             for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
@@ -979,7 +1001,8 @@ private:
         return false;
     }
 
-    const uint32_t max_helpers_;
+    const uint32_t max_helpers_;  // helpers that count (see staff_locked)
+    const uint32_t max_total_;    // max_reqs: helpers in all
     io_context_t ctx_ = nullptr;
     int wake_fd_ = -1;
     std::atomic<bool> kick_pending_{false};
@@ -1012,6 +1035,7 @@ private:
     std::thread watcher_;
     size_t idle_ = 0;      // helpers waiting for work
     size_t notified_ = 0;  // of those, woken for work already queued but not yet running
+    size_t unbounded_running_ = 0;  // helpers running a request that may wait indefinitely
 };
 
 bool kernel_has_poll_iocb() {
@@ -1069,7 +1093,8 @@ int linux_aio_probe(char *reason, size_t reason_size) {
 int linux_aio_create(const backend_config &config, std::unique_ptr<backend> *out) {
     uint32_t helpers = config.threads != 0 ? config.threads : default_helpers;
     helpers = std::max<uint32_t>(1, std::min(helpers, config.max_reqs));
-    auto be = std::unique_ptr<linux_aio_backend>(new (std::nothrow) linux_aio_backend(helpers));
+    auto be = std::unique_ptr<linux_aio_backend>(
+        new (std::nothrow) linux_aio_backend(helpers, std::max<uint32_t>(helpers, config.max_reqs)));
     if (!be) return FILEAIO_E_NO_MEMORY;
     if (int rc = be->start(config.max_reqs); rc != 0) return rc;
     *out = std::move(be);

@@ -123,5 +123,59 @@ TEST_P(review_fixes, submit_of_an_o_direct_fuse_read_does_not_wait_for_the_daemo
 
 FILEAIO_INSTANTIATE_FOR_EVERY_BACKEND(review_fixes);
 
+using stream_starvation = backend_test;
+
+// API.md "Asynchrony": a read that can only finish after another request acts must not hold up
+// that request. 24 reads on 24 empty pipes (more than any pool's default thread count), then the
+// 24 writes that satisfy them, all on one context: all complete.
+TEST_P(stream_starvation, reads_of_empty_pipes_do_not_keep_the_writes_that_fill_them_from_running) {
+    constexpr size_t n = 24;
+    constexpr size_t size = 4;
+    fileaio_ctx *c = make_ctx(2 * n);
+    ASSERT_NE(c, nullptr);
+    std::vector<int> rd(n), wr(n);
+    for (size_t i = 0; i < n; ++i) {
+        int p[2];
+        ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+        rd[i] = keep_fd(p[0]);
+        wr[i] = keep_fd(p[1]);
+    }
+    auto reads = make_reqs(n);
+    auto writes = make_reqs(n);
+    std::vector<unsigned char> in(n * size), out(n * size);
+    for (size_t i = 0; i < n * size; ++i) out[i] = pattern_byte(i);
+    for (size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(fileaio_req_prepare_read(reads[i], rd[i], 0, in.data() + i * size, size, nullptr), 0);
+        ASSERT_EQ(fileaio_req_prepare_write(writes[i], wr[i], 0, out.data() + i * size, size, nullptr), 0);
+    }
+    ASSERT_EQ(fileaio_ctx_submit(c, reads.data(), n, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, writes.data(), n, nullptr), 0);
+    size_t reaped = 0;
+    bool freed = false;
+    bool done = returns_within(
+        milliseconds(5000), "waiting for reads of pipes and the writes that fill them",
+        [&] { reaped = reap(c, 2 * n).size(); },
+        [&] {
+            // The test has failed: feed the pipes from here, so that the reads (and then the
+            // writes) finish and the context can drain.
+            freed = true;
+            for (size_t i = 0; i < n; ++i) write_pattern(wr[i], size);
+        });
+    EXPECT_TRUE(done) << "the " << fileaio_backend_name(GetParam())
+                      << " backend never ran the writes: the reads of the empty pipes hold every thread";
+    if (freed) return;
+    ASSERT_EQ(reaped, 2 * n);
+    for (size_t i = 0; i < n; ++i) {
+        size_t moved = 0;
+        EXPECT_EQ(fileaio_req_get_result(reads[i], &moved), 0);
+        EXPECT_EQ(moved, size);
+        EXPECT_EQ(fileaio_req_get_result(writes[i], &moved), 0);
+        EXPECT_EQ(moved, size);
+    }
+    EXPECT_EQ(in, out);
+}
+
+FILEAIO_INSTANTIATE_FOR_EVERY_BACKEND(stream_starvation);
+
 }  // namespace
 }  // namespace fileaio::test
