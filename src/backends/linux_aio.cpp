@@ -7,15 +7,17 @@
 // FUSE daemon or NFS server). Those go to the kernel. Everything else — buffered files, pipes,
 // sockets, character devices, FUSE, NFS, tmpfs, btrfs (anonymous device numbers) — would run
 // inside io_submit and block the submitting thread (an empty pipe forever), so it goes to a pool of
-// helper threads that grows on demand up to `threads` (default 16). A helper that runs a request
-// on a pipe, FIFO, socket or character device (statx type, per fd per batch) does not count toward
-// `threads` while it does: such a request may wait for another request of the same context, which
-// must still get a helper; the pool then grows past `threads`, never past max_reqs. (The pool is
-// a near-copy of thread_pool's; one shared pool in src/core would be the next step.) Like the thread_pool backend, a buffered read (up to 256
-// KiB) is first tried in submit with preadv2(RWF_NOWAIT): a cache hit completes there, a miss goes
-// to the pool at once; a batch of 8 or more such reads is shared with an idle helper (shared_),
-// so that two cores copy at once. A descriptor that cannot seek (preadv2 says ESPIPE) is read and written at
-// its stream position (offset -1).
+// helper threads that grows on demand up to `threads` (default 16). Like the thread_pool backend,
+// a buffered read (up to 256 KiB) is first tried in submit with preadv2(RWF_NOWAIT): a cache hit
+// completes there, a miss goes to the pool at once; a batch of 8 or more such reads is shared with
+// an idle helper (shared_), so that two cores copy at once. A descriptor that cannot seek (preadv2
+// says ESPIPE) is read and written at its stream position (offset -1).
+//
+// A helper that runs a request on a pipe, FIFO, socket or character device (statx type, per fd per
+// batch; for a cached read that misses, its ESPIPE) does not count toward `threads` while it does:
+// such a request may wait for another request of the same context, which must still get a helper.
+// The pool then grows past `threads`, never past max_reqs. (The pool is a near-copy of
+// thread_pool's; one shared pool in src/core would be the next step.)
 //
 // One aio context per fileaio context, sized max_reqs + 1: the extra slot is a poll iocb
 // (IOCB_CMD_POLL) on an eventfd. kick() and whatever finishes a request outside the ring while a
@@ -110,11 +112,21 @@ constexpr size_t share_chunk = 4;
 constexpr auto watcher_grace = std::chrono::milliseconds(10);
 constexpr long watcher_grace_ns = 10'000'000;
 
+// A pipe, FIFO, socket or character device: I/O on it may wait indefinitely, for something only
+// another request may do.
+bool unbounded_type(unsigned mode) { return S_ISFIFO(mode) || S_ISSOCK(mode) || S_ISCHR(mode); }
+
+// The same for a buffered fd, asked only when it is needed (statx as in route_of).
+bool may_wait_indefinitely(int fd) {
+    struct statx stx {};
+    return statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) == 0 && unbounded_type(stx.stx_mode);
+}
+
 // How I/O on one fd runs.
 struct fd_route {
     bool kernel = false;  // kernel AIO (else the helpers)
     bool direct = false;  // O_DIRECT (never tried in submit with RWF_NOWAIT)
-    bool unbounded = false;  // a pipe, FIFO, socket or character device: may wait indefinitely
+    bool unbounded = false;  // unbounded_type (O_DIRECT only: else asked when needed)
 };
 
 // Decided per fd per batch: an fd number says nothing about the file once it is closed and reused.
@@ -134,10 +146,10 @@ fd_route route_of(int fd) {
         return rt;
     }
     rt.direct = (fl & O_DIRECT) != 0;
+    if (!rt.direct) return rt;
     struct statx stx {};
     if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) != 0) return rt;
-    rt.unbounded = S_ISFIFO(stx.stx_mode) || S_ISSOCK(stx.stx_mode) || S_ISCHR(stx.stx_mode);
-    if (!rt.direct) return rt;
+    rt.unbounded = unbounded_type(stx.stx_mode);
     if (S_ISBLK(stx.stx_mode)) {
         rt.kernel = true;
     } else if (S_ISREG(stx.stx_mode)) {
@@ -378,6 +390,9 @@ public:
             }
             request *candidates[submit_chunk];
             size_t nc = 0;
+            int type_fd = -1;  // of the last statx for a buffered fd
+            bool type_known = false;
+            bool unbounded = false;
             for (size_t i = 0; i < m; ++i) {
                 request *r = chunk[i];
                 if (settled[i]) continue;
@@ -390,9 +405,18 @@ public:
                 }
                 // A buffered read served from the page cache right here costs no thread switch;
                 // one that would wait goes to the helpers with what it has read so far.
+                // (A candidate that misses knows whether it may wait indefinitely by then: ESPIPE.)
                 if (!r->is_write() && !r->is_sync() && !s->direct && r->size <= inline_max_bytes) {
                     candidates[nc++] = r;
                 } else {
+                    if (!s->direct && !r->is_sync()) {
+                        if (!type_known || r->fd != type_fd) {
+                            type_fd = r->fd;
+                            type_known = true;
+                            unbounded = may_wait_indefinitely(r->fd);
+                        }
+                        s->unbounded = unbounded;
+                    }
                     to_helpers[nh++] = r;
                 }
             }
@@ -788,6 +812,7 @@ private:
                 r->stage.store(stage_done, std::memory_order_release);
                 hits.push_back(r);
             } else {
+                scratch_of(r)->unbounded = r->at_stream;  // a read that would block on a stream
                 misses[nm++] = r;
             }
         }
@@ -823,6 +848,7 @@ private:
                 done_.push_back(taken[i]);
                 any = true;
             } else {
+                scratch_of(taken[i])->unbounded = taken[i]->at_stream;  // would block on a stream
                 queue_helper_locked(taken[i]);
                 ++queued;
             }

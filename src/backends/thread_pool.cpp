@@ -5,11 +5,13 @@
 // a time, while one idle worker (woken for a batch of 8 or more) serves it too. A hit completes
 // without a thread switch; a miss moves on to the FIFO. Everything else — O_DIRECT, writes,
 // flushes — goes straight to the FIFO, served by a pool of workers that grows on demand up to
-// `threads`. Requests on one file run in parallel (unlike glibc's aio). A worker that runs a
-// request on a pipe, FIFO, socket or character device (statx type, per fd per batch) does not
-// count toward `threads` while it does: such a request may wait for another request of the same
-// context (24 reads of empty pipes, then the 24 writes that fill them), which must still get a
-// worker. The pool then grows past `threads`, never past max_reqs.
+// `threads`. Requests on one file run in parallel (unlike glibc's aio).
+//
+// A worker that runs a request on a pipe, FIFO, socket or character device (statx type, per fd per
+// batch; for a cached read that misses, its ESPIPE) does not count toward `threads` while it does:
+// such a request may wait for another request of the same context (24 reads of empty pipes, then
+// the 24 writes that fill them), which must still get a worker. The pool then grows past
+// `threads`, never past max_reqs. (linux_aio's helper pool is a near-copy.)
 //
 // Flush and data sync are barriers: the FIFO hands out every request queued before a flush
 // before the flush itself, and the worker that takes the flush then waits until the writes to
@@ -112,16 +114,13 @@ public:
         int last_fd = -1;  // of the last fcntl
         bool last_direct = true;
         int type_fd = -1;  // of the last statx
+        bool type_known = false;
         bool unbounded = false;
         for (size_t i = 0; i < n; ++i) {
             request *r = reqs[i];
             r->transferred = 0;
             r->result = 0;
-            if (r->fd != type_fd || i == 0) {
-                type_fd = r->fd;
-                unbounded = may_wait_indefinitely(r->fd);
-            }
-            new (r->scratch) pool_scratch{unbounded};
+            new (r->scratch) pool_scratch{false};
             bool candidate = false;
             if (!r->is_sync() && !r->is_write() && r->size <= inline_max_bytes) {
                 if (r->fd != last_fd) {
@@ -130,6 +129,16 @@ public:
                     last_direct = fl < 0 || (fl & O_DIRECT) != 0;
                 }
                 candidate = !last_direct;
+            }
+            // A candidate that misses knows by then (ESPIPE: r->at_stream, set in serve_shared);
+            // the rest asks statx, once per fd per batch.
+            if (!candidate) {
+                if (!type_known || r->fd != type_fd) {
+                    type_fd = r->fd;
+                    type_known = true;
+                    unbounded = may_wait_indefinitely(r->fd);
+                }
+                scratch_of(r)->unbounded = unbounded;
             }
             if (candidate) {
                 share[shared_n++] = r;
@@ -264,6 +273,9 @@ private:
         lock.lock();
         for (request *r = blocked.head; r != nullptr;) {
             request *next = r->next;
+            // A read that would block on a descriptor that cannot seek (a pipe, FIFO, socket, tty:
+            // ESPIPE) may wait for another request.
+            scratch_of(r)->unbounded = r->at_stream;
             queue_locked(r);
             r = next;
         }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -170,6 +171,59 @@ TEST_P(stream_starvation, reads_of_empty_pipes_do_not_keep_the_writes_that_fill_
         EXPECT_EQ(fileaio_req_get_result(reads[i], &moved), 0);
         EXPECT_EQ(moved, size);
         EXPECT_EQ(fileaio_req_get_result(writes[i], &moved), 0);
+        EXPECT_EQ(moved, size);
+    }
+    EXPECT_EQ(in, out);
+}
+
+// The other way round: 24 writes that overfill 24 pipes (twice the default pipe capacity), then
+// the 24 reads that drain them, all on one context: all complete.
+TEST_P(stream_starvation, writes_that_overfill_pipes_do_not_keep_the_reads_that_drain_them_from_running) {
+    constexpr size_t n = 24;
+    constexpr size_t size = 128 * 1024;
+    fileaio_ctx *c = make_ctx(2 * n);
+    ASSERT_NE(c, nullptr);
+    std::vector<int> rd(n), wr(n);
+    for (size_t i = 0; i < n; ++i) {
+        int p[2];
+        ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+        rd[i] = keep_fd(p[0]);
+        wr[i] = keep_fd(p[1]);
+    }
+    auto reads = make_reqs(n);
+    auto writes = make_reqs(n);
+    std::vector<unsigned char> in(n * size), out(n * size);
+    for (size_t i = 0; i < n * size; ++i) out[i] = pattern_byte(i);
+    for (size_t i = 0; i < n; ++i) {
+        ASSERT_EQ(fileaio_req_prepare_write(writes[i], wr[i], 0, out.data() + i * size, size, nullptr), 0);
+        ASSERT_EQ(fileaio_req_prepare_read(reads[i], rd[i], 0, in.data() + i * size, size, nullptr), 0);
+    }
+    ASSERT_EQ(fileaio_ctx_submit(c, writes.data(), n, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, reads.data(), n, nullptr), 0);
+    size_t reaped = 0;
+    bool freed = false;
+    bool done = returns_within(
+        milliseconds(5000), "waiting for writes that overfill pipes and the reads that drain them",
+        [&] { reaped = reap(c, 2 * n).size(); },
+        [&] {
+            // The test has failed: drain the pipes from here and close the write ends, so that
+            // every write and read ends and the context can drain.
+            freed = true;
+            for (size_t i = 0; i < n; ++i) {
+                drain_pipe(rd[i]);
+                std::erase(fds_, wr[i]);
+                ::close(wr[i]);
+            }
+        });
+    EXPECT_TRUE(done) << "the " << fileaio_backend_name(GetParam())
+                      << " backend never ran the reads: the writes to the full pipes hold every thread";
+    if (freed) return;
+    ASSERT_EQ(reaped, 2 * n);
+    for (size_t i = 0; i < n; ++i) {
+        size_t moved = 0;
+        EXPECT_EQ(fileaio_req_get_result(writes[i], &moved), 0);
+        EXPECT_EQ(moved, size);
+        EXPECT_EQ(fileaio_req_get_result(reads[i], &moved), 0);
         EXPECT_EQ(moved, size);
     }
     EXPECT_EQ(in, out);
