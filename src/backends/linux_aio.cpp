@@ -3,15 +3,21 @@
 //
 // Routing (decided per fd per batch, never cached by fd number, which the caller may close and
 // reuse): io_submit only runs I/O asynchronously for O_DIRECT on block devices and on regular
-// files of block-backed filesystems that do direct I/O without blocking the submitter (ext4, xfs,
-// btrfs, f2fs, bcachefs). Those go to the kernel. Everything else — buffered files, pipes,
-// sockets, character devices, FUSE, NFS, tmpfs — would run inside io_submit and block the
-// submitting thread (an empty pipe forever), so it goes to a pool of helper threads that grows on
-// demand up to `threads` (default 16). Like the thread_pool backend, a buffered read (up to 256
-// KiB) is first tried in submit with preadv2(RWF_NOWAIT): a cache hit completes there, a miss goes
-// to the pool at once; a batch of 8 or more such reads is shared with an idle helper (shared_),
-// so that two cores copy at once. A descriptor that cannot seek (preadv2 says ESPIPE) is read and written at
-// its stream position (offset -1).
+// files of file systems on a block device (statx: the device's major is not 0; no round trip to a
+// FUSE daemon or NFS server). Those go to the kernel. Everything else — buffered files, pipes,
+// sockets, character devices, FUSE, NFS, tmpfs, btrfs (anonymous device numbers) — would run
+// inside io_submit and block the submitting thread (an empty pipe forever), so it goes to a pool of
+// helper threads that grows on demand up to `threads` (default 16). Like the thread_pool backend,
+// a buffered read (up to 256 KiB) is first tried in submit with preadv2(RWF_NOWAIT): a cache hit
+// completes there, a miss goes to the pool at once; a batch of 8 or more such reads is shared with
+// an idle helper (shared_), so that two cores copy at once. A descriptor that cannot seek (preadv2
+// says ESPIPE) is read and written at its stream position (offset -1).
+//
+// A helper that runs a request on a pipe, FIFO, socket or character device (statx type, per fd per
+// batch; for a cached read that misses, its ESPIPE) does not count toward `threads` while it does:
+// such a request may wait for another request of the same context, which must still get a helper.
+// The pool then grows past `threads`, never past max_reqs. (The pool is a near-copy of
+// thread_pool's; one shared pool in src/core would be the next step.)
 //
 // One aio context per fileaio context, sized max_reqs + 1: the extra slot is a poll iocb
 // (IOCB_CMD_POLL) on an eventfd. kick() and whatever finishes a request outside the ring while a
@@ -33,12 +39,20 @@
 // through done_ after them. So the flush is always reported after those writes.
 // IOCB_CMD_FSYNC/FDSYNC refused at submit (EINVAL: filesystems without it) run on a helper.
 //
+// Kernel reads and writes carry RWF_NOWAIT: even O_DIRECT on ext4 runs inside io_submit when it
+// extends the file (an append of 256 MiB held submit for its whole 196 ms), and waits there for
+// block-layer tags or the inode lock. With RWF_NOWAIT the kernel answers -EAGAIN instead (as a
+// completion); the ring's owner (reaper or watcher) then hands the request to the helpers at once,
+// which run the rest blocking. A file that refuses RWF_NOWAIT (-EOPNOTSUPP, at io_submit or as a
+// completion) goes to the helpers the same way. Such a request cannot be cancelled any more.
+//
 // Short transfers (and -EINTR) on the kernel path are re-prepared for the remainder and resubmitted
 // by the ring's owner; helpers loop until the transfer is whole. A request the kernel refuses at
 // io_submit completes through done_ with that error; EAGAIN there (out of kernel memory) punts it
 // to the pool, so submit never has to give up part way.
 //
-// cancel: held flushes and requests queued for the helpers are stopped (0). Requests in the kernel
+// cancel: held flushes and requests queued for the helpers are stopped (0), unless they have moved
+// bytes already (then E_IN_PROGRESS: they go on). Requests in the kernel
 // go to io_cancel, which on Linux only cancels poll/USB-gadget iocbs: it answers EINVAL for file
 // I/O (and since 3.11 delivers any cancellation through the ring, never as a 0 return). Those map
 // to E_COMPLETED when the completion is already in the ring, else E_IN_PROGRESS.
@@ -46,13 +60,11 @@
 
 #include <fcntl.h>
 #include <libaio.h>
-#include <linux/magic.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -100,32 +112,32 @@ constexpr size_t share_chunk = 4;
 constexpr auto watcher_grace = std::chrono::milliseconds(10);
 constexpr long watcher_grace_ns = 10'000'000;
 
-// Filesystems whose O_DIRECT reads and writes io_submit queues without waiting for them.
-#ifndef BCACHEFS_SUPER_MAGIC
-#define BCACHEFS_SUPER_MAGIC 0xca451a4e
-#endif
-#ifndef F2FS_SUPER_MAGIC
-#define F2FS_SUPER_MAGIC 0xF2F52010
-#endif
-bool direct_io_is_async_on(long f_type) {
-    switch (static_cast<unsigned long>(f_type) & 0xffffffffUL) {
-        case EXT4_SUPER_MAGIC:  // also ext2, ext3
-        case XFS_SUPER_MAGIC:
-        case BTRFS_SUPER_MAGIC:
-        case F2FS_SUPER_MAGIC:
-        case BCACHEFS_SUPER_MAGIC: return true;
-        default: return false;
-    }
+// A pipe, FIFO, socket or character device: I/O on it may wait indefinitely, for something only
+// another request may do.
+bool unbounded_type(unsigned mode) { return S_ISFIFO(mode) || S_ISSOCK(mode) || S_ISCHR(mode); }
+
+// The same for a buffered fd, asked only when it is needed (statx as in route_of).
+bool may_wait_indefinitely(int fd) {
+    struct statx stx {};
+    return statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) == 0 && unbounded_type(stx.stx_mode);
 }
 
 // How I/O on one fd runs.
 struct fd_route {
     bool kernel = false;  // kernel AIO (else the helpers)
     bool direct = false;  // O_DIRECT (never tried in submit with RWF_NOWAIT)
+    bool unbounded = false;  // unbounded_type (O_DIRECT only: else asked when needed)
 };
 
 // Decided per fd per batch: an fd number says nothing about the file once it is closed and reused.
 // A bad fd goes to the kernel, which refuses it at once with EBADF.
+//
+// Only O_DIRECT on a block device, or on a regular file whose file system sits on a real block
+// device (the device number's major is not 0), goes to the kernel. statx with AT_STATX_DONT_SYNC
+// answers from the inode the kernel has: no round trip to a FUSE daemon or an NFS server (fstat
+// may make one, fstatfs always does on FUSE), so submit never waits for one. A file system on an
+// anonymous device (FUSE, NFS, tmpfs, overlayfs, and also btrfs, whose subvolumes have anonymous
+// device numbers) goes to the helpers.
 fd_route route_of(int fd) {
     fd_route rt;
     const int fl = fcntl(fd, F_GETFL);
@@ -135,13 +147,13 @@ fd_route route_of(int fd) {
     }
     rt.direct = (fl & O_DIRECT) != 0;
     if (!rt.direct) return rt;
-    struct stat st {};
-    if (fstat(fd, &st) != 0) return rt;
-    if (S_ISBLK(st.st_mode)) {
+    struct statx stx {};
+    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) != 0) return rt;
+    rt.unbounded = unbounded_type(stx.stx_mode);
+    if (S_ISBLK(stx.stx_mode)) {
         rt.kernel = true;
-    } else if (S_ISREG(st.st_mode)) {
-        struct statfs sf {};
-        rt.kernel = fstatfs(fd, &sf) == 0 && direct_io_is_async_on(static_cast<long>(sf.f_type));
+    } else if (S_ISREG(stx.stx_mode)) {
+        rt.kernel = stx.stx_dev_major != 0;
     }
     return rt;
 }
@@ -167,6 +179,9 @@ struct aio_scratch {
     request *link_prev;
     bool kernel;             // routed to kernel AIO
     bool direct;             // the fd is O_DIRECT
+    bool nowait;             // its kernel iocbs carry RWF_NOWAIT (reads and writes)
+    bool unbounded;          // on a descriptor that may wait indefinitely (fd_route)
+    bool left_kernel;        // the kernel said "would block" and a helper runs the rest
 };
 static_assert(sizeof(aio_scratch) <= backend_scratch_size, "the iocb must fit the request's scratch");
 static_assert(alignof(aio_scratch) <= 16, "scratch is 16-aligned");
@@ -214,16 +229,30 @@ struct iocb *prepare_iocb(request *r) {
         case op::flush: io_prep_fsync(cb, r->fd); break;
         case op::datasync: io_prep_fdsync(cb, r->fd); break;
     }
+    if (s->nowait && !r->is_sync()) cb->aio_rw_flags = RWF_NOWAIT;
     cb->data = r;
     return cb;
 }
 
-// One completion of r's iocb (a byte count or -errno): true when it finishes r (request::absorb),
-// false when it must go on: the iocb then describes the remainder. This backend's retry rule: -EINTR.
-bool completion_finishes(request *r, long res) {
-    if (res != -EINTR && r->absorb(res)) return true;
+// What one completion of r's iocb (a byte count or -errno) means for r.
+enum class outcome {
+    finished,  // request::absorb finished it
+    again,     // it goes on in the kernel: the iocb describes the remainder (short, or -EINTR)
+    helpers,   // RWF_NOWAIT: the kernel would have blocked; a helper runs the rest
+};
+
+// -EAGAIN for a RWF_NOWAIT iocb: the I/O would block (an extending write, a busy block-layer
+// queue, a contended inode lock); -EOPNOTSUPP: this file does not take RWF_NOWAIT. Either way the
+// rest runs on a helper, where blocking is allowed, from what the kernel has moved so far.
+outcome completion_outcome(request *r, long res) {
+    aio_scratch *s = scratch_of(r);
+    if (s->nowait && (res == -EAGAIN || res == -EOPNOTSUPP)) {
+        s->left_kernel = true;
+        return outcome::helpers;
+    }
+    if (res != -EINTR && r->absorb(res)) return outcome::finished;
     prepare_iocb(r);
-    return false;
+    return outcome::again;
 }
 
 timespec to_timespec(clock::duration d) {
@@ -258,7 +287,7 @@ int map_setup_error(int rc) {
 
 class linux_aio_backend final : public backend {
 public:
-    explicit linux_aio_backend(uint32_t max_helpers) : max_helpers_(max_helpers) {}
+    linux_aio_backend(uint32_t max_helpers, uint32_t max_total) : max_helpers_(max_helpers), max_total_(max_total) {}
 
     ~linux_aio_backend() override {
         {
@@ -325,6 +354,8 @@ public:
                 aio_scratch *s = scratch_of(r);
                 s->kernel = rt.kernel;
                 s->direct = rt.direct;
+                s->nowait = rt.kernel && !r->is_sync();
+                s->unbounded = rt.unbounded;
                 ordered = ordered || r->is_write() || r->is_sync();
             }
             if (ordered) {
@@ -359,6 +390,9 @@ public:
             }
             request *candidates[submit_chunk];
             size_t nc = 0;
+            int type_fd = -1;  // of the last statx for a buffered fd
+            bool type_known = false;
+            bool unbounded = false;
             for (size_t i = 0; i < m; ++i) {
                 request *r = chunk[i];
                 if (settled[i]) continue;
@@ -371,9 +405,18 @@ public:
                 }
                 // A buffered read served from the page cache right here costs no thread switch;
                 // one that would wait goes to the helpers with what it has read so far.
+                // (A candidate that misses knows whether it may wait indefinitely by then: ESPIPE.)
                 if (!r->is_write() && !r->is_sync() && !s->direct && r->size <= inline_max_bytes) {
                     candidates[nc++] = r;
                 } else {
+                    if (!s->direct && !r->is_sync()) {
+                        if (!type_known || r->fd != type_fd) {
+                            type_fd = r->fd;
+                            type_known = true;
+                            unbounded = may_wait_indefinitely(r->fd);
+                        }
+                        s->unbounded = unbounded;
+                    }
                     to_helpers[nh++] = r;
                 }
             }
@@ -439,6 +482,8 @@ public:
 
             struct iocb *again[event_batch + 1];
             size_t na = 0;
+            request *punt[event_batch];
+            size_t np = 0;
             int consumed = 0;
             for (int i = 0; i < got; ++i) {
                 const io_event &ev = events_[i];
@@ -451,14 +496,17 @@ public:
                 // The ring carries no ordering the compiler (or TSan) can see: pair with the
                 // release store made when the request was handed to the kernel.
                 (void)r->stage.load(std::memory_order_acquire);
-                if (completion_finishes(r, static_cast<long>(ev.res))) {
-                    r->stage.store(stage_done, std::memory_order_release);
-                    out[n++] = r;
-                } else {
-                    again[na++] = &scratch_of(r)->cb;
+                switch (completion_outcome(r, static_cast<long>(ev.res))) {
+                    case outcome::finished:
+                        r->stage.store(stage_done, std::memory_order_release);
+                        out[n++] = r;
+                        break;
+                    case outcome::again: again[na++] = &scratch_of(r)->cb; break;
+                    case outcome::helpers: punt[np++] = r; break;
                 }
             }
             if (consumed != 0) in_kernel_.fetch_sub(consumed);
+            if (np != 0) queue_helpers(punt, np);
             untrack_and_release(out + start, n - start);
             if (na != 0) hand_to_kernel(again, na);
 
@@ -626,7 +674,8 @@ private:
                 poll_armed_ = false;  // reap retries, and sleeps in slices meanwhile
                 continue;
             }
-            if (rc == -EAGAIN || rc == 0 || (r->is_sync() && rc == -EINVAL)) {
+            if ((rc == -EOPNOTSUPP || rc == -EAGAIN) && scratch_of(r)->nowait) scratch_of(r)->left_kernel = true;
+            if (rc == -EAGAIN || rc == 0 || (r->is_sync() && rc == -EINVAL) || scratch_of(r)->left_kernel) {
                 queue_helpers(&r, 1);
             } else {
                 complete_aside(r, rc);
@@ -673,14 +722,19 @@ private:
     }
 
     // For n newly queued requests: returns how many idle helpers to wake, and starts more helpers
-    // (up to max_helpers_) for the work the idle ones cannot take. A notified helper counts as idle
-    // until it runs; counting it twice would leave new work without a thread.
+    // for the work the idle ones cannot take: up to `threads` counted helpers, where a helper that
+    // runs a request on a descriptor that may wait indefinitely does not count (so such requests
+    // can never hold every helper while the request that would end their wait is queued); never
+    // more than max_reqs helpers in all. A notified helper counts as idle until it runs; counting
+    // it twice would leave new work without a thread.
     size_t staff_locked(size_t n) {
         if (n == 0) return 0;
         const size_t idle = idle_ > notified_ ? idle_ - notified_ : 0;
         const size_t wake = std::min(n, idle);
         notified_ += wake;
-        for (size_t extra = n - wake; extra > 0 && helpers_.size() < max_helpers_; --extra)
+        for (size_t extra = n - wake;
+             extra > 0 && helpers_.size() - unbounded_running_ < max_helpers_ && helpers_.size() < max_total_;
+             --extra)
             if (!spawn_helper_locked()) break;  // the helpers that exist take it in turn
         return wake;
     }
@@ -706,9 +760,18 @@ private:
             if (helper_q_.empty()) return;  // stopping
             request *r = helper_q_.pop_front();
             r->stage.store(stage_helper_running, std::memory_order_release);
+            const bool unbounded = scratch_of(r)->unbounded;
+            if (unbounded) {
+                // This helper stops counting toward `threads` while it runs r: what is queued
+                // behind r gets a helper of its own.
+                ++unbounded_running_;
+                const size_t wake = staff_locked(helper_q_.empty() ? 0 : 1);  // one slot freed
+                for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
+            }
             lock.unlock();
             run_blocking(r);
             lock.lock();
+            if (unbounded) --unbounded_running_;
             const size_t wake = staff_locked(finish_locked(r));
             lock.unlock();
             for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
@@ -749,6 +812,7 @@ private:
                 r->stage.store(stage_done, std::memory_order_release);
                 hits.push_back(r);
             } else {
+                scratch_of(r)->unbounded = r->at_stream;  // a read that would block on a stream
                 misses[nm++] = r;
             }
         }
@@ -784,6 +848,7 @@ private:
                 done_.push_back(taken[i]);
                 any = true;
             } else {
+                scratch_of(taken[i])->unbounded = taken[i]->at_stream;  // would block on a stream
                 queue_helper_locked(taken[i]);
                 ++queued;
             }
@@ -834,6 +899,8 @@ private:
             size_t na = 0;
             int consumed = 0;
             req_fifo finished;
+            request *punt[event_batch];
+            size_t np = 0;
             for (int i = 0; i < got; ++i) {
                 const io_event &ev = events_[i];
                 auto *r = static_cast<request *>(ev.data);
@@ -843,16 +910,17 @@ private:
                 }
                 ++consumed;
                 (void)r->stage.load(std::memory_order_acquire);
-                if (completion_finishes(r, static_cast<long>(ev.res))) {
-                    finished.push_back(r);
-                } else {
-                    again[na++] = &scratch_of(r)->cb;
+                switch (completion_outcome(r, static_cast<long>(ev.res))) {
+                    case outcome::finished: finished.push_back(r); break;
+                    case outcome::again: again[na++] = &scratch_of(r)->cb; break;
+                    case outcome::helpers: punt[np++] = r; break;
                 }
             }
             size_t wake = 0;
-            if (!finished.empty()) {
+            if (!finished.empty() || np != 0) {
                 std::lock_guard lock(mutex_);
-                size_t queued = 0;
+                size_t queued = np;
+                for (size_t i = 0; i < np; ++i) queue_helper_locked(punt[i]);
                 while (request *r = finished.pop_front()) queued += finish_locked(r);
                 wake = staff_locked(queued);
             }
@@ -867,7 +935,15 @@ private:
         size_t wake = 0;
         {
             std::lock_guard lock(mutex_);
-            switch (r->stage.load(std::memory_order_relaxed)) {
+            const uint32_t st = r->stage.load(std::memory_order_relaxed);
+            // Cancel 0 means "stopped before it touched the file": a request that moved bytes
+            // (a cached read served in part in submit, a kernel continuation punted to the
+            // helpers) goes on, and so does one the kernel began with RWF_NOWAIT and gave up on
+            // (a direct write may have reached part of the file before the -EAGAIN).
+            if ((st == stage_held || st == stage_shared || st == stage_helper) &&
+                (r->transferred != 0 || scratch_of(r)->left_kernel))
+                return FILEAIO_E_IN_PROGRESS;
+            switch (st) {
                 case stage_held: barrier_.held.remove(r); break;
                 case stage_shared: shared_.remove(r); break;
                 case stage_helper:
@@ -951,7 +1027,8 @@ private:
         return false;
     }
 
-    const uint32_t max_helpers_;
+    const uint32_t max_helpers_;  // helpers that count (see staff_locked)
+    const uint32_t max_total_;    // max_reqs: helpers in all
     io_context_t ctx_ = nullptr;
     int wake_fd_ = -1;
     std::atomic<bool> kick_pending_{false};
@@ -984,6 +1061,7 @@ private:
     std::thread watcher_;
     size_t idle_ = 0;      // helpers waiting for work
     size_t notified_ = 0;  // of those, woken for work already queued but not yet running
+    size_t unbounded_running_ = 0;  // helpers running a request that may wait indefinitely
 };
 
 bool kernel_has_poll_iocb() {
@@ -1041,7 +1119,8 @@ int linux_aio_probe(char *reason, size_t reason_size) {
 int linux_aio_create(const backend_config &config, std::unique_ptr<backend> *out) {
     uint32_t helpers = config.threads != 0 ? config.threads : default_helpers;
     helpers = std::max<uint32_t>(1, std::min(helpers, config.max_reqs));
-    auto be = std::unique_ptr<linux_aio_backend>(new (std::nothrow) linux_aio_backend(helpers));
+    auto be = std::unique_ptr<linux_aio_backend>(
+        new (std::nothrow) linux_aio_backend(helpers, std::max<uint32_t>(helpers, config.max_reqs)));
     if (!be) return FILEAIO_E_NO_MEMORY;
     if (int rc = be->start(config.max_reqs); rc != 0) return rc;
     *out = std::move(be);

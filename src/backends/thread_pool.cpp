@@ -7,6 +7,12 @@
 // flushes — goes straight to the FIFO, served by a pool of workers that grows on demand up to
 // `threads`. Requests on one file run in parallel (unlike glibc's aio).
 //
+// A worker that runs a request on a pipe, FIFO, socket or character device (statx type, per fd per
+// batch; for a cached read that misses, its ESPIPE) does not count toward `threads` while it does:
+// such a request may wait for another request of the same context (24 reads of empty pipes, then
+// the 24 writes that fill them), which must still get a worker. The pool then grows past
+// `threads`, never past max_reqs. (linux_aio's helper pool is a near-copy.)
+//
 // Flush and data sync are barriers: the FIFO hands out every request queued before a flush
 // before the flush itself, and the worker that takes the flush then waits until the writes to
 // the same fd that were queued before it (and are running on other workers) have finished. A
@@ -17,13 +23,14 @@
 // then works at the stream's position (offset -1), inline and on the workers alike. A cached read
 // of a pipe that would block (RWF_NOWAIT: EAGAIN) moves on to the FIFO like any miss.
 //
-// cancel removes a request still in the FIFO or the shared list (0); one that runs or ran cannot
-// be stopped.
+// cancel removes a request still in the FIFO or the shared list (0) if it has moved no bytes; one
+// that was served in part (a cached read that then would block), runs or ran cannot be stopped.
 #include "backends/thread_pool.hpp"
 
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -60,9 +67,26 @@ constexpr size_t share_min_batch = 8;
 // enough that the lock is not taken per request.
 constexpr size_t share_chunk = 4;
 
+// What this backend keeps in request::scratch.
+struct pool_scratch {
+    bool unbounded;  // on a pipe, FIFO, socket or character device: may wait for another request
+};
+
+pool_scratch *scratch_of(request *r) { return std::launder(reinterpret_cast<pool_scratch *>(r->scratch)); }
+
+// Whether I/O on fd may wait indefinitely, for something only another request may do (a pipe,
+// FIFO, socket, terminal...). Decided per fd per batch (numbers are reused); statx with
+// AT_STATX_DONT_SYNC answers from the cached inode, with no round trip to a FUSE daemon or NFS
+// server.
+bool may_wait_indefinitely(int fd) {
+    struct statx stx {};
+    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) != 0) return false;
+    return S_ISFIFO(stx.stx_mode) || S_ISSOCK(stx.stx_mode) || S_ISCHR(stx.stx_mode);
+}
+
 class thread_pool_backend final : public backend {
 public:
-    explicit thread_pool_backend(uint32_t max_threads) : max_threads_(max_threads) {}
+    thread_pool_backend(uint32_t max_threads, uint32_t max_total) : max_threads_(max_threads), max_total_(max_total) {}
 
     ~thread_pool_backend() override {
         {
@@ -87,12 +111,16 @@ public:
         size_t punted = 0;
         request *share[batch_chunk];
         size_t shared_n = 0;
-        int last_fd = -1;
+        int last_fd = -1;  // of the last fcntl
         bool last_direct = true;
+        int type_fd = -1;  // of the last statx
+        bool type_known = false;
+        bool unbounded = false;
         for (size_t i = 0; i < n; ++i) {
             request *r = reqs[i];
             r->transferred = 0;
             r->result = 0;
+            new (r->scratch) pool_scratch{false};
             bool candidate = false;
             if (!r->is_sync() && !r->is_write() && r->size <= inline_max_bytes) {
                 if (r->fd != last_fd) {
@@ -101,6 +129,16 @@ public:
                     last_direct = fl < 0 || (fl & O_DIRECT) != 0;
                 }
                 candidate = !last_direct;
+            }
+            // A candidate that misses knows by then (ESPIPE: r->at_stream, set in serve_shared);
+            // the rest asks statx, once per fd per batch.
+            if (!candidate) {
+                if (!type_known || r->fd != type_fd) {
+                    type_fd = r->fd;
+                    type_known = true;
+                    unbounded = may_wait_indefinitely(r->fd);
+                }
+                scratch_of(r)->unbounded = unbounded;
             }
             if (candidate) {
                 share[shared_n++] = r;
@@ -134,7 +172,11 @@ public:
 
     int cancel(request *r) override {
         std::lock_guard lock(mutex_);
-        switch (r->stage.load(std::memory_order_relaxed)) {
+        const uint32_t st = r->stage.load(std::memory_order_relaxed);
+        // Cancel 0 means "stopped before it touched the file": a read served in part in submit
+        // (RWF_NOWAIT) and queued for the rest has moved bytes already, and goes on.
+        if ((st == stage_queued || st == stage_shared) && r->transferred != 0) return FILEAIO_E_IN_PROGRESS;
+        switch (st) {
             case stage_queued:
                 queue_.remove(r);
                 r->stage.store(stage_canceled, std::memory_order_relaxed);
@@ -174,11 +216,15 @@ private:
     size_t idle_unclaimed_locked() const { return idle_ > notified_ ? idle_ - notified_ : 0; }
 
     // For n newly queued requests: returns how many idle workers to wake, and starts more workers
-    // (up to `threads`) for the work that idle ones cannot take.
+    // for the work that idle ones cannot take: up to `threads` counted workers, where a worker
+    // that runs a request on a descriptor that may wait indefinitely does not count (so such
+    // requests can never hold every thread while the request that would end their wait is
+    // queued); never more than max_reqs threads in all.
     size_t staff_locked(size_t n) {
         size_t wake = std::min(n, idle_unclaimed_locked());
         notified_ += wake;
-        for (size_t extra = n - wake; extra > 0 && workers_.size() < max_threads_; --extra)
+        for (size_t extra = n - wake;
+             extra > 0 && workers_.size() - unbounded_running_ < max_threads_ && workers_.size() < max_total_; --extra)
             if (!spawn_locked()) break;
         return wake;
     }
@@ -227,6 +273,9 @@ private:
         lock.lock();
         for (request *r = blocked.head; r != nullptr;) {
             request *next = r->next;
+            // A read that would block on a descriptor that cannot seek (a pipe, FIFO, socket, tty:
+            // ESPIPE) may wait for another request.
+            scratch_of(r)->unbounded = r->at_stream;
             queue_locked(r);
             r = next;
         }
@@ -265,6 +314,14 @@ private:
             request *r = queue_.pop_front();
             --queued_;
             r->stage.store(stage_running, std::memory_order_relaxed);
+            const bool unbounded = scratch_of(r)->unbounded;
+            if (unbounded) {
+                // This worker stops counting toward `threads` while it runs r: what is queued
+                // behind r gets a worker of its own.
+                ++unbounded_running_;
+                const size_t wake = staff_locked(queue_.empty() ? 0 : 1);  // one slot freed
+                for (size_t i = 0; i < wake; ++i) work_cv_.notify_one();
+            }
             if (r->is_write()) running_writes_.push_back(r);
             if (r->is_sync()) {
                 ++barrier_waiters_;
@@ -280,6 +337,7 @@ private:
             }
 
             lock.lock();
+            if (unbounded) --unbounded_running_;
             const bool was_write = r->is_write();
             if (was_write) running_writes_.remove(r);
             r->stage.store(stage_done, std::memory_order_relaxed);
@@ -289,7 +347,8 @@ private:
         }
     }
 
-    const uint32_t max_threads_;
+    const uint32_t max_threads_;  // workers that count (see staff_locked)
+    const uint32_t max_total_;    // max_reqs: workers in all
     completion_queue completions_;
 
     std::mutex mutex_;  // guards everything below
@@ -304,6 +363,7 @@ private:
     std::atomic<bool> shared_pending_{false};  // shared_ is not empty (read without the lock)
     size_t shared_size_ = 0;
     size_t queued_ = 0;
+    size_t unbounded_running_ = 0;  // workers running a request that may wait indefinitely
     size_t barrier_waiters_ = 0;
     uint64_t seq_ = 0;
     bool stopping_ = false;
@@ -319,7 +379,7 @@ int thread_pool_probe(char *reason, size_t reason_size) {
 int thread_pool_create(const backend_config &config, std::unique_ptr<backend> *out) {
     uint32_t threads = config.threads != 0 ? config.threads : default_threads;
     threads = std::min(threads, config.max_reqs);
-    auto be = std::unique_ptr<thread_pool_backend>(new (std::nothrow) thread_pool_backend(threads));
+    auto be = std::unique_ptr<thread_pool_backend>(new (std::nothrow) thread_pool_backend(threads, config.max_reqs));
     if (!be) return FILEAIO_E_NO_MEMORY;
     if (int rc = be->start(); rc != 0) return rc;
     *out = std::move(be);

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdarg>
 #include <cstdlib>
@@ -157,6 +158,7 @@ struct test_fs::impl {
     std::vector<test_fs::op_record> ops;
     uint64_t fsyncs = 0;  // fsync and fdatasync calls that reached the daemon, on any file
     uint64_t bytes_read = 0;
+    std::atomic<bool> metadata_at_gate{false};  // hold_metadata(true): getattr and statfs wait at the gate
 
     static impl *self() { return static_cast<impl *>(fuse_get_context()->private_data); }
 
@@ -316,6 +318,10 @@ int fs_getattr(const char *path, struct stat *st, struct fuse_file_info * /*fi*/
         return 0;
     }
     st->st_nlink = 1;
+    if (fs->metadata_at_gate.load() && (std::strcmp(path, gate_file) == 0 || std::strcmp(path, eio_file) == 0)) {
+        std::unique_lock lock(fs->mutex);
+        fs->pass_gate(lock);  // counted as a read
+    }
     if (std::strcmp(path, gate_file) == 0) {
         st->st_mode = S_IFREG | 0444;
         st->st_size = static_cast<off_t>(fs->opts.gate_size);
@@ -378,6 +384,19 @@ int fs_fsync(const char *path, int /*datasync*/, struct fuse_file_info * /*fi*/)
     return 0;
 }
 
+// What libfuse answers without a statfs operation, but able to wait at the gate.
+int fs_statfs(const char * /*path*/, struct statvfs *st) {
+    impl *fs = impl::self();
+    if (fs->metadata_at_gate.load()) {
+        std::unique_lock lock(fs->mutex);
+        fs->pass_gate(lock);  // counted as a read
+    }
+    std::memset(st, 0, sizeof *st);
+    st->f_namemax = 255;
+    st->f_bsize = 512;
+    return 0;
+}
+
 struct fuse_operations make_operations() {
     struct fuse_operations ops {};
     ops.init = fs_init;
@@ -388,6 +407,7 @@ struct fuse_operations make_operations() {
     ops.write = fs_write;
     ops.truncate = fs_truncate;
     ops.fsync = fs_fsync;
+    ops.statfs = fs_statfs;
     return ops;
 }
 
@@ -485,6 +505,8 @@ void test_fs::release(size_t k) {
     impl_->cv.notify_all();
 }
 
+void test_fs::hold_metadata(bool on) { impl_->metadata_at_gate.store(on); }
+
 void test_fs::release_all() {
     std::lock_guard lock(impl_->mutex);
     impl_->open = true;
@@ -565,6 +587,7 @@ std::string test_fs::gate_path() const { return impl_->mount_point + "/gate"; }
 std::string test_fs::eio_path() const { return impl_->mount_point + "/eio"; }
 void test_fs::release(size_t /*k*/) {}
 void test_fs::release_all() {}
+void test_fs::hold_metadata(bool /*on*/) {}
 uint64_t test_fs::reads_started() const { return 0; }
 size_t test_fs::reads_in_flight() const { return 0; }
 size_t test_fs::max_reads_in_flight() const { return 0; }

@@ -82,6 +82,10 @@ public:
     void release(size_t k);
     // Opens the gate for good: every blocked read and every later read passes at once.
     void release_all();
+    // From now on (on) or no longer (off): every getattr of `gate` and `eio` and every statfs of
+    // the mount (a stat/fstat/fstatfs that asks the daemon) waits at the gate too, counted as a
+    // read. Turn it on after opening the files (open looks the file up through getattr).
+    void hold_metadata(bool on);
     uint64_t reads_started() const;   // reads that reached the gate, ever
     size_t reads_in_flight() const;   // reads blocked at the gate now
     size_t max_reads_in_flight() const;  // the most reads blocked at the gate at once, ever
