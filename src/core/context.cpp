@@ -139,26 +139,35 @@ void context::account(request *const *reqs, size_t n) {
 }
 
 size_t context::finish(request **reqs, size_t n) {
-    size_t kept = 0;
-    for (size_t i = 0; i < n; ++i) {
-        request *r = reqs[i];
-        req_state s = req_state::submitted;
-        if (r->state.compare_exchange_strong(s, req_state::completed, std::memory_order_seq_cst)) {
-            reqs[kept++] = r;
-            continue;
+    size_t done = 0;
+    size_t i = 0;
+    if (kept_aside_count_.load(std::memory_order_seq_cst) == 0) {
+        for (; i < n; ++i) {
+            request *r = reqs[i];
+            req_state s = req_state::submitted;
+            if (r->state.compare_exchange_strong(s, req_state::completed, std::memory_order_seq_cst)) {
+                reqs[done++] = r;
+                continue;
+            }
+            if (s != req_state::cancelling) state_invariant_broken(r, s, "wait");
+            break;
         }
-        if (s != req_state::cancelling) state_invariant_broken(r, s, "wait");
-        // A cancel decides about it right now (and will answer E_COMPLETED: the backend has handed
-        // it out). Waiting for that here could hold a poll for as long as the canceller is off
-        // the CPU; keep it aside for a later wait instead. The backend is done with r: next is free.
+    }
+    if (i < n) {
+        // reqs[i] is held by a cancel deciding about it right now (it will answer E_COMPLETED: the
+        // backend has handed it out). Waiting for that here could hold a poll for as long as the
+        // canceller is off the CPU, so it is kept aside for a later wait — and so is everything
+        // that finished after it, and everything reaped while anything is kept aside, so that
+        // requests are still handed back in the order the backend finished them (a flush after
+        // its writes). The backend is done with them: next is free.
         {
             std::lock_guard lock(kept_aside_mutex_);
-            kept_aside_.append(r);
+            for (size_t k = i; k < n; ++k) kept_aside_.append(reqs[k]);
         }
-        kept_aside_count_.fetch_add(1, std::memory_order_seq_cst);  // the cancel then kicks us
+        kept_aside_count_.fetch_add(n - i, std::memory_order_seq_cst);  // a cancel ending now kicks us
     }
-    account(reqs, kept);
-    return kept;
+    account(reqs, done);
+    return done;
 }
 
 size_t context::take_back_kept_aside(request **out, size_t cap) {
@@ -166,17 +175,16 @@ size_t context::take_back_kept_aside(request **out, size_t cap) {
     size_t n = 0;
     {
         std::lock_guard lock(kept_aside_mutex_);
-        request_chain still;
-        while (request *r = kept_aside_.pop_front()) {
+        // In order, up to the first one a cancel still holds (maybe another cancel by now).
+        while (n < cap && !kept_aside_.empty()) {
+            request *r = kept_aside_.head;
             req_state s = req_state::submitted;
-            if (n < cap && r->state.compare_exchange_strong(s, req_state::completed, std::memory_order_seq_cst)) {
-                out[n++] = r;
-            } else {
-                if (n < cap && s != req_state::cancelling) state_invariant_broken(r, s, "wait (kept aside)");
-                still.append(r);  // a cancel still holds it (maybe another one by now)
+            if (!r->state.compare_exchange_strong(s, req_state::completed, std::memory_order_seq_cst)) {
+                if (s != req_state::cancelling) state_invariant_broken(r, s, "wait (kept aside)");
+                break;
             }
+            out[n++] = kept_aside_.pop_front();
         }
-        kept_aside_ = still;
     }
     if (n != 0) kept_aside_count_.fetch_sub(n, std::memory_order_seq_cst);
     account(out, n);
@@ -206,6 +214,7 @@ int context::wait(size_t min_reqs, uint32_t timeout_ms, request **completed, siz
             const size_t want = min_reqs > got ? min_reqs - got : 1;
             const size_t n = backend_->reap(completed + got, capacity - got, want, got >= min_reqs ? deadline::poll() : dl);
             got += finish(completed + got, n);
+            got += take_back_kept_aside(completed + got, capacity - got);  // what finish put aside, if ready
         }
         *count = got;
         // A pending wakeup wins over completions (they are still handed back).
@@ -226,6 +235,9 @@ int context::wakeup() {
 // r is CANCELLING (held by the caller, detail::cancel) and was submitted to this context. Gives it
 // up before returning (COMPLETED, or SUBMITTED again) and does not touch it after that.
 int context::cancel(request *r) {
+    // Once r is given back, its wait may hand it back and its owner destroy this context at once:
+    // destroy is refused (E_BUSY) while cancels_running_ says that this cancel still uses it.
+    cancels_running_.fetch_add(1, std::memory_order_seq_cst);
     const int rc = backend_->cancel(r);
     if (rc == 0) {
         r->result = FILEAIO_E_CANCELED;
@@ -233,18 +245,23 @@ int context::cancel(request *r) {
         canceled_.fetch_add(1, std::memory_order_relaxed);
         pending_.fetch_sub(1, std::memory_order_acq_rel);
         r->state.store(req_state::completed, std::memory_order_seq_cst);
-        return 0;
+    } else {
+        r->state.store(req_state::submitted, std::memory_order_seq_cst);
+        // A wait may have kept r aside while we decided (finish); if it sleeps now, it must look
+        // again. (seq_cst on both sides: the wait counts, then reads the state; we store, then
+        // read the count.)
+        if (kept_aside_count_.load(std::memory_order_seq_cst) != 0) backend_->kick();
     }
-    r->state.store(req_state::submitted, std::memory_order_seq_cst);
-    // A wait may have kept r aside while we decided (finish); if it sleeps now, it must look again.
-    // (seq_cst on both sides: the wait counts, then reads the state; we store, then read the count.)
-    if (kept_aside_count_.load(std::memory_order_seq_cst) != 0) backend_->kick();
+    cancels_running_.fetch_sub(1, std::memory_order_seq_cst);  // the last touch of this context
     return rc;
 }
 
 int context::try_destroy() {
     if (waiting_.load(std::memory_order_acquire)) return FILEAIO_E_BUSY;
     if (pending_.load(std::memory_order_acquire) != 0) return FILEAIO_E_BUSY;
+    // A cancel that has just given back the last pending request may still be returning (it kicks
+    // a wait that kept something aside). It began before pending fell to 0, so this sees it.
+    if (cancels_running_.load(std::memory_order_seq_cst) != 0) return FILEAIO_E_BUSY;
     return 0;
 }
 

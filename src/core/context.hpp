@@ -41,10 +41,12 @@ struct context {
     const fileaio_backend kind;
 
 private:
-    // Marks reaped requests COMPLETED and accounts for them; one that a cancel holds (CANCELLING)
-    // is kept aside instead, and reqs[0 .. returned) are the ones finished now.
+    // Marks reaped requests COMPLETED and accounts for them; from one that a cancel holds
+    // (CANCELLING) on, they are kept aside instead (in order), and reqs[0 .. returned) are the
+    // ones finished now.
     size_t finish(request **reqs, size_t n);
-    // Finishes requests kept aside whose cancel has answered meanwhile (into out, at most cap).
+    // Finishes requests kept aside, in order, up to the first a cancel still holds (into out, at
+    // most cap).
     size_t take_back_kept_aside(request **out, size_t cap);
     void account(request *const *reqs, size_t n);
     void rollback_claims(request *const *reqs, size_t n);
@@ -56,6 +58,7 @@ private:
     std::mutex kept_aside_mutex_;
     request_chain kept_aside_;
     std::atomic<uint64_t> kept_aside_count_{0};
+    std::atomic<uint32_t> cancels_running_{0};  // cancels of our requests not yet returned
     std::atomic<uint64_t> pending_{0};
     std::atomic<bool> waiting_{false};
     std::atomic<bool> wakeup_pending_{false};
