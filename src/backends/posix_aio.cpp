@@ -48,6 +48,7 @@
 
 #include <aio.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -121,11 +122,35 @@ struct paio_scratch {
     request *wnext;  // barrier_.writes (a write is on inflight_ and there at once)
     request *wprev;
     uint64_t listed;  // the suspend (suspend_epoch_) whose list last named cb
+    int own_fd;       // a stream request's own duplicate of its fd (see stream_fd), or -1
 };
 static_assert(sizeof(paio_scratch) <= backend_scratch_size, "the aiocb must fit the request's scratch");
 static_assert(alignof(paio_scratch) <= 16, "scratch is 16-aligned");
 
 paio_scratch *scratch_of(request *r) { return std::launder(reinterpret_cast<paio_scratch *>(r->scratch)); }
+
+// The descriptor glibc sees for r. glibc runs one request per descriptor at a time, in order: on
+// a stream (pipe, FIFO, socket, character device) a read that only a later write on the same
+// descriptor can satisfy would hold that write back for ever. So a read or write on a stream
+// gets its own duplicate of the descriptor (the same open file: the same stream and position),
+// made at submit and closed when the request leaves glibc for good; where no descriptor is left
+// it shares the caller's (and queues behind the others, as glibc alone would).
+int glibc_fd(request *r) {
+    const int own = scratch_of(r)->own_fd;
+    return own >= 0 ? own : r->fd;
+}
+
+bool is_stream_fd(int fd) {
+    struct statx stx {};
+    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) != 0) return false;
+    return S_ISFIFO(stx.stx_mode) || S_ISSOCK(stx.stx_mode) || S_ISCHR(stx.stx_mode);
+}
+
+void release_own_fd(request *r) {
+    paio_scratch *s = scratch_of(r);
+    if (s->own_fd >= 0) close(s->own_fd);
+    s->own_fd = -1;
+}
 
 // writes_ links a write through its scratch, since it is on inflight_ at the same time.
 struct write_links {
@@ -147,7 +172,7 @@ void next_piece(request *r, void **base, size_t *len) {
 int start_op(request *r) {
     struct aiocb *cb = &scratch_of(r)->cb;
     std::memset(cb, 0, sizeof *cb);
-    cb->aio_fildes = r->fd;
+    cb->aio_fildes = glibc_fd(r);
     cb->aio_sigevent.sigev_notify = SIGEV_NONE;
     int rc;
     if (r->is_sync()) {
@@ -257,11 +282,21 @@ public:
             // ours that glibc has, in glibc's order (see fill_suspend_list_locked).
             std::lock_guard lock(mutex_);
             request_chain failed;
+            int last_fd = -1;
+            bool last_stream = false;
             for (; i < n; ++i) {
                 request *r = reqs[i];
                 new (r->scratch) paio_scratch{};
+                scratch_of(r)->own_fd = -1;
                 r->result = 0;
                 r->transferred = 0;
+                if (!r->is_sync()) {
+                    if (r->fd != last_fd) {  // per descriptor per batch, never cached by number
+                        last_fd = r->fd;
+                        last_stream = is_stream_fd(r->fd);
+                    }
+                    if (last_stream) scratch_of(r)->own_fd = fcntl(r->fd, F_DUPFD_CLOEXEC, 0);
+                }
                 if (r->is_write() || r->is_sync()) {
                     r->seq = ++seq_;
                     if (r->is_write()) {
@@ -276,6 +311,7 @@ public:
                 if (err == 0) continue;
                 if (err == EAGAIN) {
                     // glibc is out of memory or threads: reqs[i..n) stay PREPARED and never reach it.
+                    release_own_fd(r);
                     if (r->is_write()) {
                         barrier_.writes.remove(r);
                         release_flushes_locked(&released);
@@ -350,7 +386,7 @@ public:
             }
             if (r->transferred != 0) return FILEAIO_E_IN_PROGRESS;  // a chain that moved bytes goes on
             struct aiocb *cb = &scratch_of(r)->cb;
-            switch (aio_cancel(r->fd, cb)) {
+            switch (aio_cancel(glibc_fd(r), cb)) {
                 case AIO_CANCELED: break;
                 case AIO_ALLDONE: return FILEAIO_E_COMPLETED;
                 default: return FILEAIO_E_IN_PROGRESS;  // AIO_NOTCANCELED, or -1 (fd closed meanwhile)
@@ -359,7 +395,7 @@ public:
             // looks at inflight_, so it never reports it.
             (void)aio_return(cb);
             unwatch(r);
-            unstrand_locked(r->fd, &restart);
+            unstrand_locked(glibc_fd(r), &restart);
             if (r->is_write()) {
                 barrier_.writes.remove(r);
                 release_flushes_locked(&restart);
@@ -368,6 +404,7 @@ public:
             // The caller may free or reuse r as soon as this returns: not while a sleeper's list
             // names its aiocb (glibc reads it when it wakes, which this cancel has just caused).
             suspend_done_cv_.wait(lock, [&] { return !listed_locked(r); });
+            release_own_fd(r);
         }
         launch(&restart);
         return 0;
@@ -457,6 +494,7 @@ private:
     // The caller pushes the batch before it lets go of mutex_ and launches the released flushes
     // after, so a flush is always queued behind the writes it waited for.
     void finish_locked(request *r, request_chain *batch, request_list *released) {
+        release_own_fd(r);  // glibc is done with it (aio_return, or refused at start)
         r->stage.store(stage_done, std::memory_order_release);
         if (r->is_write()) {
             barrier_.writes.remove(r);
@@ -636,7 +674,7 @@ private:
         fd_counts_.clear();
         if (chains_ == 0 && barrier_.held.empty() && need != 0) {
             for (request *r = inflight_.head; r != nullptr && fd_counts_.size() <= max_targeted_fds; r = r->next)
-                ++count_of(r->fd).in_flight;
+                ++count_of(glibc_fd(r)).in_flight;
         }
         if (fd_counts_.empty() || fd_counts_.size() > std::min(max_targeted_fds, cap)) {
             for (request *r = inflight_.head; r != nullptr; r = r->next) {
@@ -647,7 +685,7 @@ private:
         }
         const size_t t = 1 + (need - 1) / fd_counts_.size();
         for (request *r = inflight_.head; r != nullptr; r = r->next) {
-            fd_count &c = count_of(r->fd);
+            fd_count &c = count_of(glibc_fd(r));
             if (++c.seen == std::min(t, c.in_flight)) suspend_list_[k++] = &scratch_of(r)->cb;
         }
         return k;

@@ -3,10 +3,13 @@
 // daemon's metadata answer; a pool starved by reads of streams that only another request of the
 // same context can satisfy.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "fuse_fixture.hpp"
@@ -227,6 +230,50 @@ TEST_P(stream_starvation, writes_that_overfill_pipes_do_not_keep_the_reads_that_
         EXPECT_EQ(moved, size);
     }
     EXPECT_EQ(in, out);
+}
+
+// The same with one descriptor: a FIFO opened for reading and writing, a read of it, then the write
+// that satisfies it, on the same descriptor and context. (glibc runs one request per descriptor at
+// a time: posix_aio queued the write behind the read for ever.)
+TEST_P(stream_starvation, a_read_of_a_stream_does_not_keep_a_write_on_the_same_descriptor_from_running) {
+    constexpr size_t size = 4;
+    const std::string path = dir_.path() + "/fifo";
+    ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+    const int fd = keep_fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    ASSERT_GE(fd, 0);
+    fileaio_ctx *c = make_ctx(4);
+    ASSERT_NE(c, nullptr);
+    fileaio_req *rd = make_req();
+    fileaio_req *wr = make_req();
+    unsigned char in[size] = {};
+    const unsigned char out[size] = {'a', 'b', 'c', 'd'};
+    ASSERT_EQ(fileaio_req_prepare_read(rd, fd, 0, in, size, nullptr), 0);
+    ASSERT_EQ(fileaio_req_prepare_write(wr, fd, 0, out, size, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &rd, 1, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &wr, 1, nullptr), 0);
+    size_t reaped = 0;
+    bool freed = false;
+    bool done = returns_within(
+        milliseconds(5000), "waiting for a read of a FIFO and the write on the same descriptor that fills it",
+        [&] { reaped = reap(c, 2).size(); },
+        [&] {
+            freed = true;  // failed: feed the FIFO from here so that everything drains
+            const int w = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+            if (w >= 0) {
+                (void)!::write(w, out, size);
+                ::close(w);
+            }
+        });
+    EXPECT_TRUE(done) << "the " << fileaio_backend_name(GetParam())
+                      << " backend never ran the write: it queued behind the read of the same descriptor";
+    if (freed) return;
+    ASSERT_EQ(reaped, 2u);
+    size_t moved = 0;
+    EXPECT_EQ(fileaio_req_get_result(rd, &moved), 0);
+    EXPECT_EQ(moved, size);
+    EXPECT_EQ(fileaio_req_get_result(wr, &moved), 0);
+    EXPECT_EQ(moved, size);
+    EXPECT_EQ(0, std::memcmp(in, out, size));
 }
 
 FILEAIO_INSTANTIATE_FOR_EVERY_BACKEND(stream_starvation);
