@@ -60,7 +60,8 @@ public:
     virtual void kick() = 0;
 
     // 0: stopped before it touched the file (reap will never return it); E_COMPLETED: finished,
-    // reap returns it; E_IN_PROGRESS: running. Never blocks for long. Called only for a request of
+    // reap returns it; E_IN_PROGRESS: running; E_NOT_SUBMITTED: the submit that was handing it on
+    // gives it back to the caller untouched (the OS refused resources part way). Never blocks for long. Called only for a request of
     // this backend's current submission, which the core holds (CANCELLING) until the answer: it
     // cannot be handed back meanwhile, and no other cancel of it runs.
     virtual int cancel(request *r) = 0;

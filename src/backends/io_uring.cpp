@@ -323,8 +323,8 @@ public:
             case stage_held: {
                 std::lock_guard sq(sq_mutex_);  // held -> inflight happens under both locks
                 // A submit that the kernel refused part way gives its requests back to the caller
-                // (rollback_locked, under sq_mutex_ alone): then it is not ours to stop.
-                if (r->stage.load(std::memory_order_relaxed) != stage_held) return FILEAIO_E_IN_PROGRESS;
+                // (rollback_locked, under sq_mutex_ alone): then it was not submitted after all.
+                if (r->stage.load(std::memory_order_relaxed) != stage_held) return FILEAIO_E_NOT_SUBMITTED;
                 barrier_.held.remove(r);
                 r->stage.store(stage_canceled, std::memory_order_relaxed);
                 outstanding_.fetch_sub(1, std::memory_order_seq_cst);
@@ -342,7 +342,7 @@ public:
         // given r back to the caller because the kernel refused it (rollback_locked: stage_new).
         {
             std::lock_guard sq(sq_mutex_);
-            if (r->stage.load(std::memory_order_relaxed) == stage_new) return FILEAIO_E_IN_PROGRESS;  // the core makes it PREPARED
+            if (r->stage.load(std::memory_order_relaxed) == stage_new) return FILEAIO_E_NOT_SUBMITTED;  // the core makes it PREPARED
         }
         io_uring_sync_cancel_reg reg{};
         reg.addr = s.user_data;
