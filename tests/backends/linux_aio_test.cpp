@@ -422,6 +422,9 @@ TEST_F(linux_aio, helpers_started_for_a_burst_of_pipe_reads_exit_once_the_burst_
     constexpr uint32_t threads = 4;
     constexpr size_t n = 64;
     // The context's quiet threads are its helpers and the watcher.
+    // A sanitizer starts its background thread (signals blocked) with the process's first thread:
+    // let that happen before the count.
+    std::thread([] {}).join();
     const size_t quiet_before = quiet_threads();
     fileaio_ctx *c = make_ctx_on(FILEAIO_BACKEND_LINUX_AIO, 2 * n, 0, threads);
     ASSERT_NE(c, nullptr);
