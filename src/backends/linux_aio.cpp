@@ -16,8 +16,11 @@
 // A helper that runs a request on a pipe, FIFO, socket or character device (statx type, per fd per
 // batch; for a cached read that misses, its ESPIPE) does not count toward `threads` while it does:
 // such a request may wait for another request of the same context, which must still get a helper.
-// The pool then grows past `threads`, never past max_reqs. (The pool is a near-copy of
-// thread_pool's; one shared pool in src/core would be the next step.)
+// The pool then grows past `threads`, never past max_reqs. The helpers beyond `threads` exit once
+// they have found no work for a second (not at once: a steady stream workload would then start a
+// thread per request), so after a burst the pool shrinks back to `threads`; the next spawn (or
+// destroy) joins them. (The pool is a near-copy of thread_pool's; one shared pool in src/core
+// would be the next step.)
 //
 // One aio context per fileaio context, sized max_reqs + 1: the extra slot is a poll iocb
 // (IOCB_CMD_POLL) on an eventfd. kick() and whatever finishes a request outside the ring while a
@@ -76,11 +79,11 @@
 #include <climits>
 #include <condition_variable>
 #include <cstdio>
+#include <list>
 #include <mutex>
 #include <new>
 #include <system_error>
 #include <thread>
-#include <vector>
 
 #include "core/quiet_thread.hpp"
 #include "core/flush_barrier.hpp"
@@ -110,6 +113,9 @@ constexpr size_t share_min_batch = 8;
 constexpr size_t share_chunk = 4;
 // How long kernel I/O may sit with no reaper before the watcher takes the ring.
 constexpr auto watcher_grace = std::chrono::milliseconds(10);
+// A helper beyond `threads` (started while others ran stream requests) exits after this long
+// without work.
+constexpr auto surplus_idle = std::chrono::seconds(1);
 constexpr long watcher_grace_ns = 10'000'000;
 
 // A pipe, FIFO, socket or character device: I/O on it may wait indefinitely, for something only
@@ -285,6 +291,12 @@ int map_setup_error(int rc) {
     }
 }
 
+// A helper's thread; retired (under the pool's lock) once the helper has exited for lack of work.
+struct helper_slot {
+    std::thread thread;
+    bool retired = false;
+};
+
 class linux_aio_backend final : public backend {
 public:
     linux_aio_backend(uint32_t max_helpers, uint32_t max_total) : max_helpers_(max_helpers), max_total_(max_total) {}
@@ -298,7 +310,8 @@ public:
         watcher_cv_.notify_all();
         if (wake_fd_ >= 0) notify();  // ends the watcher's io_getevents
         if (watcher_.joinable()) watcher_.join();
-        for (auto &t : helpers_) t.join();
+        // No helper starts or retires once stopping_ is set, so helpers_ no longer changes.
+        for (auto &h : helpers_) h.thread.join();
         if (ctx_ != nullptr) io_destroy(ctx_);  // also ends the poll iocb
         if (wake_fd_ >= 0) close(wake_fd_);
     }
@@ -317,11 +330,6 @@ public:
         if (rc != 0) return FILEAIO_E_INSUFFICIENT_RESOURCES;
         // The first helper and the watcher exist from the start: queued work always has a thread,
         // and a submit never has to run I/O itself because none could be started.
-        try {
-            helpers_.reserve(max_helpers_);
-        } catch (const std::bad_alloc &) {
-            return FILEAIO_E_NO_MEMORY;
-        }
         {
             std::lock_guard lock(mutex_);
             if (!spawn_helper_locked()) return FILEAIO_E_INSUFFICIENT_RESOURCES;
@@ -733,25 +741,64 @@ private:
         const size_t wake = std::min(n, idle);
         notified_ += wake;
         for (size_t extra = n - wake;
-             extra > 0 && helpers_.size() - unbounded_running_ < max_helpers_ && helpers_.size() < max_total_;
-             --extra)
+             extra > 0 && live_ - unbounded_running_ < max_helpers_ && live_ < max_total_; --extra)
             if (!spawn_helper_locked()) break;  // the helpers that exist take it in turn
         return wake;
     }
 
-    // Starts a helper with every signal blocked: the caller's signals stay the caller's.
+    // More helpers count toward `threads` than `threads`: the extra ones were started while
+    // others ran stream requests, which have finished since.
+    bool surplus_locked() const { return live_ - unbounded_running_ > max_helpers_; }
+
+    // Starts a helper with every signal blocked: the caller's signals stay the caller's. Joins
+    // the helpers that have exited first (they hold no lock and touch nothing any more).
     bool spawn_helper_locked() {
-        return start_quiet_thread([this] { helpers_.emplace_back([this] { helper_main(); }); }) == 0;
+        if (stopping_.load()) return false;
+        if (retired_ != 0) {
+            for (auto it = helpers_.begin(); it != helpers_.end();) {
+                if (!it->retired) {
+                    ++it;
+                    continue;
+                }
+                it->thread.join();
+                it = helpers_.erase(it);
+            }
+            retired_ = 0;
+        }
+        auto slot = helpers_.end();
+        const int rc = start_quiet_thread([&] {
+            slot = helpers_.emplace(helpers_.end());
+            slot->thread = std::thread([this, h = &*slot] { helper_main(*h); });
+        });
+        if (rc != 0) {
+            if (slot != helpers_.end()) helpers_.erase(slot);  // its thread never started
+            return false;
+        }
+        ++live_;
+        return true;
     }
 
-    void helper_main() {
+    void helper_main(helper_slot &self) {
         std::unique_lock lock(mutex_);
         for (;;) {
             while (!stopping_.load() && helper_q_.empty() && shared_.empty()) {
                 ++idle_;
-                helper_cv_.wait(lock);
+                bool timed_out = false;
+                if (surplus_locked()) {
+                    timed_out = helper_cv_.wait_for(lock, surplus_idle) == std::cv_status::timeout;
+                } else {
+                    helper_cv_.wait(lock);
+                }
                 --idle_;
                 if (notified_ != 0) --notified_;
+                if (timed_out && !stopping_.load() && helper_q_.empty() && shared_.empty() && surplus_locked()) {
+                    // Joined by the next spawn or by destroy: after this unlock, the helper
+                    // touches nothing of the pool.
+                    self.retired = true;
+                    ++retired_;
+                    --live_;
+                    return;
+                }
             }
             if (!shared_.empty()) {
                 while (!shared_.empty()) serve_shared(lock);
@@ -1057,8 +1104,10 @@ private:
     std::condition_variable helper_cv_;
     std::condition_variable watcher_cv_;
     std::condition_variable ring_cv_;
-    std::vector<std::thread> helpers_;
+    std::list<helper_slot> helpers_;  // started, not yet joined
     std::thread watcher_;
+    size_t live_ = 0;      // helpers not retired
+    size_t retired_ = 0;   // helpers retired (exited or exiting), not yet joined
     size_t idle_ = 0;      // helpers waiting for work
     size_t notified_ = 0;  // of those, woken for work already queued but not yet running
     size_t unbounded_running_ = 0;  // helpers running a request that may wait indefinitely

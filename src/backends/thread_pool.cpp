@@ -11,7 +11,10 @@
 // batch; for a cached read that misses, its ESPIPE) does not count toward `threads` while it does:
 // such a request may wait for another request of the same context (24 reads of empty pipes, then
 // the 24 writes that fill them), which must still get a worker. The pool then grows past
-// `threads`, never past max_reqs. (linux_aio's helper pool is a near-copy.)
+// `threads`, never past max_reqs. The workers beyond `threads` exit once they have found no work
+// for a second (not at once: a steady stream workload would then start a thread per request), so
+// after a burst the pool shrinks back to `threads`; the next spawn (or destroy) joins them.
+// (linux_aio's helper pool is a near-copy.)
 //
 // Flush and data sync are barriers: the FIFO hands out every request queued before a flush
 // before the flush itself, and the worker that takes the flush then waits until the writes to
@@ -37,13 +40,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <list>
 #include <mutex>
 #include <new>
 #include <system_error>
 #include <thread>
-#include <vector>
 
 #include "core/completion_queue.hpp"
 #include "core/request_list.hpp"
@@ -66,6 +70,9 @@ constexpr size_t share_min_batch = 8;
 // Shared requests are taken this many at a time: small enough to balance two threads, large
 // enough that the lock is not taken per request.
 constexpr size_t share_chunk = 4;
+// A worker beyond `threads` (started while others ran stream requests) exits after this long
+// without work.
+constexpr auto surplus_idle = std::chrono::seconds(1);
 
 // What this backend keeps in request::scratch.
 struct pool_scratch {
@@ -84,6 +91,12 @@ bool may_wait_indefinitely(int fd) {
     return S_ISFIFO(stx.stx_mode) || S_ISSOCK(stx.stx_mode) || S_ISCHR(stx.stx_mode);
 }
 
+// A worker's thread; retired (under the pool's lock) once the worker has exited for lack of work.
+struct worker_slot {
+    std::thread thread;
+    bool retired = false;
+};
+
 class thread_pool_backend final : public backend {
 public:
     thread_pool_backend(uint32_t max_threads, uint32_t max_total) : max_threads_(max_threads), max_total_(max_total) {}
@@ -94,7 +107,8 @@ public:
             stopping_ = true;
         }
         work_cv_.notify_all();
-        for (auto &t : workers_) t.join();
+        // No worker starts or retires once stopping_ is set, so workers_ no longer changes.
+        for (auto &w : workers_) w.thread.join();
     }
 
     // Starts the first worker, so that queued work always has someone to run it.
@@ -224,10 +238,14 @@ private:
         size_t wake = std::min(n, idle_unclaimed_locked());
         notified_ += wake;
         for (size_t extra = n - wake;
-             extra > 0 && workers_.size() - unbounded_running_ < max_threads_ && workers_.size() < max_total_; --extra)
-            if (!spawn_locked()) break;
+             extra > 0 && live_ - unbounded_running_ < max_threads_ && live_ < max_total_; --extra)
+            if (!spawn_locked()) break;  // the workers that exist take it in turn
         return wake;
     }
+
+    // More workers count toward `threads` than `threads`: the extra ones were started while
+    // others ran stream requests, which have finished since.
+    bool surplus_locked() const { return live_ - unbounded_running_ > max_threads_; }
 
     // Appends cached-read candidates to the shared list; wakes one idle worker to help when
     // there is enough to share (below that, the wakeup costs more than it saves).
@@ -286,9 +304,32 @@ private:
         if (done.count != 0) completions_.push(done.head, done.tail, done.count);
     }
 
-    // Starts a worker with every signal blocked: the caller's signals stay the caller's.
+    // Starts a worker with every signal blocked: the caller's signals stay the caller's. Joins
+    // the workers that have exited first (they hold no lock and touch nothing any more).
     bool spawn_locked() {
-        return start_quiet_thread([this] { workers_.emplace_back([this] { worker(); }); }) == 0;
+        if (stopping_) return false;
+        if (retired_ != 0) {
+            for (auto it = workers_.begin(); it != workers_.end();) {
+                if (!it->retired) {
+                    ++it;
+                    continue;
+                }
+                it->thread.join();
+                it = workers_.erase(it);
+            }
+            retired_ = 0;
+        }
+        auto slot = workers_.end();
+        const int rc = start_quiet_thread([&] {
+            slot = workers_.emplace(workers_.end());
+            slot->thread = std::thread([this, w = &*slot] { worker(*w); });
+        });
+        if (rc != 0) {
+            if (slot != workers_.end()) workers_.erase(slot);  // its thread never started
+            return false;
+        }
+        ++live_;
+        return true;
     }
 
     bool earlier_write_running(const request *flush) const {
@@ -297,14 +338,27 @@ private:
         return false;
     }
 
-    void worker() {
+    void worker(worker_slot &self) {
         std::unique_lock lock(mutex_);
         for (;;) {
             while (!stopping_ && queue_.empty() && shared_.empty()) {
                 ++idle_;
-                work_cv_.wait(lock);
+                bool timed_out = false;
+                if (surplus_locked()) {
+                    timed_out = work_cv_.wait_for(lock, surplus_idle) == std::cv_status::timeout;
+                } else {
+                    work_cv_.wait(lock);
+                }
                 --idle_;
                 if (notified_ != 0) --notified_;
+                if (timed_out && !stopping_ && queue_.empty() && shared_.empty() && surplus_locked()) {
+                    // Joined by the next spawn or by destroy: after this unlock, the worker
+                    // touches nothing of the pool.
+                    self.retired = true;
+                    ++retired_;
+                    --live_;
+                    return;
+                }
             }
             if (!shared_.empty()) {
                 while (!shared_.empty()) serve_shared(lock);
@@ -357,7 +411,9 @@ private:
     request_list queue_;
     request_list shared_;  // cached-read candidates shared by a submit, served as one chunk
     request_list running_writes_;
-    std::vector<std::thread> workers_;
+    std::list<worker_slot> workers_;  // started, not yet joined
+    size_t live_ = 0;                 // of those, not retired
+    size_t retired_ = 0;              // of those, retired (exited or exiting)
     size_t idle_ = 0;      // workers waiting for work
     size_t notified_ = 0;  // of those, woken for work already queued but not yet running
     std::atomic<bool> shared_pending_{false};  // shared_ is not empty (read without the lock)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -26,6 +27,7 @@
 #include "support/backend_fixture.hpp"
 #include "support/settings_guard.hpp"
 #include "support/test_fs.hpp"
+#include "support/threads.hpp"
 
 namespace fileaio::test {
 namespace {
@@ -412,6 +414,46 @@ TEST_F(linux_aio, the_rest_of_a_short_pipe_read_goes_on_with_nobody_waiting) {
 }
 
 // Items 1 and 6 on FUSE, whose files io_submit runs synchronously.
+// Issue 10 (review): a helper running a stream request does not count toward `threads`, so a burst
+// of pipe reads grows the pool to one helper per read; once the burst is over, the helpers beyond
+// `threads` must exit (the pool used to keep all of them until destroy). A second burst then starts
+// helpers again, joining the exited ones.
+TEST_F(linux_aio, helpers_started_for_a_burst_of_pipe_reads_exit_once_the_burst_is_over) {
+    constexpr uint32_t threads = 4;
+    constexpr size_t n = 64;
+    // The context's quiet threads are its helpers and the watcher.
+    // A sanitizer starts its background thread (signals blocked) with the process's first thread:
+    // let that happen before the count.
+    std::thread([] {}).join();
+    const size_t quiet_before = quiet_threads();
+    fileaio_ctx *c = make_ctx_on(FILEAIO_BACKEND_LINUX_AIO, 2 * n, 0, threads);
+    ASSERT_NE(c, nullptr);
+    auto r = make_reqs(n);
+    for (int round = 0; round < 2; ++round) {
+        SCOPED_TRACE(round == 0 ? "first burst" : "second burst");
+        std::vector<std::array<int, 2>> p(n);
+        char buf[n] = {};
+        for (size_t i = 0; i < n; ++i) {
+            make_pipe(p[i].data());
+            ASSERT_EQ(fileaio_req_prepare_read(r[i], p[i][0], 0, &buf[i], 1, nullptr), 0);
+        }
+        ASSERT_EQ(fileaio_ctx_submit(c, r.data(), n, nullptr), 0);
+        // Every read waits on its empty pipe on a helper of its own.
+        ASSERT_TRUE(eventually([&] { return quiet_threads() >= quiet_before + n; }))
+            << "the pool did not grow to one helper per pipe read: " << quiet_threads() - quiet_before;
+        for (size_t i = 0; i < n; ++i) ASSERT_EQ(::write(p[i][1], "x", 1), 1);
+        auto done = reap(c, n);
+        ASSERT_EQ(done.size(), n);
+        for (size_t i = 0; i < n; ++i) {
+            expect_done(r[i], 0, 1, "pipe read");
+            EXPECT_EQ(buf[i], 'x') << "read " << i;
+        }
+        EXPECT_TRUE(eventually([&] { return quiet_threads() <= quiet_before + threads + 1; }))
+            << "helpers (and the watcher) still running after the burst: " << quiet_threads() - quiet_before
+            << ", expected at most " << threads << " helpers and the watcher";
+    }
+}
+
 class linux_aio_fuse : public linux_aio {
 protected:
     void SetUp() override {

@@ -4,7 +4,9 @@
 // The `gate` file of the FUSE test filesystem holds every read in the daemon until the test
 // releases it, which makes all of that deterministic.
 #include <sys/uio.h>
+#include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -12,12 +14,14 @@
 #include <vector>
 
 #include "conformance/fuse_fixture.hpp"
+#include "support/backend_fixture.hpp"
 #include "support/threads.hpp"
 
 namespace fileaio::test {
 namespace {
 
 using thread_pool_on_fuse = fuse_backend_test;
+using thread_pool = backend_fixture<FILEAIO_BACKEND_THREAD_POOL>;
 
 constexpr size_t block = 4096;
 // Reads of the gate are spread out, so no two share a block.
@@ -156,6 +160,45 @@ TEST_P(thread_pool_on_fuse, a_read_queued_behind_the_only_busy_worker_is_cancell
     EXPECT_EQ(st.completed, 1u);
     EXPECT_EQ(st.canceled, 1u);
     EXPECT_EQ(st.pending, 0u);
+}
+
+// Issue 10 (review): a worker running a stream request does not count toward `threads`, so a burst
+// of pipe reads grows the pool to one worker per read; once the burst is over, the workers beyond
+// `threads` must exit (the pool used to keep all of them until destroy). A second burst then starts
+// workers again, joining the exited ones.
+TEST_F(thread_pool, workers_started_for_a_burst_of_pipe_reads_exit_once_the_burst_is_over) {
+    constexpr uint32_t threads = 4;
+    constexpr size_t n = 64;
+    // A sanitizer starts its background thread (signals blocked) with the process's first thread:
+    // let that happen before the count.
+    std::thread([] {}).join();
+    const size_t quiet_before = quiet_threads();
+    fileaio_ctx *c = make_ctx_on(FILEAIO_BACKEND_THREAD_POOL, 2 * n, 0, threads);
+    ASSERT_NE(c, nullptr);
+    auto r = make_reqs(n);
+    for (int round = 0; round < 2; ++round) {
+        SCOPED_TRACE(round == 0 ? "first burst" : "second burst");
+        std::vector<std::array<int, 2>> p(n);
+        char buf[n] = {};
+        for (size_t i = 0; i < n; ++i) {
+            make_pipe(p[i].data());
+            ASSERT_EQ(fileaio_req_prepare_read(r[i], p[i][0], 0, &buf[i], 1, nullptr), 0);
+        }
+        ASSERT_EQ(fileaio_ctx_submit(c, r.data(), n, nullptr), 0);
+        // Every read waits on its empty pipe on a worker of its own.
+        ASSERT_TRUE(eventually([&] { return quiet_threads() >= quiet_before + n; }))
+            << "the pool did not grow to one worker per pipe read: " << quiet_threads() - quiet_before;
+        for (size_t i = 0; i < n; ++i) ASSERT_EQ(::write(p[i][1], "x", 1), 1);
+        auto done = reap(c, n);
+        ASSERT_EQ(done.size(), n);
+        for (size_t i = 0; i < n; ++i) {
+            expect_done(r[i], 0, 1, "pipe read");
+            EXPECT_EQ(buf[i], 'x') << "read " << i;
+        }
+        EXPECT_TRUE(eventually([&] { return quiet_threads() <= quiet_before + threads; }))
+            << "workers still running after the burst: " << quiet_threads() - quiet_before
+            << ", expected at most " << threads << "";
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(thread_pool, thread_pool_on_fuse, ::testing::Values(FILEAIO_BACKEND_THREAD_POOL),
