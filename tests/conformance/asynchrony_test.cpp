@@ -23,21 +23,6 @@ constexpr size_t block = 4096;
 // Liveness only: what must happen without a waiter happens well within this on any machine.
 constexpr milliseconds progress_bound{long_timeout_ms};
 
-// Writes `size` pattern bytes (from stream position `from`) into a pipe.
-void write_pattern(int fd, size_t size, uint64_t from = 0) {
-    std::vector<unsigned char> bytes(size);
-    for (size_t i = 0; i < size; ++i) bytes[i] = pattern_byte(from + i);
-    size_t done = 0;
-    while (done < size) {
-        ssize_t n = ::write(fd, bytes.data() + done, size - done);
-        if (n <= 0) {
-            ADD_FAILURE() << "write to the pipe failed";
-            return;
-        }
-        done += static_cast<size_t>(n);
-    }
-}
-
 // Polls with timeout 0 (never blocking) until `n` requests came back or `bound` passed. The
 // daemon has answered by then; the completion still travels through the kernel to the backend.
 std::vector<fileaio_req *> poll_for(fileaio_ctx *c, size_t n, milliseconds bound = milliseconds(long_timeout_ms)) {

@@ -21,21 +21,6 @@ using std::chrono::milliseconds;
 
 constexpr size_t block = 4096;
 
-// Writes pattern bytes [from, from + size) of the stream into a pipe.
-void write_pattern(int fd, size_t size, uint64_t from = 0) {
-    std::vector<unsigned char> bytes(size);
-    for (size_t i = 0; i < size; ++i) bytes[i] = pattern_byte(from + i);
-    size_t done = 0;
-    while (done < size) {
-        ssize_t n = ::write(fd, bytes.data() + done, size - done);
-        if (n <= 0) {
-            ADD_FAILURE() << "write to the pipe failed";
-            return;
-        }
-        done += static_cast<size_t>(n);
-    }
-}
-
 // How many bytes a pipe holds now (read without blocking; they are consumed).
 size_t drain_pipe(int fd) {
     int fl = ::fcntl(fd, F_GETFL);

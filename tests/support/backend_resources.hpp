@@ -36,6 +36,22 @@ inline bool wait_until_inside_wait(fileaio_ctx *c) {
     return false;
 }
 
+// Writes pattern bytes [from, from + size) of a stream into a pipe (or any descriptor that takes
+// them at its position), all of them.
+inline void write_pattern(int fd, size_t size, uint64_t from = 0) {
+    std::vector<unsigned char> bytes(size);
+    for (size_t i = 0; i < size; ++i) bytes[i] = pattern_byte(from + i);
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = ::write(fd, bytes.data() + done, size - done);
+        if (n <= 0) {
+            ADD_FAILURE() << "write to the pipe failed";
+            return;
+        }
+        done += static_cast<size_t>(n);
+    }
+}
+
 // Polls cond() until it holds or `limit` passes: for a fact outside the test's control (a pipe
 // drained, a counter of the daemon's), with a liveness bound, never a timing assertion.
 template <class Cond>
