@@ -161,6 +161,10 @@ FILEAIO_API int fileaio_ctx_wait(fileaio_ctx *ctx, size_t min_reqs, uint32_t tim
                                  size_t capacity, size_t *count);
 /* Makes the current (or next) wait return E_INTERRUPTED; coalescing, never lost. */
 FILEAIO_API int fileaio_ctx_wakeup(fileaio_ctx *ctx);
+/* A descriptor for event loops: polls readable (level-triggered) while a wait with timeout 0
+ * would return a completion or report a wakeup. The context's own (O_CLOEXEC), the same on every
+ * call, closed by destroy: only poll it. Created on the first call. */
+FILEAIO_API int fileaio_ctx_get_fd(fileaio_ctx *ctx, int *fd);
 FILEAIO_API int fileaio_ctx_get_stats(const fileaio_ctx *ctx, fileaio_stats *stats);
 /* Hints: may only change while nothing is pending (E_BUSY otherwise). */
 FILEAIO_API int fileaio_ctx_register_buffers(fileaio_ctx *ctx, const struct iovec *iov, unsigned count);

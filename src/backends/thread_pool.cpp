@@ -184,6 +184,13 @@ public:
 
     void kick() override { completions_.kick(); }
 
+    int notify_through(int efd) override {
+        completions_.notify_through(efd);
+        return 0;
+    }
+
+    bool has_completions() override { return completions_.size() != 0; }
+
     int cancel(request *r) override {
         std::lock_guard lock(mutex_);
         const uint32_t st = r->stage.load(std::memory_order_relaxed);

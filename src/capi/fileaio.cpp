@@ -173,6 +173,13 @@ int fileaio_ctx_wakeup(fileaio_ctx *handle) {
     return c->wakeup();
 }
 
+int fileaio_ctx_get_fd(fileaio_ctx *handle, int *fd) {
+    context *c = ctx_of(handle);
+    if (!fileaio::detail::is_live(c)) return FILEAIO_E_INVALID_HANDLE;
+    if (fd == nullptr) return FILEAIO_E_INVALID_PARAMETER;
+    return c->get_fd(fd);
+}
+
 int fileaio_ctx_get_stats(const fileaio_ctx *handle, fileaio_stats *stats) {
     const context *c = ctx_of(handle);
     if (!fileaio::detail::is_live(c)) return FILEAIO_E_INVALID_HANDLE;
