@@ -11,9 +11,13 @@
 set(FILEAIO_PACKAGE_MAINTAINER "fileaio maintainers <maintainers@users.noreply.r-seed-c8f35bfe.example>"
     CACHE STRING "The Maintainer field of the Debian packages")
 
-# Files only the packages carry: Debian's copyright and changelog for each package. They are
+# Files only the packages carry: Debian's copyright and changelog for each package, the manual
+# page. They are
 # EXCLUDE_FROM_ALL, so `cmake --install` of a plain build does not install them.
-set(FILEAIO_PACKAGE_COMPONENTS runtime dev tools)
+set(FILEAIO_PACKAGE_COMPONENTS runtime dev)
+if(TARGET fileaio_cli)
+  list(APPEND FILEAIO_PACKAGE_COMPONENTS tools)  # not with FILEAIO_BUILD_TOOLS=OFF
+endif()
 set(FILEAIO_PACKAGE_NAME_runtime libfileaio${PROJECT_VERSION_MAJOR})
 set(FILEAIO_PACKAGE_NAME_dev libfileaio-dev)
 set(FILEAIO_PACKAGE_NAME_tools fileaio-tools)

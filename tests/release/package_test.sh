@@ -76,6 +76,7 @@ install)
     scratch=$4
     need dpkg-deb dpkg
     need dpkg dpkg
+    need file file
     need pkg-config pkg-config
     need cmake cmake
     cc=${CC:-cc}
@@ -100,7 +101,10 @@ install)
         while IFS= read -r elf; do
             # Each library it needs itself (NEEDED) -> the file ld.so finds for it here.
             while read -r needed path; do
-                if [[ $needed == libfileaio.so.* ]]; then
+                if [[ $path == MISSING ]]; then
+                    problem "$p: $(basename "$elf") needs $needed, which ld.so does not find here"
+                    continue
+                elif [[ $needed == libfileaio.so.* ]]; then
                     owner=libfileaio0
                 else
                     owner=$(dpkg -S "$path" 2>/dev/null | head -n1 | sed -E 's/[:,].*//')
@@ -112,9 +116,10 @@ install)
                 elif ! grep -qxF "$owner" <<<"$names"; then
                     problem "$p: $(basename "$elf") needs $needed ($owner) but Depends is '$depends'"
                 fi
-            done < <(join <(readelf -d "$elf" | sed -nE 's/.*\(NEEDED\).*\[(.*)\].*/\1/p' | sort) \
+            done < <(join -a 1 -e MISSING -o 1.1,2.2 <(readelf -d "$elf" | sed -nE 's/.*\(NEEDED\).*\[(.*)\].*/\1/p' | sort) \
                 <(LD_LIBRARY_PATH=$(dirname "$(find "$scratch" -name 'libfileaio.so.0' -print -quit)") ldd "$elf" |
-                    awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | sort))
+                    awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}
+                         $1 ~ /^\// {n = split($1, part, "/"); print part[n], $1}' | sort))
         done < <(find "$scratch/$p" -type f \( -name '*.so*' -o -perm -u+x \) -exec sh -c 'file -b "$1" | grep -q ELF' _ {} \; -print)
         echo "ok: $p Depends: $depends"
     done
