@@ -22,10 +22,18 @@
 extern "C" {
 #endif
 
+/*
+ * The version of this header. CMake refuses to configure when it differs from project(VERSION)
+ * in CMakeLists.txt, so the two are bumped together (docs/releasing.md). fileaio_version() gives
+ * the version of the library that runs, which may be newer than the header a program was built with.
+ */
 #define FILEAIO_VERSION_MAJOR 0
 #define FILEAIO_VERSION_MINOR 1
 #define FILEAIO_VERSION_PATCH 0
 #define FILEAIO_VERSION_STRING "0.1.0"
+/* MAJOR * 10000 + MINOR * 100 + PATCH: 0.1.0 is 100, 1.2.3 is 10203. */
+#define FILEAIO_VERSION_NUMBER \
+    (FILEAIO_VERSION_MAJOR * 10000 + FILEAIO_VERSION_MINOR * 100 + FILEAIO_VERSION_PATCH)
 
 typedef struct fileaio_ctx fileaio_ctx; /* opaque */
 typedef struct fileaio_req fileaio_req; /* opaque */
@@ -107,6 +115,15 @@ typedef enum fileaio_error {
     FILEAIO_ERRNO_MAP(FILEAIO_ERRNO_ENUM_)
 #undef FILEAIO_ERRNO_ENUM_
 } fileaio_error;
+
+/* ---- Version ---- */
+
+/* The version of the library that runs, "MAJOR.MINOR.PATCH". Never NULL. */
+FILEAIO_API const char *fileaio_version(void);
+/* The same as a number, MAJOR * 10000 + MINOR * 100 + PATCH, to compare with FILEAIO_VERSION_NUMBER. */
+FILEAIO_API uint32_t fileaio_version_number(void);
+
+/* ---- Errors ---- */
 
 /* A sentence for any code (library code, -errno or 0). Never NULL. */
 FILEAIO_API const char *fileaio_strerror(int code);

@@ -39,6 +39,10 @@ int guarded(F &&f) noexcept {
 
 extern "C" {
 
+// The header this library was built with is its version (CMake checks it against project(VERSION)).
+const char *fileaio_version(void) { return FILEAIO_VERSION_STRING; }
+uint32_t fileaio_version_number(void) { return FILEAIO_VERSION_NUMBER; }
+
 const char *fileaio_strerror(int code) { return fileaio::detail::error_sentence(code); }
 const char *fileaio_errname(int code) { return fileaio::detail::error_name(code); }
 

@@ -50,9 +50,13 @@ context::~context() {
     if (const int efd = ready_fd_.load(std::memory_order_acquire); efd >= 0) ::close(efd);
 }
 
-int create_context(const fileaio_ctx_options &opts, context **out) {
-    if (opts.size < options_v1_size) return FILEAIO_E_INVALID_PARAMETER;
-    if (opts.size > sizeof(fileaio_ctx_options) && !unknown_tail_is_zero(opts)) return FILEAIO_E_NOT_SUPPORTED;
+int create_context(const fileaio_ctx_options &caller, context **out) {
+    if (caller.size < options_v1_size) return FILEAIO_E_INVALID_PARAMETER;
+    if (caller.size > sizeof(fileaio_ctx_options) && !unknown_tail_is_zero(caller)) return FILEAIO_E_NOT_SUPPORTED;
+    // The struct grows at its end (docs/releasing.md): a caller built against an older header
+    // owns only caller.size bytes. Read those, and the fields it does not know stay 0 (default).
+    fileaio_ctx_options opts{};
+    std::memcpy(&opts, &caller, std::min(caller.size, sizeof opts));
     if (opts.max_reqs == 0) return FILEAIO_E_INVALID_PARAMETER;
     if (opts.max_reqs == FILEAIO_UNLIMITED_REQS) return FILEAIO_E_OUT_OF_RANGE;
     if ((opts.flags & ~known_ctx_flags) != 0) return FILEAIO_E_INVALID_PARAMETER;
