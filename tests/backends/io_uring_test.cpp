@@ -887,5 +887,23 @@ TEST_F(io_uring_backend, a_poll_after_the_descriptor_turned_readable_finds_the_c
                               << " found nothing: the helper still held the completion";
 }
 
+// API.md "Event loops": a wakeup with nothing pending is no reason to be readable (a wait answers
+// E_NO_REQUEST). Under SQPOLL the kernel's SQ thread runs the wakeup's NOP after wakeup() has
+// returned, and posting its CQE signals the registered eventfd: readable for nothing.
+TEST_F(io_uring_backend, under_sqpoll_a_wakeup_with_nothing_pending_does_not_make_the_descriptor_readable) {
+    int rc = 0;
+    fileaio_ctx *c = make_ctx(8, 0, FILEAIO_URING_SQPOLL, 0, &rc);
+    if (rc == FILEAIO_E_NOT_SUPPORTED) GTEST_SKIP() << "the kernel refuses IORING_SETUP_SQPOLL here";
+    ASSERT_EQ(rc, 0) << fileaio_errname(rc);
+    int efd = -1;
+    ASSERT_EQ(fileaio_ctx_get_fd(c, &efd), 0);
+    ASSERT_EQ(fileaio_ctx_wakeup(c), 0);
+    pollfd pf{efd, POLLIN, 0};
+    EXPECT_EQ(::poll(&pf, 1, 200), 0) << "readable while a wait answers E_NO_REQUEST";
+    fileaio_req *out[1] = {};
+    size_t count = 0;
+    EXPECT_EQ(fileaio_ctx_wait(c, 1, 0, out, 1, &count), FILEAIO_E_NO_REQUEST);
+}
+
 }  // namespace
 }  // namespace fileaio::test
