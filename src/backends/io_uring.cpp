@@ -666,7 +666,8 @@ private:
         return r->absorb(res);
     }
 
-    // Consumes every CQE available. Only the CQ owner calls this.
+    // Consumes every CQE available: the CQ owner, or a reaper whose deadline passed while another
+    // thread owns the CQ (that owner is out of the CQ while we hold cq_mutex_).
     void drain_locked() {
         for (;;) {
             io_uring_cqe *cqes[cqe_batch];
