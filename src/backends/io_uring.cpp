@@ -9,14 +9,16 @@
 //    Uncontended it costs one atomic pair per call, against a system call that dwarfs it.
 //  - cq_mutex_ guards the consumption of the completion queue: who owns the CQ (cq_owner_), the
 //    list of finished requests not yet handed back (ready_), and the stage of submitted requests.
-//    Only the CQ owner reads and advances the CQ and sleeps in io_uring_enter(GETEVENTS), without
-//    holding the mutex. The owner is the reaper (the thread inside wait), a canceller that needs
-//    its target's CQE, or the progress helper (below). Two threads never sleep on one CQ (the
+//    Only the CQ owner sleeps in io_uring_enter(GETEVENTS), without holding the mutex; the CQ is
+//    read and advanced only under it (by the owner, or by a reaper whose deadline has passed).
+//    The owner is the reaper (the thread inside wait), a canceller that needs its target's CQE,
+//    or the progress helper (below). Two threads never sleep on one CQ (the
 //    kernel wakes only the first of several waiters). A reaper always gets the CQ promptly: when
 //    another thread owns it, the reaper sets cq_wanted_ and posts a poke NOP, which wakes the
 //    owner from its kernel sleep, and the owner hands the CQ over at once (a canceller then waits
 //    for the reaper to park its CQE). Until then the reaper's deadline and wakeups hold; a poll
-//    (deadline already passed) takes what is in ready_ and does not wait for the CQ at all.
+//    (deadline already passed) does not wait for the CQ at all: it consumes what the kernel has
+//    posted itself, under cq_mutex_, and takes what is in ready_.
 //  Lock order: cq_mutex_ before sq_mutex_. No lock is held across IORING_REGISTER_SYNC_CANCEL.
 //
 // Progress without a waiter. Continuations, flushes the barrier lets go and the backlog (below)
@@ -288,7 +290,13 @@ public:
             cq_cv_.notify_all();  // a canceller that stood back for us
         }
         if (cq_owner_ != owner_none) {
-            // Deadline passed or a wakeup came while another thread owns the CQ: what is ready.
+            // Deadline passed or a wakeup came while another thread owns the CQ. The owner (the
+            // helper or a canceller) only touches the CQ under cq_mutex_, so while we hold it it is
+            // asleep in io_uring_enter or waiting for the lock: we consume what the kernel posted
+            // ourselves. An event loop's poll comes exactly as the kernel posts a CQE (it signals
+            // the registered eventfd then, as it wakes the owner) and must find that completion,
+            // not lose the race to the owner and answer E_TIMEOUT.
+            drain_locked();
             const size_t got = take_ready_locked(out, cap);
             kick_seen_ = false;
             return got;
@@ -658,7 +666,8 @@ private:
         return r->absorb(res);
     }
 
-    // Consumes every CQE available. Only the CQ owner calls this.
+    // Consumes every CQE available: the CQ owner, or a reaper whose deadline passed while another
+    // thread owns the CQ (that owner is out of the CQ while we hold cq_mutex_).
     void drain_locked() {
         for (;;) {
             io_uring_cqe *cqes[cqe_batch];

@@ -117,14 +117,14 @@ int context::submit(request *const *reqs, size_t count, size_t *submitted) {
             rollback_claims(reqs, count);
             return FILEAIO_E_LIMIT_EXCEEDED;
         }
-    } while (!pending_.compare_exchange_weak(cur, cur + count, std::memory_order_acq_rel));
+    } while (!pending_.compare_exchange_weak(cur, cur + count, std::memory_order_seq_cst, std::memory_order_relaxed));
     update_max(pending_max_, cur + count);
-    // A wakeup that a wait would have answered E_NO_REQUEST to becomes one it reports (seq_cst
-    // against wakeup(): it stores the flag, then reads pending_).
-    if (ready_fd_.load(std::memory_order_relaxed) >= 0) {
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (wakeup_pending_.load(std::memory_order_seq_cst)) signal_ready();
-    }
+    // A wakeup that a wait would have answered E_NO_REQUEST to becomes one it reports. seq_cst
+    // (no fence: GCC's -fsanitize=thread refuses atomic_thread_fence) against wakeup(), which
+    // stores the flag, then reads pending_, and against get_fd(), which stores ready_fd_, then
+    // reads both: one of us sees the other.
+    if (ready_fd_.load(std::memory_order_seq_cst) >= 0 && wakeup_pending_.load(std::memory_order_seq_cst))
+        signal_ready();
 
     // SUBMITTED before the backend sees them: a completion may be reaped before submit returns.
     for (size_t i = 0; i < count; ++i) {
@@ -297,9 +297,11 @@ void context::rearm_ready() {
     const int efd = ready_fd_.load(std::memory_order_acquire);
     if (efd < 0) return;
     // Clear first, then look: whatever arrives after the look signals again by itself (backends
-    // write after they publish; the kernel signals after it posts), so nothing is missed.
+    // write after they publish; the kernel signals after it posts), so nothing is missed. The
+    // eventfd's own lock orders our read against their write: a write before it is a publication
+    // the look sees, a write after it leaves the descriptor readable. (No atomic_thread_fence:
+    // GCC's -fsanitize=thread refuses it.)
     eventfd_drain(efd);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
     if (ready_now()) signal_ready();
 }
 

@@ -6,10 +6,12 @@
 //
 // Pipes stand in for slow files where a test must hold a request in the kernel: a read of an
 // empty pipe waits there until the test writes, and cancel can stop it.
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/inotify.h>
@@ -829,6 +831,78 @@ TEST(io_uring_disabled, the_probe_names_the_sysctl_auto_moves_on_and_io_uring_by
     ::close(fd);
     EXPECT_EQ(fileaio_ctx_destroy(before), 0);
     EXPECT_EQ(io_uring_unavailable(), "") << "kernel.io_uring_disabled was not restored";
+}
+
+// ---- event loops (API.md "Event loops") ----
+
+// Whether any thread of this process sleeps in io_uring_enter (here: only the progress helper).
+bool some_thread_in_io_uring_enter() {
+    DIR *d = ::opendir("/proc/self/task");
+    if (d == nullptr) return false;
+    bool found = false;
+    while (const dirent *e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        if (syscall_of(static_cast<pid_t>(std::atoi(e->d_name))) == SYS_io_uring_enter) found = true;
+    }
+    ::closedir(d);
+    return found;
+}
+
+// An event loop that never parks a thread in wait leaves the CQ to the progress helper (no reap
+// for a grace period). The kernel makes the registered eventfd readable as it posts a CQE, at the
+// very moment it wakes the helper; the loop's wait with timeout 0 must then find that completion
+// (API.md: readable "whenever a wait with timeout_ms = 0 would return 0", and "a wait that comes
+// later (even one with timeout_ms = 0) finds them done"), not answer E_TIMEOUT because the helper
+// has not moved the CQE to the ready list yet. (The pipe read completes through task work of this
+// thread, which runs as the write returns: the CQE is posted before the loop looks.)
+TEST_F(io_uring_backend, a_poll_after_the_descriptor_turned_readable_finds_the_completion_while_the_helper_owns_the_cq) {
+    fileaio_ctx *c = make_ctx(4);
+    ASSERT_NE(c, nullptr);
+    int efd = -1;
+    ASSERT_EQ(fileaio_ctx_get_fd(c, &efd), 0);
+    int p[2];
+    make_pipe(p);
+    std::vector<unsigned char> buf(block);
+    fileaio_req *r = make_req();
+    constexpr int rounds = 10;
+    int empty_polls = 0;
+    for (int round = 0; round < rounds; ++round) {
+        ASSERT_EQ(fileaio_req_prepare_read(r, p[0], 0, buf.data(), block, nullptr), 0);
+        ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+        ASSERT_TRUE(eventually([] { return some_thread_in_io_uring_enter(); })) << "the helper never took the CQ";
+        write_pattern(p[1], block);
+        pollfd pf{efd, POLLIN, 0};
+        ASSERT_EQ(::poll(&pf, 1, static_cast<int>(long_timeout_ms)), 1) << "the read finished, the descriptor never said so";
+        fileaio_req *out[1] = {};
+        size_t count = 0;
+        const int rc = fileaio_ctx_wait(c, 1, 0, out, 1, &count);
+        if (rc != 0) {
+            ++empty_polls;
+            EXPECT_EQ(rc, FILEAIO_E_TIMEOUT) << fileaio_errname(rc);
+            ASSERT_EQ(fileaio_ctx_wait(c, 1, long_timeout_ms, out, 1, &count), 0);  // drain it for the next round
+        }
+        ASSERT_EQ(out[0], r);
+    }
+    EXPECT_EQ(empty_polls, 0) << "of " << rounds << " polls made as the descriptor turned readable, " << empty_polls
+                              << " found nothing: the helper still held the completion";
+}
+
+// API.md "Event loops": a wakeup with nothing pending is no reason to be readable (a wait answers
+// E_NO_REQUEST). Under SQPOLL the kernel's SQ thread runs the wakeup's NOP after wakeup() has
+// returned, and posting its CQE signals the registered eventfd: readable for nothing.
+TEST_F(io_uring_backend, under_sqpoll_a_wakeup_with_nothing_pending_does_not_make_the_descriptor_readable) {
+    int rc = 0;
+    fileaio_ctx *c = make_ctx(8, 0, FILEAIO_URING_SQPOLL, 0, &rc);
+    if (rc == FILEAIO_E_NOT_SUPPORTED) GTEST_SKIP() << "the kernel refuses IORING_SETUP_SQPOLL here";
+    ASSERT_EQ(rc, 0) << fileaio_errname(rc);
+    int efd = -1;
+    ASSERT_EQ(fileaio_ctx_get_fd(c, &efd), 0);
+    ASSERT_EQ(fileaio_ctx_wakeup(c), 0);
+    pollfd pf{efd, POLLIN, 0};
+    EXPECT_EQ(::poll(&pf, 1, 200), 0) << "readable while a wait answers E_NO_REQUEST";
+    fileaio_req *out[1] = {};
+    size_t count = 0;
+    EXPECT_EQ(fileaio_ctx_wait(c, 1, 0, out, 1, &count), FILEAIO_E_NO_REQUEST);
 }
 
 }  // namespace
