@@ -214,7 +214,9 @@ size_t context::take_back_kept_aside(request **out, size_t cap) {
 int context::wait(size_t min_reqs, uint32_t timeout_ms, request **completed, size_t capacity, size_t *count) {
     *count = 0;
     if (min_reqs > capacity) return FILEAIO_E_OUT_OF_RANGE;
-    if (waiting_.exchange(true, std::memory_order_acq_rel)) return FILEAIO_E_BUSY;
+    // seq_cst: a wakeup stores its flag, then looks for a wait to kick; we enter, then look at the
+    // flag before every reap. One of us sees the other.
+    if (waiting_.exchange(true, std::memory_order_seq_cst)) return FILEAIO_E_BUSY;
     struct leave_guard {
         std::atomic<bool> &flag;
         ~leave_guard() { flag.store(false, std::memory_order_release); }
@@ -238,8 +240,11 @@ int context::wait(size_t min_reqs, uint32_t timeout_ms, request **completed, siz
         got += take_back_kept_aside(completed + got, capacity - got);
         if (got < capacity) {
             // Enough already: only collect what is there. Else block for the rest.
+            // A wakeup that came before this wait began did not kick the backend: never block then.
+            const bool woken = wakeup_pending_.load(std::memory_order_seq_cst);
             const size_t want = min_reqs > got ? min_reqs - got : 1;
-            const size_t n = backend_->reap(completed + got, capacity - got, want, got >= min_reqs ? deadline::poll() : dl);
+            const size_t n =
+                backend_->reap(completed + got, capacity - got, want, got >= min_reqs || woken ? deadline::poll() : dl);
             got += finish(completed + got, n);
             got += take_back_kept_aside(completed + got, capacity - got);  // what finish put aside, if ready
         }
@@ -255,7 +260,11 @@ int context::wait(size_t min_reqs, uint32_t timeout_ms, request **completed, siz
 
 int context::wakeup() {
     wakeup_pending_.store(true, std::memory_order_seq_cst);
-    backend_->kick();
+    // Only a wait in progress needs the backend's kick; the next wait sees the flag before it
+    // blocks. (A kick with nobody waiting would be work for nothing, and io_uring's kick NOP,
+    // posted later by an SQPOLL thread, would make the event loop's descriptor readable for a
+    // wakeup that a wait answers with E_NO_REQUEST.)
+    if (waiting_.load(std::memory_order_seq_cst)) backend_->kick();
     // Readable only when a wait would report it: with nothing pending it answers E_NO_REQUEST,
     // and the submit that changes that makes the descriptor readable.
     if (ready_fd_.load(std::memory_order_acquire) >= 0) {
