@@ -502,6 +502,7 @@ public:
             request *punt[event_batch];
             size_t np = 0;
             int consumed = 0;
+            int unflagged = 0;  // of those, without IOCB_FLAG_RESFD (read before a continuation re-prepares the iocb)
             for (int i = 0; i < got; ++i) {
                 const io_event &ev = events_[i];
                 auto *r = static_cast<request *>(ev.data);
@@ -513,6 +514,7 @@ public:
                 // The ring carries no ordering the compiler (or TSan) can see: pair with the
                 // release store made when the request was handed to the kernel.
                 (void)r->stage.load(std::memory_order_acquire);
+                if ((scratch_of(r)->cb.u.c.flags & iocb_flag_resfd) == 0) ++unflagged;
                 switch (completion_outcome(r, static_cast<long>(ev.res))) {
                     case outcome::finished:
                         r->stage.store(stage_done, std::memory_order_release);
@@ -522,7 +524,7 @@ public:
                     case outcome::helpers: punt[np++] = r; break;
                 }
             }
-            left_kernel(consumed, events_, got);
+            left_kernel(consumed, unflagged);
             if (np != 0) queue_helpers(punt, np);
             untrack_and_release(out + start, n - start);
             if (na != 0) hand_to_kernel(again, na);
@@ -969,6 +971,7 @@ private:
             struct iocb *again[event_batch + 1];
             size_t na = 0;
             int consumed = 0;
+            int unflagged = 0;  // of those, without IOCB_FLAG_RESFD (read before a continuation re-prepares the iocb)
             req_fifo finished;
             request *punt[event_batch];
             size_t np = 0;
@@ -981,6 +984,7 @@ private:
                 }
                 ++consumed;
                 (void)r->stage.load(std::memory_order_acquire);
+                if ((scratch_of(r)->cb.u.c.flags & iocb_flag_resfd) == 0) ++unflagged;
                 switch (completion_outcome(r, static_cast<long>(ev.res))) {
                     case outcome::finished: finished.push_back(r); break;
                     case outcome::again: again[na++] = &scratch_of(r)->cb; break;
@@ -996,7 +1000,7 @@ private:
                 wake = staff_locked(queued);
             }
             for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
-            left_kernel(consumed, events_, got);
+            left_kernel(consumed, unflagged);
             if (na != 0) hand_to_kernel(again, na);
         }
     }
@@ -1073,15 +1077,9 @@ private:
         }
     }
 
-    // `consumed` request events of events[0..got) were taken from the ring.
-    void left_kernel(int consumed, const io_event *events, int got) {
-        if (consumed == 0) return;
-        in_kernel_.fetch_sub(consumed);
-        int unflagged = 0;
-        for (int i = 0; i < got; ++i) {
-            auto *r = static_cast<request *>(events[i].data);
-            if (r != nullptr && (scratch_of(r)->cb.u.c.flags & iocb_flag_resfd) == 0) ++unflagged;
-        }
+    // `consumed` request events were taken from the ring, `unflagged` of them without RESFD.
+    void left_kernel(int consumed, int unflagged) {
+        if (consumed != 0) in_kernel_.fetch_sub(consumed);
         if (unflagged != 0) unflagged_.fetch_sub(unflagged);
     }
 
