@@ -725,7 +725,9 @@ private:
 
     size_t finished_locked(request *r) override { return finish_locked(r); }
 
-    void served_locked(request_chain &hits) override {
+    // A reaper asleep in io_getevents must learn of them (after_finish); with none present the
+    // next one drains done_ first anyway.
+    bool served_locked(request_chain &hits) override {
         for (request *r = hits.head; r != nullptr;) {
             request *next = r->next;
             r->stage.store(stage_done, std::memory_order_release);
@@ -733,6 +735,7 @@ private:
             r = next;
         }
         side_added_locked();
+        return reaper_present_.load();
     }
 
     void after_finish() override { wake_reaper(); }

@@ -229,9 +229,10 @@ private:
         return 0;
     }
 
-    void served_locked(request_chain &hits) override {
+    bool served_locked(request_chain &hits) override {
         for (request *r = hits.head; r != nullptr; r = r->next) r->stage.store(stage_done, std::memory_order_relaxed);
         completions_.push(hits.head, hits.tail, hits.count);
+        return false;
     }
 
     void after_finish() override {}

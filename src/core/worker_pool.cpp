@@ -171,12 +171,14 @@ void worker_pool::serve(std::unique_lock<std::mutex> &lock, request_chain &taken
     }
     // Misses run in parallel on as many workers as there are misses (up to `threads`).
     const size_t woken = staff_locked(blocked.count);
-    const bool any = !done.empty();
-    if (any) client_.served_locked(done);
-    lock.unlock();
-    wake(woken);
-    if (any) client_.after_finish();
-    lock.lock();
+    if (!done.empty() && client_.served_locked(done)) {
+        lock.unlock();
+        wake(woken);
+        client_.after_finish();
+        lock.lock();
+    } else {
+        wake(woken);
+    }
 }
 
 // Starts a worker with every signal blocked (the caller's signals stay the caller's). The lock is

@@ -72,9 +72,11 @@ public:
     virtual void starting_locked(request *r, std::unique_lock<std::mutex> &lock) = 0;
     // A worker ran r. Returns how many requests this queued (queue_locked) in turn.
     virtual size_t finished_locked(request *r) = 0;
-    // Cached reads that were served whole (linked through request::next).
-    virtual void served_locked(request_chain &hits) = 0;
-    // After finished_locked or served_locked, once the lock is released (lock not held).
+    // Cached reads that were served whole (linked through request::next). Returns whether
+    // after_finish is wanted (else the pool keeps the lock, as a submit serves chunk after chunk).
+    virtual bool served_locked(request_chain &hits) = 0;
+    // After finished_locked, or a served_locked that asked for it, once the lock is released
+    // (lock not held).
     virtual void after_finish() = 0;
 
 protected:
