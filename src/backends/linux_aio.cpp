@@ -84,10 +84,9 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
-#include <cstddef>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdio>
-#include <list>
 #include <mutex>
 #include <new>
 #include <system_error>
@@ -211,8 +210,8 @@ struct aio_ring_header {
     unsigned header_length;
 };
 
-// The links of done_, in aio_scratch: a write may be on barrier_.writes
-// (request::next/prev) and on one of them at once.
+// The links of done_, in aio_scratch: a write may be on barrier_.writes (request::next/prev)
+// and on done_ at once.
 struct scratch_links {
     static request *&next(request *r) { return scratch_of(r)->link_next; }
     static request *&prev(request *r) { return scratch_of(r)->link_prev; }

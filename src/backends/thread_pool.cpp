@@ -30,23 +30,15 @@
 #include "backends/thread_pool.hpp"
 
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
-#include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <list>
 #include <mutex>
 #include <new>
-#include <system_error>
-#include <thread>
 
 #include "core/completion_queue.hpp"
 #include "core/request_list.hpp"

@@ -4,6 +4,7 @@
 #include <sys/uio.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "core/quiet_thread.hpp"
 #include "core/sync_io.hpp"
