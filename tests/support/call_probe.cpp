@@ -36,6 +36,7 @@ hold_state &state() {
     return s;
 }
 
+#if FILEAIO_CALL_PROBE
 // Whether a preadv2 with these arguments is one to watch.
 bool watched(const struct iovec *iov, int iovcnt, int flags) {
     if ((flags & RWF_NOWAIT) == 0 || iovcnt < 1) return false;
@@ -55,6 +56,8 @@ void on_watched_read() {
     s.cv.wait(lock, [&] { return !s.holding; });
     --s.held;
 }
+
+#endif
 
 }  // namespace
 
