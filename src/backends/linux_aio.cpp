@@ -8,19 +8,19 @@
 // sockets, character devices, FUSE, NFS, tmpfs, btrfs (anonymous device numbers) — would run
 // inside io_submit and block the submitting thread (an empty pipe forever), so it goes to a pool of
 // helper threads that grows on demand up to `threads` (default 16). Like the thread_pool backend,
-// a buffered read (up to 256 KiB) is first tried in submit with preadv2(RWF_NOWAIT): a cache hit
-// completes there, a miss goes to the pool at once; a batch of 8 or more such reads is shared with
-// an idle helper (shared_), so that two cores copy at once. A descriptor that cannot seek (preadv2
-// says ESPIPE) is read and written at its stream position (offset -1).
+// a buffered read (up to 256 KiB) is first tried in submit with preadv2(RWF_NOWAIT): submit puts
+// its candidates on the pool's shared list and serves its own (never another thread's), an idle
+// helper (woken for a batch of 8 or more) serving the list too, so that two cores copy at once; a
+// hit completes there (through done_), a miss goes to the helpers' FIFO. A descriptor that cannot
+// seek (preadv2 says ESPIPE) is read and written at its stream position (offset -1).
 //
-// A helper that runs a request on a pipe, FIFO, socket or character device (statx type, per fd per
-// batch; for a cached read that misses, its ESPIPE) does not count toward `threads` while it does:
-// such a request may wait for another request of the same context, which must still get a helper.
-// The pool then grows past `threads`, never past max_reqs. The helpers beyond `threads` exit once
-// they have found no work for a second (not at once: a steady stream workload would then start a
-// thread per request), so after a burst the pool shrinks back to `threads`; the next spawn (or
-// destroy) joins them. (The pool is a near-copy of thread_pool's; one shared pool in src/core
-// would be the next step.)
+// The helpers are core/worker_pool, thread_pool's pool too: submit never starts or joins a thread
+// (the pool's staffer does), a helper that runs a request on a pipe, FIFO, socket or character
+// device (statx type, per fd per batch; for a cached read that misses, its ESPIPE) does not count
+// toward `threads` while it does (such a request may wait for another request of the same context,
+// which must still get a helper), and the helpers beyond `threads` exit after a second without
+// work. What a helper finishes goes to done_, and a write that finishes there may release flushes
+// (below).
 //
 // One aio context per fileaio context, sized max_reqs + 1: the extra slot is a poll iocb
 // (IOCB_CMD_POLL) on an eventfd. kick() and whatever finishes a request outside the ring while a
@@ -85,8 +85,8 @@
 #include <chrono>
 #include <climits>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdio>
-#include <list>
 #include <mutex>
 #include <new>
 #include <system_error>
@@ -98,6 +98,7 @@
 #include "core/request.hpp"
 #include "core/sync_io.hpp"
 #include "core/request_list.hpp"
+#include "core/worker_pool.hpp"
 
 namespace fileaio::detail {
 namespace {
@@ -116,15 +117,8 @@ constexpr int poll_min_kernel_minor = 18;
 constexpr uint32_t default_helpers = 16;
 // Larger cached reads are left to the helpers, which can copy in parallel.
 constexpr size_t inline_max_bytes = 256 * 1024;
-// A batch with at least this many cached-read candidates wakes an idle helper to serve them too
-// (two cores copy at once); they are taken this many at a time. As in the thread_pool backend.
-constexpr size_t share_min_batch = 8;
-constexpr size_t share_chunk = 4;
 // How long kernel I/O may sit with no reaper before the watcher takes the ring.
 constexpr auto watcher_grace = std::chrono::milliseconds(10);
-// A helper beyond `threads` (started while others ran stream requests) exits after this long
-// without work.
-constexpr auto surplus_idle = std::chrono::seconds(1);
 constexpr long watcher_grace_ns = 10'000'000;
 
 // A pipe, FIFO, socket or character device: I/O on it may wait indefinitely, for something only
@@ -180,25 +174,26 @@ enum stage : uint32_t {
     stage_held,            // a flush held by barrier_ for earlier writes
     stage_helper,          // queued for the helpers
     stage_helper_running,  // a helper runs it
-    stage_shared,          // a cached-read candidate on shared_, served with RWF_NOWAIT
-    stage_serving,         // being served from shared_
+    stage_shared,          // a cached-read candidate on the pool's shared list
+    stage_serving,         // being served from the shared list (RWF_NOWAIT)
     stage_done,            // finished: on done_ or being handed back by reap
     stage_canceled,
 };
 
 // What this backend keeps in request::scratch.
 struct aio_scratch {
+    pool_entry pool;         // first: the helper pool's (worker_pool::entry)
     struct iocb cb;
     struct iovec rest;       // the remainder of a partly transferred iovec element
-    request *link_next;      // done_ / helper_q_ (a write is on barrier_.writes as well)
+    request *link_next;      // done_ (a write is on barrier_.writes as well)
     request *link_prev;
     bool kernel;             // routed to kernel AIO
     bool direct;             // the fd is O_DIRECT
     bool nowait;             // its kernel iocbs carry RWF_NOWAIT (reads and writes)
-    bool unbounded;          // on a descriptor that may wait indefinitely (fd_route)
     bool left_kernel;        // the kernel said "would block" and a helper runs the rest
 };
 static_assert(sizeof(aio_scratch) <= backend_scratch_size, "the iocb must fit the request's scratch");
+static_assert(offsetof(aio_scratch, pool) == 0, "worker_pool::entry is at the start of the scratch");
 static_assert(alignof(aio_scratch) <= 16, "scratch is 16-aligned");
 
 aio_scratch *scratch_of(request *r) { return std::launder(reinterpret_cast<aio_scratch *>(r->scratch)); }
@@ -215,8 +210,8 @@ struct aio_ring_header {
     unsigned header_length;
 };
 
-// The links of the done_ and helper FIFOs, in aio_scratch: a write may be on barrier_.writes
-// (request::next/prev) and on one of them at once.
+// The links of done_, in aio_scratch: a write may be on barrier_.writes (request::next/prev)
+// and on done_ at once.
 struct scratch_links {
     static request *&next(request *r) { return scratch_of(r)->link_next; }
     static request *&prev(request *r) { return scratch_of(r)->link_prev; }
@@ -300,27 +295,21 @@ int map_setup_error(int rc) {
     }
 }
 
-// A helper's thread; retired (under the pool's lock) once the helper has exited for lack of work.
-struct helper_slot {
-    std::thread thread;
-    bool retired = false;
-};
-
-class linux_aio_backend final : public backend {
+class linux_aio_backend final : public backend, private pool_client {
 public:
-    linux_aio_backend(uint32_t max_helpers, uint32_t max_total) : max_helpers_(max_helpers), max_total_(max_total) {}
+    linux_aio_backend(uint32_t max_helpers, uint32_t max_total)
+        : pool_(mutex_, *this, pool_stages{stage_helper, stage_shared, stage_serving, stage_helper_running},
+                max_helpers, max_total) {}
 
     ~linux_aio_backend() override {
         {
             std::lock_guard lock(mutex_);
             stopping_.store(true);
         }
-        helper_cv_.notify_all();
         watcher_cv_.notify_all();
         if (wake_fd_ >= 0) notify();  // ends the watcher's io_getevents
         if (watcher_.joinable()) watcher_.join();
-        // No helper starts or retires once stopping_ is set, so helpers_ no longer changes.
-        for (auto &h : helpers_) h.thread.join();
+        pool_.stop();  // the helpers finish what is queued, and may still write wake_fd_
         if (ctx_ != nullptr) io_destroy(ctx_);  // also ends the poll iocb
         if (wake_fd_ >= 0) close(wake_fd_);
     }
@@ -339,15 +328,13 @@ public:
         if (rc != 0) return FILEAIO_E_INSUFFICIENT_RESOURCES;
         // The first helper and the watcher exist from the start: queued work always has a thread,
         // and a submit never has to run I/O itself because none could be started.
-        {
-            std::lock_guard lock(mutex_);
-            if (!spawn_helper_locked()) return FILEAIO_E_INSUFFICIENT_RESOURCES;
-        }
+        if (int t = pool_.start(); t != 0) return t;
         if (int t = start_quiet_thread([this] { watcher_ = std::thread([this] { watcher_main(); }); }); t != 0) return t;
         return 0;
     }
 
     int submit(request *const *reqs, size_t n, size_t *accepted) override {
+        const uint64_t own = pool_.new_batch();  // this call's candidates (serve_own)
         for (size_t base = 0; base < n; base += submit_chunk) {
             const size_t m = std::min(submit_chunk, n - base);
             request *const *chunk = reqs + base;
@@ -372,7 +359,7 @@ public:
                 s->kernel = rt.kernel;
                 s->direct = rt.direct;
                 s->nowait = rt.kernel && !r->is_sync();
-                s->unbounded = rt.unbounded;
+                worker_pool::entry(r).unbounded = rt.unbounded;
                 ordered = ordered || r->is_write() || r->is_sync();
             }
             if (ordered) {
@@ -390,7 +377,7 @@ public:
                                 case hold::none: break;
                                 case hold::helper:
                                     settled[i] = true;
-                                    queue_helper_locked(r);
+                                    pool_.queue_locked(r);
                                     ++wake;
                                     break;
                                 case hold::held:
@@ -401,9 +388,9 @@ public:
                             }
                         }
                     }
-                    wake = staff_locked(wake);
+                    wake = pool_.staff_locked(wake);
                 }
-                for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
+                pool_.wake(wake);
             }
             request *candidates[submit_chunk];
             size_t nc = 0;
@@ -432,13 +419,16 @@ public:
                             type_known = true;
                             unbounded = may_wait_indefinitely(r->fd);
                         }
-                        s->unbounded = unbounded;
+                        worker_pool::entry(r).unbounded = unbounded;
                     }
                     to_helpers[nh++] = r;
                 }
             }
-            if (nh != 0) queue_helpers(to_helpers, nh);
-            if (nc != 0) serve_candidates(candidates, nc);
+            if (nh != 0) pool_.enqueue(to_helpers, nh);
+            // Served here (this call's own, never another thread's), and by an idle helper too
+            // when the batch is big enough.
+            if (nc != 0) pool_.share(candidates, nc, own);
+            if (pool_.shared_pending()) pool_.serve_own(own);
             if (nb != 0 && hand_to_kernel(batch, nb)) wake_reaper();
             if (nb != 0 && watcher_idle_.load()) {
                 std::lock_guard lock(mutex_);
@@ -525,7 +515,7 @@ public:
                 }
             }
             left_kernel(consumed, unflagged);
-            if (np != 0) queue_helpers(punt, np);
+            if (np != 0) pool_.enqueue(punt, np);
             untrack_and_release(out + start, n - start);
             if (na != 0) hand_to_kernel(again, na);
 
@@ -614,7 +604,7 @@ private:
                     h->stage.store(stage_kernel, std::memory_order_release);
                     to_kernel->push_back(h);
                 } else {
-                    queue_helper_locked(h);
+                    pool_.queue_locked(h);
                     ++queued;
                 }
             }
@@ -700,7 +690,7 @@ private:
             }
             if ((rc == -EOPNOTSUPP || rc == -EAGAIN) && scratch_of(r)->nowait) scratch_of(r)->left_kernel = true;
             if (rc == -EAGAIN || rc == 0 || (r->is_sync() && rc == -EINVAL) || scratch_of(r)->left_kernel) {
-                queue_helpers(&r, 1);
+                pool_.enqueue(&r, 1);
             } else {
                 complete_aside(r, rc);
                 aside = true;
@@ -723,206 +713,33 @@ private:
         size_t wake;
         {
             std::lock_guard lock(mutex_);
-            wake = staff_locked(finish_locked(r));
+            wake = pool_.staff_locked(finish_locked(r));
         }
-        for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
+        pool_.wake(wake);
     }
 
-    // --- the helpers ---
+    // --- the helpers (pool_client) ---
 
-    void queue_helper_locked(request *r) {
-        r->stage.store(stage_helper, std::memory_order_release);
-        helper_q_.push_back(r);
+    void run(request *r) override { run_blocking(r); }
+
+    void starting_locked(request *, std::unique_lock<std::mutex> &) override {}
+
+    size_t finished_locked(request *r) override { return finish_locked(r); }
+
+    // A reaper asleep in io_getevents must learn of them (after_finish); with none present the
+    // next one drains done_ first anyway.
+    bool served_locked(request_chain &hits) override {
+        for (request *r = hits.head; r != nullptr;) {
+            request *next = r->next;
+            r->stage.store(stage_done, std::memory_order_release);
+            done_.push_back(r);
+            r = next;
+        }
+        side_added_locked();
+        return reaper_present_.load();
     }
 
-    void queue_helpers(request *const *reqs, size_t n) {
-        size_t wake;
-        {
-            std::lock_guard lock(mutex_);
-            for (size_t i = 0; i < n; ++i) queue_helper_locked(reqs[i]);
-            wake = staff_locked(n);
-        }
-        for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
-    }
-
-    // For n newly queued requests: returns how many idle helpers to wake, and starts more helpers
-    // for the work the idle ones cannot take: up to `threads` counted helpers, where a helper that
-    // runs a request on a descriptor that may wait indefinitely does not count (so such requests
-    // can never hold every helper while the request that would end their wait is queued); never
-    // more than max_reqs helpers in all. A notified helper counts as idle until it runs; counting
-    // it twice would leave new work without a thread.
-    size_t staff_locked(size_t n) {
-        if (n == 0) return 0;
-        const size_t idle = idle_ > notified_ ? idle_ - notified_ : 0;
-        const size_t wake = std::min(n, idle);
-        notified_ += wake;
-        for (size_t extra = n - wake;
-             extra > 0 && live_ - unbounded_running_ < max_helpers_ && live_ < max_total_; --extra)
-            if (!spawn_helper_locked()) break;  // the helpers that exist take it in turn
-        return wake;
-    }
-
-    // More helpers count toward `threads` than `threads`: the extra ones were started while
-    // others ran stream requests, which have finished since.
-    bool surplus_locked() const { return live_ - unbounded_running_ > max_helpers_; }
-
-    // Starts a helper with every signal blocked: the caller's signals stay the caller's. Joins
-    // the helpers that have exited first (they hold no lock and touch nothing any more).
-    bool spawn_helper_locked() {
-        if (stopping_.load()) return false;
-        if (retired_ != 0) {
-            for (auto it = helpers_.begin(); it != helpers_.end();) {
-                if (!it->retired) {
-                    ++it;
-                    continue;
-                }
-                it->thread.join();
-                it = helpers_.erase(it);
-            }
-            retired_ = 0;
-        }
-        auto slot = helpers_.end();
-        const int rc = start_quiet_thread([&] {
-            slot = helpers_.emplace(helpers_.end());
-            slot->thread = std::thread([this, h = &*slot] { helper_main(*h); });
-        });
-        if (rc != 0) {
-            if (slot != helpers_.end()) helpers_.erase(slot);  // its thread never started
-            return false;
-        }
-        ++live_;
-        return true;
-    }
-
-    void helper_main(helper_slot &self) {
-        std::unique_lock lock(mutex_);
-        for (;;) {
-            while (!stopping_.load() && helper_q_.empty() && shared_.empty()) {
-                ++idle_;
-                bool timed_out = false;
-                if (surplus_locked()) {
-                    timed_out = helper_cv_.wait_for(lock, surplus_idle) == std::cv_status::timeout;
-                } else {
-                    helper_cv_.wait(lock);
-                }
-                --idle_;
-                if (notified_ != 0) --notified_;
-                if (timed_out && !stopping_.load() && helper_q_.empty() && shared_.empty() && surplus_locked()) {
-                    // Joined by the next spawn or by destroy: after this unlock, the helper
-                    // touches nothing of the pool.
-                    self.retired = true;
-                    ++retired_;
-                    --live_;
-                    return;
-                }
-            }
-            if (!shared_.empty()) {
-                while (!shared_.empty()) serve_shared(lock);
-                continue;
-            }
-            if (helper_q_.empty()) return;  // stopping
-            request *r = helper_q_.pop_front();
-            r->stage.store(stage_helper_running, std::memory_order_release);
-            const bool unbounded = scratch_of(r)->unbounded;
-            if (unbounded) {
-                // This helper stops counting toward `threads` while it runs r: what is queued
-                // behind r gets a helper of its own.
-                ++unbounded_running_;
-                const size_t wake = staff_locked(helper_q_.empty() ? 0 : 1);  // one slot freed
-                for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
-            }
-            lock.unlock();
-            run_blocking(r);
-            lock.lock();
-            if (unbounded) --unbounded_running_;
-            const size_t wake = staff_locked(finish_locked(r));
-            lock.unlock();
-            for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
-            wake_reaper();
-            lock.lock();
-        }
-    }
-
-    // --- cached reads served with RWF_NOWAIT ---
-
-    // Serves cached-read candidates: here, or, for a batch big enough, through shared_ with an idle
-    // helper serving it too. Hits go to done_; what would block goes to the helpers.
-    void serve_candidates(request *const *reqs, size_t n) {
-        bool share = false;
-        if (n >= share_min_batch) {
-            std::lock_guard lock(mutex_);
-            if (idle_ > notified_) {
-                share = true;
-                for (size_t i = 0; i < n; ++i) {
-                    reqs[i]->stage.store(stage_shared, std::memory_order_release);
-                    shared_.push_back(reqs[i]);
-                }
-                ++notified_;
-            }
-        }
-        if (share) {
-            helper_cv_.notify_one();
-            std::unique_lock lock(mutex_);
-            while (!shared_.empty()) serve_shared(lock);
-            return;
-        }
-        req_fifo hits;
-        request *misses[submit_chunk];
-        size_t nm = 0;
-        for (size_t i = 0; i < n; ++i) {
-            request *r = reqs[i];
-            if (run_io(r, RWF_NOWAIT)) {
-                r->stage.store(stage_done, std::memory_order_release);
-                hits.push_back(r);
-            } else {
-                scratch_of(r)->unbounded = r->at_stream;  // a read that would block on a stream
-                misses[nm++] = r;
-            }
-        }
-        if (nm != 0) queue_helpers(misses, nm);
-        if (!hits.empty()) {
-            {
-                std::lock_guard lock(mutex_);
-                done_.splice_back(&hits);
-                side_added_locked();
-            }
-            wake_reaper();
-        }
-    }
-
-    // Serves one chunk of shared_ (the lock is held on entry and on exit).
-    void serve_shared(std::unique_lock<std::mutex> &lock) {
-        request *taken[share_chunk];
-        size_t k = 0;
-        while (k < share_chunk && !shared_.empty()) {
-            request *r = shared_.pop_front();
-            r->stage.store(stage_serving, std::memory_order_release);
-            taken[k++] = r;
-        }
-        lock.unlock();
-        bool finished[share_chunk];
-        for (size_t i = 0; i < k; ++i) finished[i] = run_io(taken[i], RWF_NOWAIT);
-        lock.lock();
-        size_t queued = 0;
-        bool any = false;
-        for (size_t i = 0; i < k; ++i) {
-            if (finished[i]) {
-                taken[i]->stage.store(stage_done, std::memory_order_release);
-                done_.push_back(taken[i]);
-                any = true;
-            } else {
-                scratch_of(taken[i])->unbounded = taken[i]->at_stream;  // would block on a stream
-                queue_helper_locked(taken[i]);
-                ++queued;
-            }
-        }
-        if (any) side_added_locked();
-        const size_t wake = staff_locked(queued);
-        lock.unlock();
-        for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
-        if (any) wake_reaper();
-        lock.lock();
-    }
+    void after_finish() override { wake_reaper(); }
 
     // --- the watcher: progress with nobody waiting ---
 
@@ -995,11 +812,11 @@ private:
             if (!finished.empty() || np != 0) {
                 std::lock_guard lock(mutex_);
                 size_t queued = np;
-                for (size_t i = 0; i < np; ++i) queue_helper_locked(punt[i]);
+                for (size_t i = 0; i < np; ++i) pool_.queue_locked(punt[i]);
                 while (request *r = finished.pop_front()) queued += finish_locked(r);
-                wake = staff_locked(queued);
+                wake = pool_.staff_locked(queued);
             }
-            for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
+            pool_.wake(wake);
             left_kernel(consumed, unflagged);
             if (na != 0) hand_to_kernel(again, na);
         }
@@ -1020,9 +837,9 @@ private:
                 return FILEAIO_E_IN_PROGRESS;
             switch (st) {
                 case stage_held: barrier_.held.remove(r); break;
-                case stage_shared: shared_.remove(r); break;
+                case stage_shared: pool_.remove_shared_locked(r); break;
                 case stage_helper:
-                    helper_q_.remove(r);
+                    pool_.remove_queued_locked(r);
                     if (r->is_write()) barrier_.writes.remove(r);  // it holds no flush back any more
                     break;
                 case stage_done: return FILEAIO_E_COMPLETED;
@@ -1030,9 +847,9 @@ private:
                 default: return FILEAIO_E_IN_PROGRESS;
             }
             r->stage.store(stage_canceled, std::memory_order_release);
-            if (r->is_write() && !barrier_.held.empty()) wake = staff_locked(release_flushes_locked(&to_kernel));
+            if (r->is_write() && !barrier_.held.empty()) wake = pool_.staff_locked(release_flushes_locked(&to_kernel));
         }
-        for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
+        pool_.wake(wake);
         if (submit_released(&to_kernel)) wake_reaper();
         return 0;
     }
@@ -1063,9 +880,9 @@ private:
             std::lock_guard lock(mutex_);
             for (size_t i = 0; i < n; ++i)
                 if (done[i]->is_write()) barrier_.writes.remove(done[i]);
-            if (!barrier_.held.empty()) wake = staff_locked(release_flushes_locked(&to_kernel));
+            if (!barrier_.held.empty()) wake = pool_.staff_locked(release_flushes_locked(&to_kernel));
         }
-        for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
+        pool_.wake(wake);
         submit_released(&to_kernel);  // what completes aside is picked up by this reaper's loop
     }
 
@@ -1137,8 +954,6 @@ private:
         return false;
     }
 
-    const uint32_t max_helpers_;  // helpers that count (see staff_locked)
-    const uint32_t max_total_;    // max_reqs: helpers in all
     io_context_t ctx_ = nullptr;
     int wake_fd_ = -1;
     std::atomic<bool> kick_pending_{false};
@@ -1163,19 +978,11 @@ private:
     std::mutex mutex_;  // guards everything below
     flush_barrier<> barrier_;  // writes from submit until handed back; flushes held for them
     req_fifo done_;     // finished outside a reaper's hand-back
-    req_fifo helper_q_;
-    request_list shared_;  // cached-read candidates of a big batch, served by submit and a helper
     uint64_t seq_ = 0;
-    std::condition_variable helper_cv_;
     std::condition_variable watcher_cv_;
     std::condition_variable ring_cv_;
-    std::list<helper_slot> helpers_;  // started, not yet joined
     std::thread watcher_;
-    size_t live_ = 0;      // helpers not retired
-    size_t retired_ = 0;   // helpers retired (exited or exiting), not yet joined
-    size_t idle_ = 0;      // helpers waiting for work
-    size_t notified_ = 0;  // of those, woken for work already queued but not yet running
-    size_t unbounded_running_ = 0;  // helpers running a request that may wait indefinitely
+    worker_pool pool_;  // last: its threads use the members above; stopped by the destructor
 };
 
 bool kernel_has_poll_iocb() {

@@ -1,0 +1,142 @@
+// The worker pool (src/core/worker_pool) on the backends that use it, thread_pool and linux_aio:
+// issue 11's "short calls on a loop thread". A submit does its own call's work and nothing else:
+// it never starts a thread (the pool's staffer does) and never serves another thread's cached
+// reads. Both are seen from inside the process through support/call_probe (which thread called
+// pthread_create; preadv2(RWF_NOWAIT) reads held in the call, deterministically).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "fileaio/fileaio.h"
+#include "support/backend_resources.hpp"
+#include "support/call_probe.hpp"
+
+namespace fileaio::test {
+namespace {
+
+constexpr size_t block = 4096;
+// A liveness bound: what must not hang gets this long, and never needs more than a fraction of it.
+constexpr auto liveness = std::chrono::seconds(10);
+
+class worker_pool_test : public ::testing::TestWithParam<fileaio_backend>, protected backend_resources {
+protected:
+    void SetUp() override {
+        std::string why;
+        if (!backend_available(GetParam(), &why)) GTEST_SKIP() << why;
+        if (!call_probe::available()) GTEST_SKIP() << "call_probe is not built under a sanitizer";
+    }
+    void TearDown() override {
+        call_probe::release_nowait_reads();  // never leave a thread held, whatever failed
+        release_all();
+    }
+};
+
+// Buffered writes go to the pool on both backends (linux_aio never gives them to the kernel).
+// With one worker at the start and eight writes, the pool must grow: the staffer starts the
+// workers, never the submitting thread (before the shared pool, linux_aio's submit did).
+TEST_P(worker_pool_test, a_submit_that_needs_more_workers_starts_no_thread_itself) {
+    constexpr size_t n = 8;
+    fileaio_ctx *c = make_ctx_on(GetParam(), 64, 0, n);
+    ASSERT_NE(c, nullptr);
+    const int fd = pattern_file("w", n * block);
+    ASSERT_GE(fd, 0);
+    std::vector<char> buf(n * block, 'w');
+    auto r = make_reqs(n);
+    for (size_t i = 0; i < n; ++i)
+        ASSERT_EQ(fileaio_req_prepare_write(r[i], fd, static_cast<int64_t>(i * block), &buf[i * block], block, nullptr), 0);
+    const uint64_t before = call_probe::threads_started_here();
+    std::thread([] {}).join();  // the probe sees this thread's pthread_create calls
+    ASSERT_EQ(call_probe::threads_started_here(), before + 1) << "call_probe does not see pthread_create";
+    ASSERT_EQ(fileaio_ctx_submit(c, r.data(), n, nullptr), 0);
+    EXPECT_EQ(call_probe::threads_started_here(), before + 1) << "submit started threads itself";
+    ASSERT_EQ(reap(c, n).size(), n);
+    for (size_t i = 0; i < n; ++i) expect_done(r[i], 0, block, "buffered write");
+}
+
+// Thread B submits 64 cached reads and is held (with whichever worker helps it) inside the first
+// preadv2(RWF_NOWAIT) of them, so that most of its reads sit on the shared list. Thread A then
+// submits 8 cached reads of its own: its submit must return (before the shared pool, linux_aio's
+// served the whole shared list, B's reads too, and was held with them), and no B read may have
+// been served on A's thread.
+TEST_P(worker_pool_test, a_submit_serves_its_own_cached_reads_and_never_another_threads) {
+    constexpr size_t nb = 64;
+    constexpr size_t na = 8;
+    fileaio_ctx *c = make_ctx_on(GetParam(), 4 * nb, 0, 8);
+    ASSERT_NE(c, nullptr);
+    const int fd = pattern_file("r", (nb + na) * block);
+    ASSERT_GE(fd, 0);
+    // Idle workers to help: a few writes grow the pool, and they wait for work once these are done.
+    {
+        constexpr size_t nw = 8;
+        std::vector<char> wbuf(block, 'x');
+        const int wfd = pattern_file("grow", block);
+        auto w = make_reqs(nw);
+        for (size_t i = 0; i < nw; ++i)
+            ASSERT_EQ(fileaio_req_prepare_write(w[i], wfd, 0, wbuf.data(), block, nullptr), 0);
+        ASSERT_EQ(fileaio_ctx_submit(c, w.data(), nw, nullptr), 0);
+        ASSERT_EQ(reap(c, nw).size(), nw);
+    }
+    std::vector<char> bbuf(nb * block);
+    std::vector<char> abuf(na * block);
+    auto rb = make_reqs(nb);
+    auto ra = make_reqs(na);
+    for (size_t i = 0; i < nb; ++i)
+        ASSERT_EQ(fileaio_req_prepare_read(rb[i], fd, static_cast<int64_t>(i * block), &bbuf[i * block], block, nullptr), 0);
+    for (size_t i = 0; i < na; ++i)
+        ASSERT_EQ(fileaio_req_prepare_read(ra[i], fd, static_cast<int64_t>((nb + i) * block), &abuf[i * block], block,
+                                           nullptr),
+                  0);
+
+    call_probe::hold_nowait_reads(bbuf.data(), bbuf.size());
+    std::thread b([&] { EXPECT_EQ(fileaio_ctx_submit(c, rb.data(), nb, nullptr), 0); });
+    const bool b_held = call_probe::wait_held(1, liveness);
+
+    std::mutex m;
+    std::condition_variable cv;
+    bool returned = false;
+    pid_t a_tid = 0;
+    std::thread a([&] {
+        const int rc = fileaio_ctx_submit(c, ra.data(), na, nullptr);
+        std::lock_guard lock(m);
+        EXPECT_EQ(rc, 0);
+        a_tid = static_cast<pid_t>(gettid());
+        returned = true;
+        cv.notify_all();
+    });
+    bool in_time;
+    {
+        std::unique_lock lock(m);
+        in_time = b_held && cv.wait_for(lock, liveness, [&] { return returned; });
+    }
+    call_probe::release_nowait_reads();
+    a.join();
+    b.join();
+    ASSERT_TRUE(b_held) << "no cached read of B's reached preadv2";
+    EXPECT_TRUE(in_time) << "A's submit was held with B's reads: it served another thread's batch";
+    const std::vector<pid_t> readers = call_probe::nowait_readers();
+    EXPECT_EQ(std::count(readers.begin(), readers.end(), a_tid), 0) << "A's submit served one of B's reads";
+
+    ASSERT_EQ(reap(c, nb + na).size(), nb + na);
+    for (size_t i = 0; i < nb; ++i) expect_done(rb[i], 0, block, "B's read");
+    for (size_t i = 0; i < na; ++i) expect_done(ra[i], 0, block, "A's read");
+    EXPECT_TRUE(read_back(fd, bbuf.size(), 0) == std::vector<unsigned char>(bbuf.begin(), bbuf.end()));
+    EXPECT_TRUE(read_back(fd, abuf.size(), static_cast<off_t>(nb * block)) ==
+                std::vector<unsigned char>(abuf.begin(), abuf.end()));
+}
+
+INSTANTIATE_TEST_SUITE_P(pool, worker_pool_test,
+                         ::testing::Values(FILEAIO_BACKEND_THREAD_POOL, FILEAIO_BACKEND_LINUX_AIO),
+                         [](const auto &param_info) { return backend_param_name(param_info.param); });
+
+}  // namespace
+}  // namespace fileaio::test
