@@ -4,8 +4,9 @@
 set -euo pipefail
 
 # libclang-rt-dev: libFuzzer and the sanitizer runtimes of clang (only recommended by clang).
+# libasio-dev, libuv1-dev: fileaio/asio.hpp and fileaio/uv.h, their tests and examples.
 packages=(g++ cmake make pkg-config liburing-dev libaio-dev libgtest-dev libbenchmark-dev
-          libfuse3-dev fuse3 fio clang libclang-rt-dev python3 time)
+          libfuse3-dev fuse3 fio clang libclang-rt-dev python3 time libasio-dev libuv1-dev)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
