@@ -171,7 +171,6 @@ public:
 
     // Starts o: filled in, its cancellation slot (if any) already connected.
     void start(op_base *o) {
-        bool arm = false;
         bool run = false;
         bool aborted = false;
         {
@@ -184,7 +183,9 @@ public:
                 link_live(o);
                 ++o->owner->in_flight;
                 ++in_flight_;
-                if (!armed_) armed_ = arm = true;
+                // Armed before the submit: a completion then makes an edge the wait sees (or
+                // the driver, running now, looks again before it leaves).
+                if (!wait_queued_ && !driving_) arm_locked();
                 if (queue_head_ == nullptr && bind_request(o)) {
                     run = true;
                 } else {
@@ -196,9 +197,6 @@ public:
             }
         }
         if (aborted) return o->finish(o, true);
-        // Armed before the submit: a completion then makes an edge the wait sees, or the driver's
-        // look after an arm finds it.
-        if (arm) arm_wait();
         if (run) submit_or_batch(o);
     }
 
@@ -273,32 +271,34 @@ public:
         }
     }
 
-    // On the strand when the descriptor is readable: takes everything, then arms the wait again
-    // while operations are in flight and looks once more.
+    // The wait's handler, on the strand: takes everything; while operations are in flight, arms
+    // the wait (at most one is ever queued) and looks once more, since a completion that came
+    // before the arm made no edge the wait can see. With nothing in flight it leaves no wait
+    // queued, so io_context::run() can return.
     void drive() {
+        {
+            std::lock_guard lock(mutex_);
+            wait_queued_ = false;
+            driving_ = true;
+        }
         core *const outer = tl_driver();
         tl_driver() = this;
-        for (bool looked_after_arm = false;;) {
+        for (;;) {
             {
                 std::lock_guard lock(mutex_);
                 if (closed_) break;
             }
-            if (take_completions(0, /*post=*/false) != 0) {
-                looked_after_arm = false;
-                continue;
-            }
-            if (looked_after_arm) break;
-            {
-                std::lock_guard lock(mutex_);
-                if (in_flight_ == 0) {
-                    armed_ = false;
-                    break;
-                }
-            }
-            arm_wait();
-            looked_after_arm = true;
+            const std::size_t got = take_completions(0, /*post=*/false);
+            std::lock_guard lock(mutex_);
+            if (in_flight_ == 0) break;
+            if (got == take_batch) continue;  // more may be there
+            if (wait_queued_) break;          // armed before this look: later ones make an edge
+            arm_locked();                     // then look once more
         }
         tl_driver() = outer;
+        std::lock_guard lock(mutex_);
+        driving_ = false;
+        disarm_if_idle();
     }
 
 private:
@@ -307,26 +307,28 @@ private:
         return driver;
     }
 
-    void arm_wait() {
+    // Queues the one wait (mutex_ held, so that disarm_if_idle never misses it).
+    void arm_locked() {
+        wait_queued_ = true;
         sd_.async_wait(::asio::posix::descriptor_base::wait_read,
                        ::asio::bind_executor(strand_, [self = shared_from_this()](const std::error_code &) {
-                           self->drive();  // also after disarm_if_idle: it re-arms if work came
+                           self->drive();  // also when disarm_if_idle cancelled it: drive sorts it out
                        }));
     }
 
-    // Nothing in flight any more, outside the driver (cancel, close): the armed wait would keep
-    // io_context::run() from returning, so it ends now (its handler runs drive, which disarms or
-    // arms again). mutex_ held.
+    // Nothing in flight and nobody driving: a queued wait would keep io_context::run() from
+    // returning, so it ends now (its handler runs drive, which finds nothing to do). mutex_ held.
     void disarm_if_idle() {
-        if (in_flight_ != 0 || !armed_ || closed_) return;
+        if (in_flight_ != 0 || !wait_queued_ || driving_ || closed_) return;
         std::error_code ignored;
         sd_.cancel(ignored);
     }
 
     // Takes what is there (timeout_ms 0), or waits up to timeout_ms for something (close's
     // wait-out), and finishes each operation. Returns how many it took.
+    static constexpr std::size_t take_batch = 64;
     std::size_t take_completions(uint32_t timeout_ms, bool post) {
-        constexpr std::size_t cap = 64;
+        constexpr std::size_t cap = take_batch;
         fileaio_req *out[cap];
         op_base *done[cap];
         std::size_t count = 0;
@@ -484,7 +486,8 @@ private:
     op_base *queue_tail_ = nullptr;
     op_base *live_head_ = nullptr;     // queued and submitted
     std::size_t in_flight_ = 0;
-    bool armed_ = false;   // a wait is armed, or the driver runs (and arms again if needed)
+    bool wait_queued_ = false;  // the descriptor's async_wait is queued (at most one)
+    bool driving_ = false;      // drive runs (and arms before it leaves if work is in flight)
     bool closed_ = false;  // shutdown: no fileaio call any more
 
     std::vector<fileaio_req *> batch_;  // started by handlers the driver runs (driver thread only)

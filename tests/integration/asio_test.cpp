@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -337,6 +338,40 @@ TEST_P(asio_files, close_waits_out_what_it_cannot_cancel) {
         EXPECT_EQ(got, ::asio::error::operation_aborted);
     }
     f.reset();
+}
+
+// Completions arriving while the driver runs (each handler starts the next read, QD 32 =
+// max_reqs) must never leave a stray wait queued: once the reads stop, run() returns. (A
+// liveness guard: a draft driver that armed a wait per empty look hung loop_bench about once in
+// 30 runs on posix_aio; this test did not catch that draft reliably.)
+TEST_P(asio_files, run_returns_after_a_long_burst_of_reissued_reads) {
+    constexpr size_t blocks = 4096, total = 40000, qd = 32;
+    const int fd = temp_file("in", blocks * block);
+    ::asio::io_context io(1);
+    fileaio::asio::context actx(io, ctx(qd));
+    fileaio::asio::file f(actx, fd);
+    std::vector<unsigned char> mem(qd * block);
+    size_t started = 0, done = 0, bad = 0, limit = 0;
+    std::function<void(size_t)> issue = [&](size_t slot) {
+        const uint64_t off = ((started++ * 2654435761u) % blocks) * block;
+        f.async_read_some_at(off, ::asio::buffer(mem.data() + slot * block, block), [&, slot, off](std::error_code ec, size_t n) {
+            ++done;
+            if (ec || n != block || !is_pattern(mem.data() + slot * block, block, off)) ++bad;
+            if (started < limit) issue(slot);
+        });
+    };
+    // Many short runs: every end of a run is a chance for a stray wait to hang it.
+    size_t expected = 0;
+    for (size_t round = 0; round < total / 200 && !HasFailure(); ++round) {
+        started = expected;
+        expected += 200;
+        const size_t stop = expected;
+        limit = stop;
+        for (size_t i = 0; i < qd; ++i) issue(i);
+        run(io);
+        EXPECT_EQ(done, stop);
+    }
+    EXPECT_EQ(bad, 0u);
 }
 
 // Other threads start operations while the loop thread drives (API: submit is thread-safe).
