@@ -3,13 +3,15 @@
 #   cmake --install BUILD --prefix SCRATCH/prefix, then
 #   (1) find_package(fileaio): build examples/ as a standalone project, copy a 1 MiB random
 #       file, cmp; and the same program from a C project against fileaio::fileaio_static;
+#   (1b) the event-loop examples: epoll_serve serves the file to 3 TCP clients on 127.0.0.1
+#       (python3 is the client), asio_cp and uv_cp copy it on every available backend;
 #   (2) pkg-config: compile examples/copy_file.c against the shared library and, with
 #       --static, against libfileaio.a; run both, cmp.
 # Each stage runs even when an earlier one failed, so one run reports every fault.
 #
 # Usage: install_test.sh BUILD_DIR SOURCE_DIR SCRATCH_DIR
 # Environment (CTest sets them from the build, so sanitizer builds link their consumers):
-#   FILEAIO_TEST_CC, FILEAIO_TEST_CFLAGS, FILEAIO_TEST_LDFLAGS
+#   FILEAIO_TEST_CC, FILEAIO_TEST_CFLAGS, FILEAIO_TEST_LDFLAGS, FILEAIO_TEST_CXX, FILEAIO_TEST_CXXFLAGS
 # Exit status: 0 passed; 1 failed; 77 skipped (pkg-config missing, everything else passed).
 set -euo pipefail
 
@@ -91,6 +93,10 @@ links_libfileaio_so() { readelf -d "$1" | grep -q 'NEEDED.*libfileaio'; }
 # ---- (1) find_package(fileaio) ----
 cmake_args=(-DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_COMPILER="$cc"
     -DCMAKE_C_FLAGS="${FILEAIO_TEST_CFLAGS:-}" -DCMAKE_EXE_LINKER_FLAGS="${FILEAIO_TEST_LDFLAGS:-}")
+# The C++ examples (asio_cp) with the same compiler family and flags as the build.
+if [[ -n ${FILEAIO_TEST_CXX:-} ]]; then
+    cmake_args+=(-DCMAKE_CXX_COMPILER="$FILEAIO_TEST_CXX" -DCMAKE_CXX_FLAGS="${FILEAIO_TEST_CXXFLAGS:-}")
+fi
 
 find_package_shared() {
     cmake -S "$src/examples" -B "$scratch/ex-cmake" "${cmake_args[@]}" || return 1
@@ -119,6 +125,66 @@ EOF
 }
 
 stage "find_package(fileaio): examples/ as a standalone project (fileaio::fileaio)" find_package_shared
+
+# ---- (1b) the event-loop examples of examples/ (built by find_package_shared above) ----
+# epoll_serve: three clients at once fetch the file over TCP from 127.0.0.1; each copy is cmp'd.
+event_loop_epoll() {
+    local bin=$scratch/ex-cmake/epoll_serve portfile=$scratch/epoll.port pid port i
+    [[ -x $bin ]] || { echo "epoll_serve was not built" >&2; return 1; }
+    rm -f "$portfile"
+    timeout 120 "$bin" "$input" "$portfile" 3 &  # a hang fails the stage, never the whole run
+    pid=$!
+    for ((i = 0; i < 100; i++)); do  # a liveness bound only
+        [[ -s $portfile ]] && break
+        sleep 0.1
+    done
+    [[ -s $portfile ]] || { kill "$pid" 2>/dev/null; echo "epoll_serve did not listen" >&2; return 1; }
+    port=$(<"$portfile")
+    python3 - "$port" "$scratch" <<'PY' || { kill "$pid" 2>/dev/null; return 1; }
+import socket, sys, threading
+port, scratch = int(sys.argv[1]), sys.argv[2]
+def fetch(i):
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s, open(f"{scratch}/epoll-out{i}.bin", "wb") as f:
+        while chunk := s.recv(1 << 16):
+            f.write(chunk)
+ts = [threading.Thread(target=fetch, args=(i,)) for i in range(3)]
+for t in ts: t.start()
+for t in ts: t.join()
+PY
+    wait "$pid" || { echo "epoll_serve exited with $?" >&2; return 1; }
+    for i in 0 1 2; do
+        cmp "$input" "$scratch/epoll-out$i.bin" || { echo "client $i got a different file" >&2; return 1; }
+    done
+    echo "ok: epoll_serve, 3 clients"
+}
+# asio_cp and uv_cp: built when Asio and libuv are installed (scripts/install-deps.sh installs
+# both); each copies on every backend this machine has.
+event_loop_copies() {
+    local prog backend ran=0
+    for prog in asio_cp uv_cp; do
+        if [[ ! -x $scratch/ex-cmake/$prog ]]; then
+            echo "$prog not built (its library is missing): skipped"
+            continue
+        fi
+        for backend in io_uring linux_aio posix_aio thread_pool; do
+            if [[ -x $prefix/bin/fileaio ]] &&
+                ! LD_LIBRARY_PATH=$libdir "$prefix/bin/fileaio" info | grep -Eq "^  $backend +available"; then
+                echo "$prog on $backend: backend unavailable here, skipped"
+                continue
+            fi
+            echo "$prog on $backend:"
+            FILEAIO_BACKEND=$backend check_copy "$scratch/out-$prog-$backend.bin" "$scratch/ex-cmake/$prog" || return 1
+            ran=1
+        done
+    done
+    [[ $ran == 1 ]] || echo "neither asio_cp nor uv_cp ran"
+}
+if command -v python3 >/dev/null 2>&1; then
+    stage "examples: epoll_serve (epoll loop, TCP on 127.0.0.1, reads through fileaio)" event_loop_epoll
+else
+    echo "python3 is not installed: the epoll_serve client cannot run, skipped"
+fi
+stage "examples: asio_cp and uv_cp on every backend" event_loop_copies
 stage "find_package(fileaio): fileaio::fileaio_static from a C-only project" find_package_static
 
 # ---- (2) pkg-config ----
