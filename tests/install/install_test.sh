@@ -2,14 +2,15 @@
 # Proves that the installed package works for a user:
 #   cmake --install BUILD --prefix SCRATCH/prefix, then
 #   (1) find_package(fileaio): build examples/ as a standalone project, copy a 1 MiB random
-#       file, cmp; and the same program from a C project against fileaio::fileaio_static;
+#       file with copy_file (C) and coro_cp (C++20 coroutines), cmp; and copy_file from a C
+#       project against fileaio::fileaio_static;
 #   (2) pkg-config: compile examples/copy_file.c against the shared library and, with
 #       --static, against libfileaio.a; run both, cmp.
 # Each stage runs even when an earlier one failed, so one run reports every fault.
 #
 # Usage: install_test.sh BUILD_DIR SOURCE_DIR SCRATCH_DIR
 # Environment (CTest sets them from the build, so sanitizer builds link their consumers):
-#   FILEAIO_TEST_CC, FILEAIO_TEST_CFLAGS, FILEAIO_TEST_LDFLAGS
+#   FILEAIO_TEST_CC, FILEAIO_TEST_CFLAGS, FILEAIO_TEST_LDFLAGS, FILEAIO_TEST_CXX, FILEAIO_TEST_CXXFLAGS
 # Exit status: 0 passed; 1 failed; 77 skipped (pkg-config missing, everything else passed).
 set -euo pipefail
 
@@ -91,11 +92,15 @@ links_libfileaio_so() { readelf -d "$1" | grep -q 'NEEDED.*libfileaio'; }
 # ---- (1) find_package(fileaio) ----
 cmake_args=(-DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_COMPILER="$cc"
     -DCMAKE_C_FLAGS="${FILEAIO_TEST_CFLAGS:-}" -DCMAKE_EXE_LINKER_FLAGS="${FILEAIO_TEST_LDFLAGS:-}")
+if [[ -n ${FILEAIO_TEST_CXX:-} ]]; then
+    cmake_args+=(-DCMAKE_CXX_COMPILER="$FILEAIO_TEST_CXX" -DCMAKE_CXX_FLAGS="${FILEAIO_TEST_CXXFLAGS:-}")
+fi
 
 find_package_shared() {
     cmake -S "$src/examples" -B "$scratch/ex-cmake" "${cmake_args[@]}" || return 1
     cmake --build "$scratch/ex-cmake" || return 1
-    check_copy "$scratch/out-cmake.bin" "$scratch/ex-cmake/copy_file"
+    check_copy "$scratch/out-cmake.bin" "$scratch/ex-cmake/copy_file" || return 1
+    check_copy "$scratch/out-coro.bin" "$scratch/ex-cmake/coro_cp"
 }
 
 # The exported static target used from a C-only project: its link interface must bring what
