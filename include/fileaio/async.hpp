@@ -15,7 +15,7 @@
 //   needs comes from the scheduler's pool, made when the scheduler is. When the pool is empty
 //   the awaitable waits in an intrusive queue (in-flight I/O is bounded by the pool size) and is
 //   submitted as soon as a request comes back. Requests awaited during one step of the driver
-//   go to the context in one batch.
+//   go to the context in one batch at its end; one awaited outside a step goes out at once.
 // - One thread drives: run(), run_until(pred), run_one() or poll() (one non-blocking step, for
 //   an event loop). Coroutines are resumed on that thread, inside those calls. Awaiting and
 //   destroying coroutine frames happen on that thread too (or while no thread drives).
@@ -527,6 +527,11 @@ private:
     // ---- the step ----
 
     std::size_t step(uint32_t timeout_ms) noexcept {
+        struct in_step_guard {
+            bool &flag;
+            bool was;
+            ~in_step_guard() { flag = was; }
+        } guard{in_step_, std::exchange(in_step_, true)};
         flush_batch();
         process_cancels();
         std::size_t n = dispatch();
@@ -636,6 +641,7 @@ private:
     io_op_base *finished_head_ = nullptr, *finished_tail_ = nullptr;  // done without a request
     std::vector<fileaio_req *> batch_;  // prepared, sent at the next flush
     std::vector<io_slot *> batch_slots_;
+    bool in_step_ = false;         // inside a step: awaits are batched until its end
     std::size_t in_flight_ = 0;    // submitted and not yet handed back or stopped
     std::size_t outstanding_ = 0;  // started and not yet resumed
     std::atomic<bool> stop_{false};
@@ -662,6 +668,9 @@ inline bool io_op_base::ready() noexcept {
 inline bool io_op_base::suspend(std::coroutine_handle<> h) noexcept {
     waiter_ = h;
     if (!sched_->start(this)) return false;  // refused at prepare: resume now with the error
+    // Outside a step (a coroutine started by spawn, sync_wait or an event loop's callback) the
+    // request goes out now: nothing else would send it before the loop waits for its completion.
+    if (!sched_->in_step_) sched_->flush_batch();
     // May run the callback at once (a stop requested meanwhile): it only lists the request.
     if (stop_.stop_possible()) on_stop_.emplace(stop_, canceller{this});
     return true;
