@@ -321,12 +321,12 @@ public:
         ec = to_error_code(fileaio_req_create(&r.handle_));
         return r;
     }
-    // Safe while the request is in flight: see release().
-    ~request() { release(); }
+    // Safe while the request is in flight: see discard().
+    ~request() { discard(); }
     request(request &&other) noexcept : request_ref(std::exchange(other.handle_, nullptr)) {}
     request &operator=(request &&other) noexcept {
         if (this != &other) {
-            release();
+            discard();
             handle_ = std::exchange(other.handle_, nullptr);
         }
         return *this;
@@ -373,7 +373,7 @@ public:
     // context's destructor) that hands it back frees it instead of returning it. Until then the
     // I/O may still use the buffer: keep buffers alive until the context has been waited on or
     // destroyed (or use the coroutine API, fileaio/async.hpp, whose destructors wait it out).
-    void release() noexcept {
+    void discard() noexcept {
         if (handle_ == nullptr) return;
         fileaio_req *h = std::exchange(handle_, nullptr);
         if (fileaio_req_destroy(h) == 0) return;
