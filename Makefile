@@ -9,7 +9,7 @@
 JOBS ?= $(shell nproc)
 CTEST_FLAGS ?= --output-on-failure -j $(JOBS) --timeout 600
 
-.PHONY: all deps build bench test test-dev test-asan test-tsan test-fuzz soak clean
+.PHONY: all deps build bench test test-dev test-asan test-tsan test-fuzz soak abi-baseline package clean
 
 all: build
 
@@ -41,7 +41,7 @@ test-asan: deps
 	cmake --preset asan
 	cmake --build build/asan -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir build/asan $(CTEST_FLAGS) -LE install
+	  ctest --test-dir build/asan $(CTEST_FLAGS) -LE 'install|abi|package'
 
 test-tsan: deps
 	cmake --preset tsan
@@ -62,6 +62,24 @@ soak: deps
 	cmake --build build/dev -j $(JOBS)
 	FILEAIO_STRESS_SECONDS=$(SOAK_SECONDS) ctest --test-dir build/dev --output-on-failure -V -L stress \
 	  --timeout $$(( $(SOAK_SECONDS) + 600 ))
+
+# The Debian packages libfileaio0, libfileaio-dev and fileaio-tools in build/package (CPack, see
+# cmake/packaging.cmake), then lintian on them: no errors allowed.
+package: deps
+	cmake --preset package
+	cmake --build build/package -j $(JOBS)
+	rm -f build/package/*.deb
+	cd build/package && cpack -G DEB
+	tests/release/package_test.sh lintian build/package
+	@ls -1 build/package/*.deb
+
+# Records the ABI of this tree's libfileaio.so as the baseline that `make test` checks every build
+# against (abi/libfileaio.abi). Only on purpose: at a release, or with an incompatible change that
+# bumps the soname (docs/releasing.md). Commit the file it writes.
+abi-baseline: deps
+	cmake --preset dev
+	cmake --build build/dev -j $(JOBS) --target fileaio
+	scripts/abi-baseline.sh build/dev/src/libfileaio.so
 
 clean:
 	rm -rf build

@@ -4,8 +4,10 @@
 set -euo pipefail
 
 # libclang-rt-dev: libFuzzer and the sanitizer runtimes of clang (only recommended by clang).
+# abigail-tools: abidw/abidiff for the ABI check of make test (tests/release/abi_check.sh).
+# dpkg-dev (dpkg-shlibdeps), file, lintian: make package and its tests (tests/release/package_test.sh).
 packages=(g++ cmake make pkg-config liburing-dev libaio-dev libgtest-dev libbenchmark-dev
-          libfuse3-dev fuse3 fio clang libclang-rt-dev python3 time)
+          libfuse3-dev fuse3 fio clang libclang-rt-dev python3 time abigail-tools dpkg-dev file lintian)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -22,10 +22,18 @@
 extern "C" {
 #endif
 
+/*
+ * The version of this header. CMake refuses to configure when it differs from project(VERSION)
+ * in CMakeLists.txt, so the two are bumped together (docs/releasing.md). fileaio_version() gives
+ * the version of the library that runs, which may be newer than the header a program was built with.
+ */
 #define FILEAIO_VERSION_MAJOR 0
 #define FILEAIO_VERSION_MINOR 1
 #define FILEAIO_VERSION_PATCH 0
 #define FILEAIO_VERSION_STRING "0.1.0"
+/* MAJOR * 10000 + MINOR * 100 + PATCH: 0.1.0 is 100, 1.2.3 is 10203. */
+#define FILEAIO_VERSION_NUMBER \
+    (FILEAIO_VERSION_MAJOR * 10000 + FILEAIO_VERSION_MINOR * 100 + FILEAIO_VERSION_PATCH)
 
 typedef struct fileaio_ctx fileaio_ctx; /* opaque */
 typedef struct fileaio_req fileaio_req; /* opaque */
@@ -108,6 +116,15 @@ typedef enum fileaio_error {
 #undef FILEAIO_ERRNO_ENUM_
 } fileaio_error;
 
+/* ---- Version ---- */
+
+/* The version of the library that runs, "MAJOR.MINOR.PATCH". Never NULL. */
+FILEAIO_API const char *fileaio_version(void);
+/* The same as a number, MAJOR * 10000 + MINOR * 100 + PATCH, to compare with FILEAIO_VERSION_NUMBER. */
+FILEAIO_API uint32_t fileaio_version_number(void);
+
+/* ---- Errors ---- */
+
 /* A sentence for any code (library code, -errno or 0). Never NULL. */
 FILEAIO_API const char *fileaio_strerror(int code);
 /* The symbol of any code ("FILEAIO_E_TIMEOUT", "EIO", "OK"). Never NULL. */
@@ -161,6 +178,10 @@ FILEAIO_API int fileaio_ctx_wait(fileaio_ctx *ctx, size_t min_reqs, uint32_t tim
                                  size_t capacity, size_t *count);
 /* Makes the current (or next) wait return E_INTERRUPTED; coalescing, never lost. */
 FILEAIO_API int fileaio_ctx_wakeup(fileaio_ctx *ctx);
+/* A descriptor for event loops: polls readable (level-triggered) while a wait with timeout 0
+ * would return a completion or report a wakeup. The context's own (O_CLOEXEC), the same on every
+ * call, closed by destroy: only poll it. Created on the first call. */
+FILEAIO_API int fileaio_ctx_get_fd(fileaio_ctx *ctx, int *fd);
 FILEAIO_API int fileaio_ctx_get_stats(const fileaio_ctx *ctx, fileaio_stats *stats);
 /* Hints: may only change while nothing is pending (E_BUSY otherwise). */
 FILEAIO_API int fileaio_ctx_register_buffers(fileaio_ctx *ctx, const struct iovec *iov, unsigned count);

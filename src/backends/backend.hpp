@@ -66,6 +66,18 @@ public:
     // cannot be handed back meanwhile, and no other cancel of it runs.
     virtual int cancel(request *r) = 0;
 
+    // Event loops (API.md): from this call on, whenever the backend makes a finished request
+    // available to reap that the caller's last look could not have seen — except when the reaper
+    // itself does it — it makes `efd` (an eventfd the core owns and closes after destroying the
+    // backend) readable: by writing to it, or by having the kernel signal it per completion. It
+    // never reads it. Called from any thread, also while requests are in flight, and never again
+    // once it returned 0; an error leaves the context without a descriptor (a later call tries again).
+    virtual int notify_through(int efd) = 0;
+
+    // Whether a reap with a passed deadline might return a request now (a finished request is
+    // held here or waits in the kernel's queue). Not a kick. Any thread.
+    virtual bool has_completions() = 0;
+
     // Hints (API.md "Tuning and acceleration"); called only while nothing is pending.
     virtual int associate_with_file(int /*fd*/) { return 0; }
     virtual int register_buffers(const struct iovec * /*iov*/, unsigned /*count*/) { return 0; }

@@ -72,6 +72,12 @@
 // (-EALREADY) and answered E_IN_PROGRESS; older kernels also cancelled the io-wq work of a thread
 // that exits. Such a request never started, so running it again is what E_IN_PROGRESS promised.
 //
+// Event loops (API.md). Once the context's descriptor has been asked for, it is registered as the
+// ring's eventfd (IORING_REGISTER_EVENTFD): the kernel signals it as it posts each CQE. A request
+// that reaches ready_ from anyone but the reaper (the progress helper, a canceller that parked its
+// CQE) signals it too when ready_ was empty; the core re-arms it after every wait, looking at
+// ready_ and the CQ under cq_mutex_. Before that, nothing is registered and nothing is signalled.
+//
 // Registered buffers; no registered files. A read or write whose buffer lies inside a registered
 // buffer uses IORING_OP_READ_FIXED/WRITE_FIXED. associate_with_file() only checks that the fd is
 // open: a fixed-file slot would hold its own reference to the file, so after the caller closed
@@ -98,6 +104,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/eventfd.hpp"
 #include "core/flush_barrier.hpp"
 #include "core/quiet_thread.hpp"
 #include "core/request.hpp"
@@ -312,6 +319,29 @@ public:
         std::lock_guard lock(sq_mutex_);
         // Only when the kernel refuses even a NOP (out of memory) is there nothing to wait for.
         if (!post_nop_locked(kick_tag)) kick_outstanding_.store(false, std::memory_order_release);
+    }
+
+    int notify_through(int efd) override {
+        // CQEs posted before this are in the CQ already: the core looks at it next (has_completions).
+        if (int rc = io_uring_register_eventfd(&ring_, efd); rc < 0) return rc == -ENOMEM ? FILEAIO_E_INSUFFICIENT_RESOURCES : rc;
+        std::lock_guard lock(cq_mutex_);
+        notify_fd_ = efd;
+        return 0;
+    }
+
+    // A wakeup's NOP (or a poke) in the CQ is no completion: with nothing pending a wait answers
+    // E_NO_REQUEST and leaves it there, and an event loop must not spin on it. So the CQ is looked
+    // at entry by entry (read only; the owner may be consuming it meanwhile, which at worst makes
+    // this answer a spurious yes).
+    bool has_completions() override {
+        std::lock_guard lock(cq_mutex_);
+        if (!ready_.empty() || io_uring_cq_has_overflow(&ring_)) return true;
+        unsigned head;
+        io_uring_cqe *cqe;
+        io_uring_for_each_cqe(&ring_, head, cqe) {
+            if (cqe->user_data != kick_tag && cqe->user_data != poke_tag) return true;
+        }
+        return false;
     }
 
     int cancel(request *r) override {
@@ -753,7 +783,10 @@ private:
 
     void push_ready_locked(request *r) {
         r->stage.store(stage_done, std::memory_order_relaxed);
+        // An event loop must hear of it unless the reaper, which hands it back, put it there.
+        const bool tell = ready_.empty() && notify_fd_ >= 0 && cq_owner_ != owner_reaper;
         ready_.append(r);  // off barrier_.writes by now: next is free
+        if (tell) eventfd_signal(notify_fd_);
     }
 
     size_t take_ready_locked(request **out, size_t cap) {
@@ -877,6 +910,7 @@ private:
     std::condition_variable cq_cv_;
     owner cq_owner_ = owner_none;
     request_chain ready_;  // finished, not yet handed back
+    int notify_fd_ = -1;   // the event loop's descriptor, once asked for (notify_through)
     bool kick_seen_ = false;
     bool cq_wanted_ = false;  // a reaper waits for the CQ: its owner gives it up at once
     uint64_t reaps_ = 0;      // reap calls so far (the helper's sign that a reaper is around)

@@ -26,7 +26,14 @@
 // (IOCB_CMD_POLL) on an eventfd. kick() and whatever finishes a request outside the ring while a
 // reaper is present write that eventfd; the poll iocb then completes, so io_getevents wakes
 // without signals. The ring's owner drains the eventfd and re-arms the poll iocb.
-// IOCB_FLAG_RESFD is not used: it would cost an eventfd signal per I/O.
+// IOCB_FLAG_RESFD is not used for that: it would cost an eventfd signal per I/O.
+//
+// Event loops (API.md): once the context's descriptor has been asked for (notify_through), every
+// iocb handed to the kernel carries IOCB_FLAG_RESFD with it, so the kernel signals it as each one
+// completes, and whatever puts the first request on an empty done_ writes it. iocbs that went to
+// the kernel before (counted in unflagged_) signal nothing: while any is in flight, the watcher
+// takes the ring at once whenever no reaper has it, so that they reach done_ (and the descriptor)
+// without a grace period.
 //
 // The ring has one owner at a time: the reaper (a thread in wait), or, when kernel I/O has been in
 // flight for a grace period (10 ms) with no reaper at all, the watcher thread. The watcher consumes
@@ -86,6 +93,7 @@
 #include <thread>
 
 #include "core/quiet_thread.hpp"
+#include "core/eventfd.hpp"
 #include "core/flush_barrier.hpp"
 #include "core/request.hpp"
 #include "core/sync_io.hpp"
@@ -97,6 +105,7 @@ namespace {
 constexpr size_t submit_chunk = 64;         // iocbs per io_submit call
 constexpr size_t event_batch = 256;         // io_events per io_getevents call
 constexpr unsigned internal_iocbs = 1;      // the poll iocb on the wakeup eventfd
+constexpr unsigned iocb_flag_resfd = 1u << 0;  // IOCB_FLAG_RESFD (linux/aio_abi.h; what io_set_eventfd sets)
 constexpr long poll_fallback_slice_ns = 1'000'000;  // reap's sleep slice if the poll iocb cannot be armed
 constexpr unsigned default_aio_max_nr = 65536;
 constexpr uint32_t aio_ring_magic = 0xa10a10a1;
@@ -513,7 +522,7 @@ public:
                     case outcome::helpers: punt[np++] = r; break;
                 }
             }
-            if (consumed != 0) in_kernel_.fetch_sub(consumed);
+            left_kernel(consumed, events_, got);
             if (np != 0) queue_helpers(punt, np);
             untrack_and_release(out + start, n - start);
             if (na != 0) hand_to_kernel(again, na);
@@ -537,6 +546,15 @@ public:
         notify();
     }
 
+    int notify_through(int efd) override {
+        std::lock_guard lock(mutex_);
+        notify_fd_.store(efd, std::memory_order_release);
+        if (urgent()) watcher_cv_.notify_one();  // iocbs already in flight signal nothing
+        return 0;
+    }
+
+    bool has_completions() override { return side_pending_.load() || ring_holds_a_request(); }
+
     int cancel(request *r) override {
         switch (r->stage.load(std::memory_order_acquire)) {
             case stage_held:
@@ -552,6 +570,7 @@ public:
         if (rc == 0) {
             // Kernels before 3.11 handed the event back here instead of through the ring.
             in_kernel_.fetch_sub(1);
+            if ((scratch_of(r)->cb.u.c.flags & iocb_flag_resfd) == 0) unflagged_.fetch_sub(1);
             complete_aside(r, static_cast<int>(static_cast<long>(ev.res)));
             notify();
             return FILEAIO_E_COMPLETED;
@@ -632,14 +651,7 @@ private:
         return &poll_cb_;
     }
 
-    void notify() {
-        uint64_t one = 1;
-        ssize_t rc;
-        do {
-            rc = write(wake_fd_, &one, sizeof one);
-        } while (rc < 0 && errno == EINTR);
-        // EAGAIN would mean the counter is near 2^64: it is already readable, nothing is lost.
-    }
+    void notify() { eventfd_signal(wake_fd_); }
 
     // After something was put on done_ (side_pending_ set, seq_cst): a reaper asleep in
     // io_getevents must wake; with none present the next one drains done_ first anyway.
@@ -647,13 +659,7 @@ private:
         if (reaper_present_.load()) notify();
     }
 
-    void drain_wake_fd() {
-        uint64_t value;
-        ssize_t rc;
-        do {
-            rc = read(wake_fd_, &value, sizeof value);
-        } while (rc < 0 && errno == EINTR);
-    }
+    void drain_wake_fd() { eventfd_drain(wake_fd_); }
 
     // Submits v[0..nb). A request the kernel refuses completes aside with the error, or goes to
     // the helpers (EAGAIN: kernel memory; EINVAL on a sync: no IOCB_CMD_FSYNC here). The poll iocb
@@ -661,6 +667,11 @@ private:
     bool hand_to_kernel(struct iocb **v, size_t nb) {
         size_t done = 0;
         bool aside = false;
+        const int efd = notify_fd_.load(std::memory_order_acquire);
+        if (efd >= 0) {
+            for (size_t i = 0; i < nb; ++i)
+                if (v[i] != &poll_cb_) io_set_eventfd(v[i], efd);
+        }
         while (done < nb) {
             int rc = io_submit(ctx_, static_cast<long>(nb - done), v + done);
             if (rc > 0) {
@@ -671,7 +682,10 @@ private:
                         ++polls;
                     }
                 }
-                if (rc > polls) in_kernel_.fetch_add(rc - polls);
+                if (rc > polls) {
+                    in_kernel_.fetch_add(rc - polls);
+                    if (efd < 0) unflagged_.fetch_add(rc - polls);
+                }
                 done += static_cast<size_t>(rc);
                 continue;
             }
@@ -698,7 +712,7 @@ private:
     size_t finish_locked(request *r) {
         r->stage.store(stage_done, std::memory_order_release);
         done_.push_back(r);
-        side_pending_.store(true);
+        side_added_locked();
         return r->is_write() && !barrier_.held.empty() ? release_flushes_locked(nullptr) : 0;
     }
 
@@ -868,7 +882,7 @@ private:
             {
                 std::lock_guard lock(mutex_);
                 done_.splice_back(&hits);
-                side_pending_.store(true);
+                side_added_locked();
             }
             wake_reaper();
         }
@@ -900,7 +914,7 @@ private:
                 ++queued;
             }
         }
-        if (any) side_pending_.store(true);
+        if (any) side_added_locked();
         const size_t wake = staff_locked(queued);
         lock.unlock();
         for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
@@ -917,11 +931,21 @@ private:
             watcher_cv_.wait(lock, [&] { return stopping_.load() || in_kernel_.load() > 0; });
             watcher_idle_.store(false);
             if (stopping_.load()) break;
-            // A reaper that comes and goes within the grace period keeps the ring.
-            reaper_seen_.store(false);
-            watcher_cv_.wait_for(lock, watcher_grace, [&] { return stopping_.load(); });
-            if (stopping_.load()) break;
-            if (reaper_seen_.load() || reaper_present_.load() || in_kernel_.load() == 0) continue;
+            if (urgent()) {
+                // Until the reaper present leaves (it wakes us as it does).
+                if (reaper_present_.load()) {
+                    watcher_idle_.store(true);
+                    watcher_cv_.wait_for(lock, watcher_grace, [&] { return stopping_.load() || !reaper_present_.load(); });
+                    watcher_idle_.store(false);
+                    continue;
+                }
+            } else {
+                // A reaper that comes and goes within the grace period keeps the ring.
+                reaper_seen_.store(false);
+                watcher_cv_.wait_for(lock, watcher_grace, [&] { return stopping_.load(); });
+                if (stopping_.load()) break;
+                if (reaper_seen_.load() || reaper_present_.load() || in_kernel_.load() == 0) continue;
+            }
             watcher_owns_.store(true);
             if (!reaper_present_.load()) {  // (seq_cst with reap's store and load: one of us backs off)
                 lock.unlock();
@@ -972,7 +996,7 @@ private:
                 wake = staff_locked(queued);
             }
             for (size_t i = 0; i < wake; ++i) helper_cv_.notify_one();
-            if (consumed != 0) in_kernel_.fetch_sub(consumed);
+            left_kernel(consumed, events_, got);
             if (na != 0) hand_to_kernel(again, na);
         }
     }
@@ -1041,12 +1065,53 @@ private:
         submit_released(&to_kernel);  // what completes aside is picked up by this reaper's loop
     }
 
+    // done_ got requests (mutex_ held): an event loop learns of it when done_ was empty (the core
+    // re-arms the descriptor after every wait by looking at side_pending_ and the ring).
+    void side_added_locked() {
+        if (!side_pending_.exchange(true)) {
+            if (const int efd = notify_fd_.load(std::memory_order_acquire); efd >= 0) eventfd_signal(efd);
+        }
+    }
+
+    // `consumed` request events of events[0..got) were taken from the ring.
+    void left_kernel(int consumed, const io_event *events, int got) {
+        if (consumed == 0) return;
+        in_kernel_.fetch_sub(consumed);
+        int unflagged = 0;
+        for (int i = 0; i < got; ++i) {
+            auto *r = static_cast<request *>(events[i].data);
+            if (r != nullptr && (scratch_of(r)->cb.u.c.flags & iocb_flag_resfd) == 0) ++unflagged;
+        }
+        if (unflagged != 0) unflagged_.fetch_sub(unflagged);
+    }
+
+    // iocbs that will not signal the event loop's descriptor are in flight: the watcher must not
+    // wait for a grace period before it takes the ring.
+    bool urgent() const { return notify_fd_.load(std::memory_order_relaxed) >= 0 && unflagged_.load() > 0; }
+
     size_t drain_side(request **out, size_t cap) {
         std::lock_guard lock(mutex_);
         size_t k = 0;
         while (k < cap && !done_.empty()) out[k++] = done_.pop_front();
         side_pending_.store(!done_.empty());
         return k;
+    }
+
+    // Whether the ring holds an event of a request (not of the poll iocb: a kick is no completion,
+    // and with nothing pending a wait leaves it there). Read only, while the owner may consume
+    // events: at worst a spurious yes. True when the header is not the one this code knows.
+    bool ring_holds_a_request() const {
+        const auto *ring = reinterpret_cast<const aio_ring_header *>(ctx_);
+        if (__atomic_load_n(&ring->magic, __ATOMIC_RELAXED) != aio_ring_magic) return true;
+        if (ring->header_length != sizeof(aio_ring_header)) return true;
+        const auto *events = reinterpret_cast<const io_event *>(ring + 1);
+        const unsigned nr = ring->nr;
+        unsigned head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);
+        const unsigned tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
+        if (nr == 0 || head >= nr || tail >= nr) return head != tail;
+        for (; head != tail; head = (head + 1) % nr)
+            if (events[head].data != nullptr) return true;
+        return false;
     }
 
     // Whether the ring holds no event (read-only look at the ring's header, as libaio's own
@@ -1085,6 +1150,8 @@ private:
     // Who consumes the ring. The flags pair with seq_cst stores and loads (Dekker): a reaper
     // stores reaper_present_ then loads watcher_owns_; the watcher the other way round.
     std::atomic<int> in_kernel_{0};            // request iocbs in the kernel (not the poll iocb)
+    std::atomic<int> unflagged_{0};            // of those, the ones without IOCB_FLAG_RESFD
+    std::atomic<int> notify_fd_{-1};           // the event loop's descriptor (notify_through)
     std::atomic<bool> reaper_present_{false};  // a thread is inside reap
     std::atomic<bool> reaper_seen_{false};     // a reap began since the watcher last looked
     std::atomic<bool> watcher_owns_{false};    // the watcher consumes the ring

@@ -11,7 +11,9 @@
 // so both sleep in slices. With nothing to watch the watcher sleeps on a condition variable.
 // Requests go on with nobody waiting: while some are in flight and no reap has begun for a
 // whole unattended_check period, the watcher goes on duty, collects what finishes and starts the
-// rest of short transfers, until a waiter is back.
+// rest of short transfers, until a waiter is back. Once the context's descriptor has been asked
+// for (an event loop polls it instead of waiting), the watcher is on duty whenever requests are in
+// flight, and the completion queue writes the descriptor as it gets them.
 //
 // Vectored requests: glibc has no aio_readv, so a vectored request runs as a chain of aio
 // operations, one contiguous piece at a time (an iovec element or what is left of it), each
@@ -370,6 +372,22 @@ public:
         completions_.kick();
     }
 
+    // An event loop learns of completions only from the queue: from now on the watcher is on duty
+    // whenever requests are in flight, and the queue writes efd as it gets them.
+    int notify_through(int efd) override {
+        bool wake;
+        {
+            std::lock_guard lock(mutex_);
+            completions_.notify_through(efd);
+            polled_ = true;
+            wake = watcher_should_wake_locked();
+        }
+        if (wake) watcher_cv_.notify_one();
+        return 0;
+    }
+
+    bool has_completions() override { return completions_.size() != 0; }
+
     int cancel(request *r) override {
         request_list restart;
         {
@@ -525,7 +543,7 @@ private:
     // come to reap for a while (the rest of a short transfer must start without a waiter: API.md
     // "Asynchrony"). Otherwise the waiter collects.
     bool on_duty_locked() const {
-        return reaper_need_ != 0 || chains_ != 0 || !barrier_.held.empty() || unattended_;
+        return reaper_need_ != 0 || chains_ != 0 || !barrier_.held.empty() || unattended_ || polled_;
     }
     // An idle watcher is woken when it is needed, or when it sleeps without a time limit (nothing
     // was in flight) and must start looking at what was just started.
@@ -723,6 +741,7 @@ private:
     std::condition_variable suspend_done_cv_;
     bool watcher_idle_ = false;
     bool watcher_parked_ = false;  // idle without a time limit: nothing was in flight
+    bool polled_ = false;          // an event loop watches the context's descriptor (notify_through)
     bool unattended_ = false;      // on duty because nobody has come to reap (see on_duty_locked)
     uint64_t reaps_seen_ = 0;      // reaps_ at the watcher's last idle look
     bool stopping_ = false;

@@ -1,11 +1,18 @@
 // The thread_pool backend.
 //
 // submit: a read that is not O_DIRECT (and not huge) is a cached-read candidate: it goes to the
-// shared list, which the submitting thread then serves itself with preadv2(RWF_NOWAIT), a few at
-// a time, while one idle worker (woken for a batch of 8 or more) serves it too. A hit completes
-// without a thread switch; a miss moves on to the FIFO. Everything else — O_DIRECT, writes,
-// flushes — goes straight to the FIFO, served by a pool of workers that grows on demand up to
-// `threads`. Requests on one file run in parallel (unlike glibc's aio).
+// shared list, and the submitting thread then serves its own candidates (tagged with its call's
+// batch number) with preadv2(RWF_NOWAIT), a few at a time, while one idle worker (woken for a
+// batch of 8 or more) serves the shared list too. A hit completes without a thread switch; a miss
+// moves on to the FIFO. Everything else — O_DIRECT, writes, flushes — goes straight to the FIFO,
+// served by a pool of workers that grows on demand up to `threads`. Requests on one file run in
+// parallel (unlike glibc's aio).
+//
+// Short calls (an event loop's thread submits): submit does the caller's own batch and nothing
+// else. It never serves another thread's reads, and it never starts or joins a thread: the pool
+// grows through its staffer, a thread that sleeps until work is queued that no idle worker can
+// take, starts workers (without holding the pool's lock while the system creates them) and joins
+// the ones that retired.
 //
 // A worker that runs a request on a pipe, FIFO, socket or character device (statx type, per fd per
 // batch; for a cached read that misses, its ESPIPE) does not count toward `threads` while it does:
@@ -77,6 +84,7 @@ constexpr auto surplus_idle = std::chrono::seconds(1);
 // What this backend keeps in request::scratch.
 struct pool_scratch {
     bool unbounded;  // on a pipe, FIFO, socket or character device: may wait for another request
+    uint64_t batch;  // the submit call that put it on the shared list (serve_own)
 };
 
 pool_scratch *scratch_of(request *r) { return std::launder(reinterpret_cast<pool_scratch *>(r->scratch)); }
@@ -107,14 +115,20 @@ public:
             stopping_ = true;
         }
         work_cv_.notify_all();
-        // No worker starts or retires once stopping_ is set, so workers_ no longer changes.
-        for (auto &w : workers_) w.thread.join();
+        staff_cv_.notify_all();
+        // Only the staffer starts workers; once it is gone, workers_ no longer changes.
+        if (staffer_.joinable()) staffer_.join();
+        for (auto &w : workers_)
+            if (w.thread.joinable()) w.thread.join();
     }
 
-    // Starts the first worker, so that queued work always has someone to run it.
+    // Starts the first worker, so that queued work always has someone to run it, and the staffer.
     int start() {
-        std::lock_guard lock(mutex_);
-        return spawn_locked() ? 0 : FILEAIO_E_INSUFFICIENT_RESOURCES;
+        {
+            std::unique_lock lock(mutex_);
+            if (!spawn_one(lock)) return FILEAIO_E_INSUFFICIENT_RESOURCES;
+        }
+        return start_quiet_thread([&] { staffer_ = std::thread([this] { staffer_main(); }); });
     }
 
     int submit(request *const *reqs, size_t n, size_t *accepted) override {
@@ -123,6 +137,7 @@ public:
         // two cores copy at once and neither waits for the other. Everything else is punted.
         request *punt[batch_chunk];
         size_t punted = 0;
+        const uint64_t batch = next_batch_.fetch_add(1, std::memory_order_relaxed);
         request *share[batch_chunk];
         size_t shared_n = 0;
         int last_fd = -1;  // of the last fcntl
@@ -134,7 +149,7 @@ public:
             request *r = reqs[i];
             r->transferred = 0;
             r->result = 0;
-            new (r->scratch) pool_scratch{false};
+            new (r->scratch) pool_scratch{false, batch};
             bool candidate = false;
             if (!r->is_sync() && !r->is_write() && r->size <= inline_max_bytes) {
                 if (r->fd != last_fd) {
@@ -170,10 +185,7 @@ public:
         }
         if (shared_n != 0) enqueue_shared(share, shared_n);
         if (punted != 0) enqueue(punt, punted);
-        if (shared_pending_.load(std::memory_order_relaxed)) {
-            std::unique_lock lock(mutex_);
-            while (!shared_.empty()) serve_shared(lock);
-        }
+        if (shared_pending_.load(std::memory_order_relaxed)) serve_own(batch);
         *accepted = n;
         return 0;
     }
@@ -183,6 +195,13 @@ public:
     }
 
     void kick() override { completions_.kick(); }
+
+    int notify_through(int efd) override {
+        completions_.notify_through(efd);
+        return 0;
+    }
+
+    bool has_completions() override { return completions_.size() != 0; }
 
     int cancel(request *r) override {
         std::lock_guard lock(mutex_);
@@ -237,10 +256,22 @@ private:
     size_t staff_locked(size_t n) {
         size_t wake = std::min(n, idle_unclaimed_locked());
         notified_ += wake;
-        for (size_t extra = n - wake;
-             extra > 0 && live_ - unbounded_running_ < max_threads_ && live_ < max_total_; --extra)
-            if (!spawn_locked()) break;  // the workers that exist take it in turn
+        if (const size_t extra = n - wake; extra != 0) {
+            // The staffer starts them; until then the workers that exist take the work in turn.
+            const size_t room = room_locked();
+            if (spawn_wanted_ < room) {
+                spawn_wanted_ = std::min(room, spawn_wanted_ + extra);
+                staff_cv_.notify_one();
+            }
+        }
         return wake;
+    }
+
+    // Workers that may still be started: up to `threads` that count, max_reqs in all.
+    size_t room_locked() const {
+        const size_t counted = live_ - unbounded_running_;
+        if (counted >= max_threads_ || live_ >= max_total_) return 0;
+        return std::min<size_t>(max_threads_ - counted, max_total_ - live_);
     }
 
     // More workers count toward `threads` than `threads`: the extra ones were started while
@@ -265,8 +296,8 @@ private:
         if (wake) work_cv_.notify_one();
     }
 
-    // Serves one chunk of the shared list (the lock is held on entry and on exit). What would
-    // block goes to the ordinary queue.
+    // A worker's: serves one chunk of the shared list, whoever submitted it (the lock is held on
+    // entry and on exit).
     void serve_shared(std::unique_lock<std::mutex> &lock) {
         request_chain taken;
         while (taken.count < share_chunk && !shared_.empty()) {
@@ -274,6 +305,34 @@ private:
             r->stage.store(stage_running, std::memory_order_relaxed);
             taken.append(r);
         }
+        serve(lock, taken);
+    }
+
+    // The submitter's: serves, a chunk at a time, the candidates of its own call (`batch`) that no
+    // worker has taken — never another thread's. It looks only at the shared list, which holds
+    // requests still in flight (a request of this call that a worker finished may have been
+    // handed back and destroyed already).
+    void serve_own(uint64_t batch) {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            request_chain taken;
+            for (request *r = shared_.head; r != nullptr && taken.count < share_chunk;) {
+                request *after = r->next;
+                if (scratch_of(r)->batch == batch) {
+                    shared_.remove(r);
+                    r->stage.store(stage_running, std::memory_order_relaxed);
+                    taken.append(r);
+                }
+                r = after;
+            }
+            if (taken.count == 0) return;
+            serve(lock, taken);
+        }
+    }
+
+    // Runs the cached reads `taken` off the shared list with RWF_NOWAIT, without the lock (held on
+    // entry and on exit). What would block goes to the ordinary queue.
+    void serve(std::unique_lock<std::mutex> &lock, request_chain &taken) {
         shared_size_ -= taken.count;
         if (shared_.empty()) shared_pending_.store(false, std::memory_order_relaxed);
         lock.unlock();
@@ -304,32 +363,57 @@ private:
         if (done.count != 0) completions_.push(done.head, done.tail, done.count);
     }
 
-    // Starts a worker with every signal blocked: the caller's signals stay the caller's. Joins
-    // the workers that have exited first (they hold no lock and touch nothing any more).
-    bool spawn_locked() {
+    // Starts a worker with every signal blocked (the caller's signals stay the caller's). The
+    // lock is held on entry and on exit, and released while the system creates the thread. Only
+    // start() and the staffer call it, so workers_ changes nowhere else meanwhile.
+    bool spawn_one(std::unique_lock<std::mutex> &lock) {
         if (stopping_) return false;
-        if (retired_ != 0) {
-            for (auto it = workers_.begin(); it != workers_.end();) {
-                if (!it->retired) {
-                    ++it;
-                    continue;
-                }
-                it->thread.join();
-                it = workers_.erase(it);
-            }
-            retired_ = 0;
-        }
         auto slot = workers_.end();
-        const int rc = start_quiet_thread([&] {
+        try {
             slot = workers_.emplace(workers_.end());
-            slot->thread = std::thread([this, w = &*slot] { worker(*w); });
-        });
-        if (rc != 0) {
-            if (slot != workers_.end()) workers_.erase(slot);  // its thread never started
+        } catch (const std::bad_alloc &) {
             return false;
         }
-        ++live_;
+        ++live_;  // counted from now on, so that staff_locked does not ask twice
+        lock.unlock();
+        const int rc = start_quiet_thread([&] { slot->thread = std::thread([this, w = &*slot] { worker(*w); }); });
+        lock.lock();
+        if (rc != 0) {
+            workers_.erase(slot);  // its thread never started
+            --live_;
+            return false;
+        }
         return true;
+    }
+
+    // The staffer: starts the workers staff_locked asks for and joins the ones that retired, so
+    // that no submit ever waits for the system to create or reap a thread.
+    void staffer_main() {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            staff_cv_.wait(lock, [&] { return stopping_ || spawn_wanted_ != 0 || retired_ != 0; });
+            if (stopping_) return;
+            if (retired_ != 0) {
+                // They have exited (or are exiting) and touch nothing of the pool any more.
+                std::list<worker_slot> gone;
+                for (auto it = workers_.begin(); it != workers_.end();) {
+                    auto at = it++;
+                    if (at->retired) gone.splice(gone.end(), workers_, at);
+                }
+                retired_ = 0;
+                lock.unlock();
+                for (auto &w : gone) w.thread.join();
+                lock.lock();
+            }
+            while (spawn_wanted_ != 0 && !stopping_) {
+                --spawn_wanted_;
+                if (room_locked() == 0) continue;  // workers freed up or retired meanwhile
+                if (!spawn_one(lock)) {
+                    spawn_wanted_ = 0;  // the system refused: the workers that exist take it in turn
+                    break;
+                }
+            }
+        }
     }
 
     bool earlier_write_running(const request *flush) const {
@@ -357,6 +441,7 @@ private:
                     self.retired = true;
                     ++retired_;
                     --live_;
+                    staff_cv_.notify_one();  // the staffer joins us
                     return;
                 }
             }
@@ -408,6 +493,8 @@ private:
     std::mutex mutex_;  // guards everything below
     std::condition_variable work_cv_;
     std::condition_variable barrier_cv_;
+    std::condition_variable staff_cv_;
+    size_t spawn_wanted_ = 0;  // workers staff_locked asked the staffer for
     request_list queue_;
     request_list shared_;  // cached-read candidates shared by a submit, served as one chunk
     request_list running_writes_;
@@ -423,6 +510,8 @@ private:
     size_t barrier_waiters_ = 0;
     uint64_t seq_ = 0;
     bool stopping_ = false;
+    std::atomic<uint64_t> next_batch_{1};  // submit calls, for pool_scratch::batch
+    std::thread staffer_;  // last: started by start(), joined first by the destructor
 };
 
 }  // namespace

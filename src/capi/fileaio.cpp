@@ -39,6 +39,10 @@ int guarded(F &&f) noexcept {
 
 extern "C" {
 
+// The header this library was built with is its version (CMake checks it against project(VERSION)).
+const char *fileaio_version(void) { return FILEAIO_VERSION_STRING; }
+uint32_t fileaio_version_number(void) { return FILEAIO_VERSION_NUMBER; }
+
 const char *fileaio_strerror(int code) { return fileaio::detail::error_sentence(code); }
 const char *fileaio_errname(int code) { return fileaio::detail::error_name(code); }
 
@@ -171,6 +175,13 @@ int fileaio_ctx_wakeup(fileaio_ctx *handle) {
     context *c = ctx_of(handle);
     if (!fileaio::detail::is_live(c)) return FILEAIO_E_INVALID_HANDLE;
     return c->wakeup();
+}
+
+int fileaio_ctx_get_fd(fileaio_ctx *handle, int *fd) {
+    context *c = ctx_of(handle);
+    if (!fileaio::detail::is_live(c)) return FILEAIO_E_INVALID_HANDLE;
+    if (fd == nullptr) return FILEAIO_E_INVALID_PARAMETER;
+    return c->get_fd(fd);
 }
 
 int fileaio_ctx_get_stats(const fileaio_ctx *handle, fileaio_stats *stats) {

@@ -1,6 +1,12 @@
 #include "core/context.hpp"
 
+#include "core/eventfd.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <new>
 
@@ -38,11 +44,19 @@ deadline deadline::after_ms(uint32_t ms) {
 context::context(uint32_t max, uint32_t fl, fileaio_backend k, std::unique_ptr<backend> be)
     : max_reqs(max), flags(fl), kind(k), backend_(std::move(be)) {}
 
-context::~context() { magic = 0; }
+context::~context() {
+    magic = 0;
+    backend_.reset();  // its threads and the kernel stop signalling the descriptor first
+    if (const int efd = ready_fd_.load(std::memory_order_acquire); efd >= 0) ::close(efd);
+}
 
-int create_context(const fileaio_ctx_options &opts, context **out) {
-    if (opts.size < options_v1_size) return FILEAIO_E_INVALID_PARAMETER;
-    if (opts.size > sizeof(fileaio_ctx_options) && !unknown_tail_is_zero(opts)) return FILEAIO_E_NOT_SUPPORTED;
+int create_context(const fileaio_ctx_options &caller, context **out) {
+    if (caller.size < options_v1_size) return FILEAIO_E_INVALID_PARAMETER;
+    if (caller.size > sizeof(fileaio_ctx_options) && !unknown_tail_is_zero(caller)) return FILEAIO_E_NOT_SUPPORTED;
+    // The struct grows at its end (docs/releasing.md): a caller built against an older header
+    // owns only caller.size bytes. Read those, and the fields it does not know stay 0 (default).
+    fileaio_ctx_options opts{};
+    std::memcpy(&opts, &caller, std::min(caller.size, sizeof opts));
     if (opts.max_reqs == 0) return FILEAIO_E_INVALID_PARAMETER;
     if (opts.max_reqs == FILEAIO_UNLIMITED_REQS) return FILEAIO_E_OUT_OF_RANGE;
     if ((opts.flags & ~known_ctx_flags) != 0) return FILEAIO_E_INVALID_PARAMETER;
@@ -105,6 +119,12 @@ int context::submit(request *const *reqs, size_t count, size_t *submitted) {
         }
     } while (!pending_.compare_exchange_weak(cur, cur + count, std::memory_order_acq_rel));
     update_max(pending_max_, cur + count);
+    // A wakeup that a wait would have answered E_NO_REQUEST to becomes one it reports (seq_cst
+    // against wakeup(): it stores the flag, then reads pending_).
+    if (ready_fd_.load(std::memory_order_relaxed) >= 0) {
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (wakeup_pending_.load(std::memory_order_seq_cst)) signal_ready();
+    }
 
     // SUBMITTED before the backend sees them: a completion may be reaped before submit returns.
     for (size_t i = 0; i < count; ++i) {
@@ -200,9 +220,16 @@ int context::wait(size_t min_reqs, uint32_t timeout_ms, request **completed, siz
         ~leave_guard() { flag.store(false, std::memory_order_release); }
     } guard{waiting_};
 
-    if (pending_.load(std::memory_order_acquire) == 0 && (flags & FILEAIO_CTX_WAIT_WITHOUT_PENDING) == 0)
+    if (pending_.load(std::memory_order_acquire) == 0 && (flags & FILEAIO_CTX_WAIT_WITHOUT_PENDING) == 0) {
+        rearm_ready();  // takes nothing; only ends a readiness that has nothing behind it
         return FILEAIO_E_NO_REQUEST;
+    }
     if (min_reqs == 0) min_reqs = 1;
+    // Whatever this wait returns, the descriptor then says whether anything is left.
+    struct rearm_guard {
+        context &ctx;
+        ~rearm_guard() { ctx.rearm_ready(); }
+    } rearm{*this};
 
     // One deadline for the whole call, however often the backend returns early.
     const deadline dl = timeout_ms == 0 ? deadline::poll() : deadline::after_ms(timeout_ms);
@@ -227,9 +254,67 @@ int context::wait(size_t min_reqs, uint32_t timeout_ms, request **completed, siz
 }
 
 int context::wakeup() {
-    wakeup_pending_.store(true, std::memory_order_release);
+    wakeup_pending_.store(true, std::memory_order_seq_cst);
     backend_->kick();
+    // Readable only when a wait would report it: with nothing pending it answers E_NO_REQUEST,
+    // and the submit that changes that makes the descriptor readable.
+    if (ready_fd_.load(std::memory_order_acquire) >= 0) {
+        if (pending_.load(std::memory_order_seq_cst) != 0 || (flags & FILEAIO_CTX_WAIT_WITHOUT_PENDING) != 0) {
+            signal_ready();
+        } else {
+            rearm_ready();  // the backend's kick may have signalled it (io_uring's NOP does)
+        }
+    }
     return 0;
+}
+
+int context::get_fd(int *fd) {
+    int efd = ready_fd_.load(std::memory_order_acquire);
+    if (efd < 0) {
+        std::lock_guard lock(ready_fd_mutex_);
+        efd = ready_fd_.load(std::memory_order_relaxed);
+        if (efd < 0) {
+            const int made = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+            if (made < 0) return -errno;  // -EMFILE, -ENFILE, -ENOMEM: the operating system's answer
+            if (int rc = backend_->notify_through(made); rc != 0) {
+                ::close(made);
+                return rc;
+            }
+            ready_fd_.store(made, std::memory_order_seq_cst);
+            efd = made;
+            rearm_ready();  // what finished before the backend knew of it
+        }
+    }
+    *fd = efd;
+    return 0;
+}
+
+void context::signal_ready() const {
+    if (const int efd = ready_fd_.load(std::memory_order_acquire); efd >= 0) eventfd_signal(efd);
+}
+
+void context::rearm_ready() {
+    const int efd = ready_fd_.load(std::memory_order_acquire);
+    if (efd < 0) return;
+    // Clear first, then look: whatever arrives after the look signals again by itself (backends
+    // write after they publish; the kernel signals after it posts), so nothing is missed.
+    eventfd_drain(efd);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (ready_now()) signal_ready();
+}
+
+bool context::ready_now() {
+    if (wakeup_pending_.load(std::memory_order_seq_cst) &&
+        (pending_.load(std::memory_order_seq_cst) != 0 || (flags & FILEAIO_CTX_WAIT_WITHOUT_PENDING) != 0))
+        return true;
+    return backend_->has_completions() || kept_aside_ready();
+}
+
+// Kept aside behind a cancel that still decides is not ready yet: that cancel signals as it ends.
+bool context::kept_aside_ready() {
+    if (kept_aside_count_.load(std::memory_order_seq_cst) == 0) return false;
+    std::lock_guard lock(kept_aside_mutex_);
+    return !kept_aside_.empty() && kept_aside_.head->state.load(std::memory_order_seq_cst) == req_state::submitted;
 }
 
 // r is CANCELLING (held by the caller, detail::cancel) and was submitted to this context. Gives it
@@ -245,12 +330,18 @@ int context::cancel(request *r) {
         canceled_.fetch_add(1, std::memory_order_relaxed);
         pending_.fetch_sub(1, std::memory_order_acq_rel);
         r->state.store(req_state::completed, std::memory_order_seq_cst);
+        // The last pending request gone: a wakeup that made the descriptor readable is no longer
+        // one a wait would report (it answers E_NO_REQUEST).
+        if (pending_.load(std::memory_order_seq_cst) == 0) rearm_ready();
     } else {
         r->state.store(req_state::submitted, std::memory_order_seq_cst);
         // A wait may have kept r aside while we decided (finish); if it sleeps now, it must look
-        // again. (seq_cst on both sides: the wait counts, then reads the state; we store, then
-        // read the count.)
-        if (kept_aside_count_.load(std::memory_order_seq_cst) != 0) backend_->kick();
+        // again, and an event loop must be told. (seq_cst on both sides: the wait counts, then
+        // reads the state; we store, then read the count.)
+        if (kept_aside_count_.load(std::memory_order_seq_cst) != 0) {
+            backend_->kick();
+            signal_ready();
+        }
     }
     cancels_running_.fetch_sub(1, std::memory_order_seq_cst);  // the last touch of this context
     return rc;

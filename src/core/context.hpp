@@ -28,6 +28,7 @@ struct context {
     int submit(request *const *reqs, size_t count, size_t *submitted);
     int wait(size_t min_reqs, uint32_t timeout_ms, request **completed, size_t capacity, size_t *count);
     int wakeup();
+    int get_fd(int *fd);  // API.md "Event loops"
     int cancel(request *r);  // r is held CANCELLING by the caller and was submitted here
     int try_destroy();  // 0 when it may be freed, else E_BUSY
     void get_stats(fileaio_stats *st) const;
@@ -50,6 +51,15 @@ private:
     size_t take_back_kept_aside(request **out, size_t cap);
     void account(request *const *reqs, size_t n);
     void rollback_claims(request *const *reqs, size_t n);
+    // The pollable descriptor (API.md "Event loops"). An eventfd whose counter is nonzero while a
+    // wait with timeout 0 might return something: backends make it readable as they finish requests
+    // (backend::notify_through), wakeup and cancel when they make a waitable answer, and every wait
+    // that got past its checks re-arms it as it leaves (clears it, then sets it again if anything is
+    // still there), so it never stays readable for what waits have taken.
+    void signal_ready() const;
+    void rearm_ready();
+    bool ready_now();  // a wait with timeout 0 would return 0 or E_INTERRUPTED (or might: spurious is allowed)
+    bool kept_aside_ready();
 
     std::unique_ptr<backend> backend_;
     // Requests a wait got from the backend while a cancel held them: handed back by a later wait
@@ -62,6 +72,8 @@ private:
     std::atomic<uint64_t> pending_{0};
     std::atomic<bool> waiting_{false};
     std::atomic<bool> wakeup_pending_{false};
+    std::mutex ready_fd_mutex_;      // creating the descriptor
+    std::atomic<int> ready_fd_{-1};  // -1 until get_fd is first asked
 
     std::atomic<uint64_t> submitted_{0};
     std::atomic<uint64_t> completed_{0};

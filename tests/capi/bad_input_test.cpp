@@ -58,6 +58,7 @@ constexpr std::uint32_t k_drain_timeout_ms = 10000;
 constexpr auto k_no_request_deadline = std::chrono::seconds(2);  // a wait that should not block at all
 constexpr std::size_t k_wait_capacity = 4;
 constexpr std::size_t k_untouched = 0xdeadbeef;  // sentinel for *submitted / *count
+constexpr int k_fd_sentinel = -12345;              // sentinel for *fd of get_fd
 constexpr int k_closed_fd_floor = 512;           // a closed fd above every fd the process uses
 
 // The library's own codes, from the public table.
@@ -192,6 +193,7 @@ struct world {
     std::array<fileaio_req *, k_wait_capacity> completed{};
     fileaio_ctx *out_ctx = nullptr;
     fileaio_stats out_stats{};
+    int out_fd = k_fd_sentinel;
     fileaio_limits out_limits{};
     fileaio_dio_alignment out_alignment{};
 
@@ -329,6 +331,7 @@ enum class out_check {
     submitted_zero,  // *submitted == 0 (nothing was submitted)
     count_zero,      // *count == 0 (wait sets it first)
     ctx_untouched,   // *ctx of a failed create stays NULL
+    fd_untouched,    // *fd of a failed get_fd keeps the caller's value
 };
 
 struct call_case {
@@ -531,6 +534,10 @@ const call_case k_call_cases[] = {
      [](world &) { return fileaio_ctx_associate_with_file(nullptr, -1); }},
     {"wakeup_null", E_HANDLE, [](world &) { return fileaio_ctx_wakeup(nullptr); }},
     {"wakeup_dead", E_HANDLE, [](world &w) { return fileaio_ctx_wakeup(w.dead_ctx()); }},
+    {"get_fd_null_ctx", E_HANDLE, [](world &w) { return fileaio_ctx_get_fd(nullptr, &w.out_fd); }, out_check::fd_untouched},
+    {"get_fd_dead_ctx", E_HANDLE, [](world &w) { return fileaio_ctx_get_fd(w.dead_ctx(), &w.out_fd); }, out_check::fd_untouched},
+    {"get_fd_null_out", E_PARAM, [](world &w) { return fileaio_ctx_get_fd(w.ctx, nullptr); }},
+    {"order_get_fd_null_ctx_and_null_out_is_handle", E_HANDLE, [](world &) { return fileaio_ctx_get_fd(nullptr, nullptr); }},
     {"get_stats_null_ctx", E_HANDLE, [](world &w) { return fileaio_ctx_get_stats(nullptr, &w.out_stats); }},
     {"get_stats_dead_ctx", E_HANDLE, [](world &w) { return fileaio_ctx_get_stats(w.dead_ctx(), &w.out_stats); }},
     {"get_stats_null_out", E_PARAM, [](world &w) { return fileaio_ctx_get_stats(w.ctx, nullptr); }},
@@ -683,6 +690,9 @@ TEST_P(failing_call, returns_the_contract_code_and_changes_nothing)
         break;
     case out_check::ctx_untouched:
         EXPECT_EQ(w.out_ctx, nullptr) << "a refused create must not hand out a context";
+        break;
+    case out_check::fd_untouched:
+        EXPECT_EQ(w.out_fd, k_fd_sentinel) << "a refused get_fd must leave *fd as it was";
         break;
     }
     // A wrongly successful create must not leak into the next case.

@@ -638,7 +638,7 @@ std::string format_html(const bench_options &opts, const bench_outcome &outcome)
     out += page_style;
     out += "</style>\n</head>\n<body>\n<h1>fileaio bench</h1>\n";
     append(out, "<p class=\"meta\">%s</p>\n", workload_text(opts, outcome).c_str());
-    append(out, "<p class=\"meta\">fileaio %s &middot; %s &middot; %s</p>\n", FILEAIO_VERSION_STRING,
+    append(out, "<p class=\"meta\">fileaio %s &middot; %s &middot; %s</p>\n", fileaio_version(),
            html_escape(machine_text()).c_str(), html_escape(now_text()).c_str());
 
     if (const auto win = winner_index(jobs)) {

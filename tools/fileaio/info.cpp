@@ -338,7 +338,8 @@ int print_path(const std::string &path)
 
 int run_info(std::optional<std::string_view> path)
 {
-    std::printf("fileaio %s\n", FILEAIO_VERSION_STRING);
+    // The version of the library that runs, and of the header this tool was built with.
+    std::printf("fileaio %s (built with fileaio.h %s)\n", fileaio_version(), FILEAIO_VERSION_STRING);
     print_system();
     print_backends();
     print_limits();

@@ -161,7 +161,11 @@ int run(std::span<const std::string_view> args)
         return exit_ok;
     }
     if (command == "--version" || command == "version") {
-        std::printf("fileaio %s\n", FILEAIO_VERSION_STRING);
+        // The library that runs; the header's version too when a newer library runs this tool.
+        std::printf("fileaio %s\n", fileaio_version());
+        if (std::strcmp(fileaio_version(), FILEAIO_VERSION_STRING) != 0) {
+            std::printf("built with fileaio.h %s\n", FILEAIO_VERSION_STRING);
+        }
         return exit_ok;
     }
     if (command == "info") {

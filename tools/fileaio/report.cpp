@@ -301,7 +301,7 @@ std::string format_json(std::span<const job_result> jobs)
 {
     json_writer json;
     json.begin_object();
-    json.field("fileaio_version", FILEAIO_VERSION_STRING);
+    json.field("fileaio_version", fileaio_version());  // the library that measured, not the header
     json.begin_array("jobs");
     for (const auto &job : jobs) {
         json.begin_object();
