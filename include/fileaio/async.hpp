@@ -17,7 +17,8 @@
 //   submitted as soon as a request comes back. Requests awaited during one step of the driver
 //   go to the context in one batch at its end; one awaited outside a step goes out at once.
 // - One thread drives: run(), run_until(pred), run_one() or poll() (one non-blocking step, for
-//   an event loop). Coroutines are resumed on that thread, inside those calls. Awaiting and
+//   an event loop that watches get_fd() for POLLIN). Coroutines are resumed on that thread,
+//   inside those calls. Awaiting and
 //   destroying coroutine frames happen on that thread too (or while no thread drives).
 //   stop() and stop tokens may be used from any thread.
 // - Exactly once: an operation resumes its coroutine once, with its result, or with
@@ -212,6 +213,10 @@ public:
     }
     bool stopped() const noexcept { return stop_.load(std::memory_order_acquire); }
     void restart() noexcept { stop_.store(false, std::memory_order_release); }
+
+    // The context's pollable descriptor (context::get_fd): an event loop watches it for POLLIN
+    // and calls poll() when it is readable. Stop requests and stop() make it readable too.
+    std::error_code get_fd(int &fd) noexcept { return ctx_->get_fd(fd); }
 
     // Sends what was awaited since the last step to the context now (steps do it themselves).
     void flush() noexcept { flush_batch(); }
@@ -537,7 +542,9 @@ private:
         std::size_t n = dispatch();
         if (n != 0) timeout_ms = 0;
         flush_batch();
-        if (in_flight_ != 0) {
+        // A poll waits even with nothing in flight: on a context made with
+        // wait_without_pending a wakeup makes the descriptor readable, and only a wait takes it.
+        if (in_flight_ != 0 || timeout_ms == 0) {
             int rc = reap(timeout_ms);
             if (rc == FILEAIO_E_INTERRUPTED) process_cancels();
             n += dispatch();

@@ -485,6 +485,16 @@ public:
     }
     std::error_code wakeup() noexcept { return to_error_code(fileaio_ctx_wakeup(handle_)); }
 
+    // The descriptor an event loop watches (API.md "Event loops"): readable while a wait with a
+    // zero timeout would hand back a completion or report a wakeup. The context's own: poll it,
+    // never read, write or close it. `fd` is left unchanged on error.
+    std::error_code get_fd(int &fd) noexcept { return to_error_code(fileaio_ctx_get_fd(handle_, &fd)); }
+    // The same, or -1 if it cannot be had (an invalid context, or no descriptor available).
+    int native_fd() noexcept {
+        int fd = -1;
+        return fileaio_ctx_get_fd(handle_, &fd) == 0 ? fd : -1;
+    }
+
     stats get_stats() const noexcept {
         stats s{};
         fileaio_ctx_get_stats(handle_, &s);

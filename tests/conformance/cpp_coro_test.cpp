@@ -4,6 +4,7 @@
 // destroyed mid-read, a scheduler destroyed with I/O in flight). The FUSE gate holds a read in
 // flight deterministically.
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <array>
@@ -241,6 +242,73 @@ TEST_P(cpp_coro_test, cancelling_a_queued_read_resumes_it_without_io) {
     EXPECT_EQ(first.load(), 1);
     EXPECT_FALSE(r1.error) << r1.error.message();
     EXPECT_EQ(ctx.get_stats().submitted, 1u);
+}
+
+// An event loop: poll(2) on the context's descriptor, io.poll() when it is readable, until
+// nothing is outstanding. False if the descriptor stayed quiet for 10 s with work outstanding.
+bool event_loop(io_scheduler &io) {
+    int fd = -1;
+    if (std::error_code ec = io.get_fd(fd); ec) {
+        ADD_FAILURE() << "get_fd: " << ec.message();
+        return false;
+    }
+    while (io.outstanding() != 0) {
+        struct pollfd p{fd, POLLIN, 0};
+        int n = ::poll(&p, 1, static_cast<int>(long_timeout_ms));
+        if (n == 0) return false;
+        if (n < 0 && errno != EINTR) return false;
+        io.poll();
+    }
+    return true;
+}
+
+// Coroutines driven only from a poll(2) loop on the context's descriptor, as an event loop
+// would: every read resumes with its data.
+TEST_P(cpp_coro_test, an_event_loop_drives_coroutines_through_the_descriptor) {
+    constexpr size_t n = 32;
+    int fd = pattern_file("f", n * block, O_RDONLY);
+    ASSERT_GE(fd, 0);
+    aligned_buffer &buf = make_buffer(n * block);
+    context ctx(opts(64));
+    io_scheduler io(ctx, 8);
+    std::atomic<int> resumed{0};
+    std::vector<result> res(n);
+    for (size_t i = 0; i < n; ++i)
+        spawn(read_one(io, fd, static_cast<int64_t>(i * block), bytes(buf, i * block, block), resumed, res[i]));
+    ASSERT_TRUE(event_loop(io)) << "the descriptor never became readable with reads outstanding";
+    EXPECT_EQ(resumed.load(), static_cast<int>(n));
+    for (auto &r : res) EXPECT_EQ(r.transferred, block) << r.error.message();
+    EXPECT_TRUE(holds_pattern(buf.data(), n * block, 0));
+    // Nothing left: the descriptor is quiet (a loop would not spin).
+    int cfd = -1;
+    ASSERT_FALSE(ctx.get_fd(cfd));
+    struct pollfd p{cfd, POLLIN, 0};
+    EXPECT_EQ(::poll(&p, 1, 0), 0);
+}
+
+// A stop request from another thread reaches a loop that only polls the descriptor: the read
+// held at the gate resumes exactly once (cancelled, or with its data once the gate opens).
+TEST_P(cpp_coro_test, a_stop_request_wakes_an_event_loop) {
+    int gate = open_on_fs(fs_->gate_path(), O_RDONLY);
+    ASSERT_GE(gate, 0);
+    aligned_buffer &buf = make_buffer(block);
+    context ctx(opts(8));
+    io_scheduler io(ctx);
+    at_exit open_gate{[&] { fs_->release_all(); }};
+    std::stop_source src;
+    std::atomic<int> resumed{0};
+    result r{};
+    spawn(read_one(io, gate, 0, bytes(buf), resumed, r, src.get_token()));
+    ASSERT_TRUE(fs_->wait_for_in_flight(1, reach_daemon_timeout));
+    std::thread canceller([&] {
+        src.request_stop();
+        // The loop cancels it on the wakeup; where the backend cannot, the gate lets it finish.
+        fs_->release_all();
+    });
+    EXPECT_TRUE(event_loop(io));
+    canceller.join();
+    EXPECT_EQ(resumed.load(), 1);
+    EXPECT_TRUE(r.error == errc::canceled || r.transferred == block) << r.error.message();
 }
 
 // A thread that opens the gate once someone waits inside ctx (a destructor waiting out a read the

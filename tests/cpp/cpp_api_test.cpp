@@ -138,6 +138,20 @@ TEST(cpp_api, wait_hands_back_request_refs_with_typed_cookies) {
     ::close(fd);
 }
 
+TEST(cpp_api, the_pollable_descriptor_as_an_error_code) {
+    context ctx(8, 0, backend::thread_pool);
+    int fd = -1;
+    ASSERT_FALSE(ctx.get_fd(fd));
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(ctx.native_fd(), fd);
+    context moved = std::move(ctx);
+    int untouched = 42;
+    EXPECT_EQ(ctx.get_fd(untouched), errc::invalid_handle);  // NOLINT(bugprone-use-after-move)
+    EXPECT_EQ(untouched, 42);
+    EXPECT_EQ(ctx.native_fd(), -1);
+    EXPECT_EQ(moved.native_fd(), fd);
+}
+
 TEST(cpp_api, names_of_codes_states_and_backends) {
     EXPECT_STREQ(errname(make_error_code(errc::timeout)), "FILEAIO_E_TIMEOUT");
     EXPECT_STREQ(errname(to_error_code(-EIO)), "EIO");
