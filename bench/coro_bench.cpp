@@ -8,8 +8,10 @@
 //          out as one batch).
 //
 // Both read the same 64 MiB file in the page cache with the same offset sequence generator; the
-// clock is read every 1024 reads on both sides. Prints IOPS per round and the medians, and
-// coro/wait (the target is >= 0.90).
+// clock is read every 1024 reads on both sides. Rounds alternate which side runs first. Prints
+// IOPS per round, the medians, coro/wait of the medians and the median of the rounds' ratios
+// (the target is >= 0.90), and the process's CPU time per read on each side (wait/coro
+// of those is the same kind of ratio, steadier on a shared machine).
 //
 //   coro_bench [--backend=io_uring|linux_aio|posix_aio|thread_pool] [--rounds=5] [--seconds=2]
 #include <fcntl.h>
@@ -21,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <ctime>
 #include <vector>
 
 #include <fileaio/async.hpp>
@@ -44,6 +47,19 @@ struct rng {
     }
 };
 
+// One side's run: IOPS by the wall clock, and the process's CPU time per read (all threads,
+// so thread_pool's workers count too): the second is steadier on a machine others share.
+struct side {
+    double iops;
+    double cpu_ns_per_op;
+};
+
+double cpu_seconds() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 [[noreturn]] void die(const char *what, int rc) {
     std::fprintf(stderr, "coro_bench: %s: %s\n", what, fileaio_strerror(rc));
     std::exit(1);
@@ -58,7 +74,7 @@ struct run_state {
     }
 };
 
-double run_wait(fileaio::backend b, int fd, std::vector<std::byte> &bufs, double seconds) {
+side run_wait(fileaio::backend b, int fd, std::vector<std::byte> &bufs, double seconds) {
     fileaio::context ctx(fileaio::context_options{.max_reqs = depth, .backend = b});
     std::vector<fileaio::request> reqs(depth);
     std::vector<fileaio_req *> batch, out(depth);
@@ -69,6 +85,7 @@ double run_wait(fileaio::backend b, int fd, std::vector<std::byte> &bufs, double
         batch.push_back(reqs[i].native_handle());
     }
     run_state s;
+    const double cpu0 = cpu_seconds();
     const auto start = clock_type::now();
     s.deadline = start + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(seconds));
     if (int rc = fileaio_ctx_submit(ctx.native_handle(), batch.data(), batch.size(), nullptr); rc != 0) die("submit", rc);
@@ -92,7 +109,9 @@ double run_wait(fileaio::backend b, int fd, std::vector<std::byte> &bufs, double
             in_flight += batch.size();
         }
     }
-    return static_cast<double>(s.done) / std::chrono::duration<double>(clock_type::now() - start).count();
+    const double wall = std::chrono::duration<double>(clock_type::now() - start).count();
+    const double ops = static_cast<double>(s.done);
+    return {ops / wall, (cpu_seconds() - cpu0) * 1e9 / ops};
 }
 
 fileaio::task<void> reader(fileaio::io_scheduler &io, int fd, std::span<std::byte> buf, rng &r, run_state &s) {
@@ -103,16 +122,19 @@ fileaio::task<void> reader(fileaio::io_scheduler &io, int fd, std::span<std::byt
     }
 }
 
-double run_coro(fileaio::backend b, int fd, std::vector<std::byte> &bufs, double seconds) {
+side run_coro(fileaio::backend b, int fd, std::vector<std::byte> &bufs, double seconds) {
     fileaio::context ctx(fileaio::context_options{.max_reqs = depth, .backend = b});
     fileaio::io_scheduler io(ctx, depth);
     rng r{0x9E3779B97F4A7C15ULL};
     run_state s;
+    const double cpu0 = cpu_seconds();
     const auto start = clock_type::now();
     s.deadline = start + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(seconds));
     for (std::size_t i = 0; i < depth; ++i) fileaio::spawn(reader(io, fd, std::span(bufs).subspan(i * block, block), r, s));
     io.run();
-    return static_cast<double>(s.done) / std::chrono::duration<double>(clock_type::now() - start).count();
+    const double wall = std::chrono::duration<double>(clock_type::now() - start).count();
+    const double ops = static_cast<double>(s.done);
+    return {ops / wall, (cpu_seconds() - cpu0) * 1e9 / ops};
 }
 
 double median(std::vector<double> v) {
@@ -164,16 +186,31 @@ int main(int argc, char **argv) {
         }
     std::vector<std::byte> bufs(depth * block);
 
-    std::vector<double> wait_iops, coro_iops;
+    // Rounds alternate which side goes first, so a drift in the machine's load hits both alike;
+    // the ratio of each round's pair is kept as well as each side's IOPS.
+    std::vector<double> wait_iops, coro_iops, ratios, wait_cpu, coro_cpu;
     for (int i = 0; i < rounds; ++i) {
-        wait_iops.push_back(run_wait(b, fd, bufs, seconds));
-        coro_iops.push_back(run_coro(b, fd, bufs, seconds));
-        std::printf("round %d  %-11s wait %10.0f IOPS   coro %10.0f IOPS   coro/wait %.3f\n", i + 1,
-                    backend_name.c_str(), wait_iops.back(), coro_iops.back(), coro_iops.back() / wait_iops.back());
+        side w, c;
+        if (i % 2 == 0) {
+            w = run_wait(b, fd, bufs, seconds);
+            c = run_coro(b, fd, bufs, seconds);
+        } else {
+            c = run_coro(b, fd, bufs, seconds);
+            w = run_wait(b, fd, bufs, seconds);
+        }
+        wait_iops.push_back(w.iops);
+        coro_iops.push_back(c.iops);
+        ratios.push_back(c.iops / w.iops);
+        wait_cpu.push_back(w.cpu_ns_per_op);
+        coro_cpu.push_back(c.cpu_ns_per_op);
+        std::printf("round %2d %-11s wait %9.0f IOPS %6.0f ns/op   coro %9.0f IOPS %6.0f ns/op   coro/wait %.3f\n", i + 1,
+                    backend_name.c_str(), w.iops, w.cpu_ns_per_op, c.iops, c.cpu_ns_per_op, c.iops / w.iops);
     }
     const double mw = median(wait_iops), mc = median(coro_iops);
-    std::printf("median %-11s wait %10.0f IOPS   coro %10.0f IOPS   coro/wait %.3f\n", backend_name.c_str(), mw, mc,
-                mc / mw);
+    std::printf("median   %-11s wait %9.0f IOPS %6.0f ns/op   coro %9.0f IOPS %6.0f ns/op   coro/wait %.3f "
+                "(median of the rounds' ratios %.3f; CPU per op wait/coro %.3f)\n",
+                backend_name.c_str(), mw, median(wait_cpu), mc, median(coro_cpu), mc / mw, median(ratios),
+                median(wait_cpu) / median(coro_cpu));
     ::close(fd);
     return 0;
 }

@@ -439,8 +439,12 @@ private:
     // Resumes op's coroutine: the stop callback goes first (its destructor waits for a callback
     // running on another thread), so nothing refers to op once it is resumed.
     bool finish(io_op_base *op) noexcept {
-        op->on_stop_.reset();
-        unlist_cancel(op);
+        // Only an operation with a stop callback can be on the list of stop requests: the others
+        // skip the mutex.
+        if (op->on_stop_.has_value()) {
+            op->on_stop_.reset();
+            unlist_cancel(op);
+        }
         op->phase_ = io_op_base::phase::done;
         --outstanding_;
         if (op->waiter_) op->waiter_.resume();
