@@ -7,7 +7,9 @@
 
 #include <array>
 #include <atomic>
+#include <cstdio>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include "fileaio/fileaio.hpp"
@@ -120,6 +122,31 @@ TEST_P(cpp_lifetime_test, orphan_is_freed_by_the_context_destructor) {
     fs_->release_all();
     ctx.reset();  // waits for the orphan (if the cancel did not stop it) and frees it
     EXPECT_FALSE(detail::orphan_registry::instance().attention()) << "an orphan was never freed";
+}
+
+// The debug report names the request a destructor gave up in flight (tests build without NDEBUG,
+// where it is on unless FILEAIO_REPORT_LIFETIMES=0).
+TEST_P(cpp_lifetime_test, a_request_destroyed_in_flight_is_reported_by_address) {
+    if (!detail::report_lifetimes()) GTEST_SKIP() << "lifetime reports are off (FILEAIO_REPORT_LIFETIMES=0)";
+    int gate = open_on_fs(fs_->gate_path(), O_RDONLY);
+    ASSERT_GE(gate, 0);
+    aligned_buffer &buf = make_buffer(4096);
+    context ctx(options(8));
+    at_exit open_gate{[&] { fs_->release_all(); }};
+    std::string handle;
+    {
+        request r;
+        char text[32];
+        std::snprintf(text, sizeof text, "%p", static_cast<void *>(r.native_handle()));
+        handle = text;
+        ASSERT_FALSE(r.prepare_read(gate, 0, bytes(buf)));
+        ASSERT_FALSE(ctx.submit(r));
+        ASSERT_TRUE(fs_->wait_for_in_flight(1, reach_daemon_timeout));
+        ::testing::internal::CaptureStderr();
+    }
+    std::string report = ::testing::internal::GetCapturedStderr();
+    EXPECT_NE(report.find("request " + handle + " destroyed in flight"), std::string::npos) << report;
+    fs_->release_all();
 }
 
 FILEAIO_INSTANTIATE_FOR_EVERY_BACKEND(cpp_lifetime_test);
