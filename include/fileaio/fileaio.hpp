@@ -2,6 +2,9 @@
 // both). Results are std::error_code in the fileaio category; OS errors compare equal to std::errc
 // (ec == std::errc::io_error). Nothing on the submit/wait path allocates or throws; constructors
 // that acquire resources throw std::system_error, and each has a non-throwing create() twin.
+// Destructors are safe with I/O in flight: ~request cancels or leaves the request to the wait that
+// hands it back, ~context waits out what is pending (docs/API.md, "C++: lifetimes"). Coroutines
+// over a context are in fileaio/async.hpp.
 #pragma once
 
 #include <algorithm>
@@ -133,6 +136,9 @@ inline const char *errname(std::error_code ec) noexcept {
         return fileaio_errname(-ec.value());
     return "unknown";
 }
+
+// The version of the library that runs ("MAJOR.MINOR.PATCH"), which may be newer than this header.
+inline const char *version() noexcept { return fileaio_version(); }
 
 // Whether contexts of `b` can be created here, and why (or why not).
 struct probe_result {

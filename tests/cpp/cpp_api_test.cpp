@@ -159,6 +159,7 @@ TEST(cpp_api, names_of_codes_states_and_backends) {
     EXPECT_STREQ(errname(std::error_code{}), "OK");
     EXPECT_STREQ(name(req_state::submitted), "submitted");
     EXPECT_STREQ(name(backend::io_uring), "io_uring");
+    EXPECT_STREQ(version(), fileaio_version());
 }
 
 }  // namespace
