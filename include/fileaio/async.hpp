@@ -373,6 +373,17 @@ private:
         batch_slots_.clear();
     }
 
+    void unready(io_slot *s) noexcept {
+        io_slot *prev = nullptr;
+        for (io_slot *p = ready_head_; p != nullptr; prev = p, p = p->next)
+            if (p == s) {
+                (prev != nullptr ? prev->next : ready_head_) = s->next;
+                if (ready_tail_ == s) ready_tail_ = prev;
+                s->next = nullptr;
+                return;
+            }
+    }
+
     void mark_ready(io_slot *s) noexcept {
         s->completed = true;
         s->next = nullptr;
@@ -582,19 +593,32 @@ private:
                         if (detail::report_lifetimes())
                             std::fprintf(stderr, "fileaio: coroutine destroyed while request %p is in flight: waiting for it\n",
                                          static_cast<void *>(s->req));
+                        const bool had_ready = ready_head_ != nullptr;
                         while (!s->completed) {
                             int rc = reap(1000);
                             if (rc == FILEAIO_E_BUSY) std::this_thread::yield();  // a driver on another thread
                         }
+                        // The request is free at once (a queued operation may take it); others'
+                        // completions taken meanwhile wait for the next step: outside a step, wake
+                        // the loop so that it comes.
+                        if (!in_step_ && !had_ready && ready_head_ != nullptr && ready_head_->next != nullptr)
+                            fileaio_ctx_wakeup(ctx_->native_handle());
                     }
                 }
-                break;  // a completed slot on the ready list is recycled by dispatch
+                if (s->completed) {  // handed back (now or by an earlier wait) and not yet dispatched
+                    unready(s);
+                    recycle(s);
+                }
+                break;
             }
             case phase::idle:
             case phase::done: return;
         }
         --outstanding_;
         op->phase_ = phase::done;
+        // A request given back here may have gone to a queued operation: outside a step nothing
+        // else would send it.
+        if (!in_step_) flush_batch();
     }
 
     void shutdown() noexcept {

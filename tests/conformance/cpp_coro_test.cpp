@@ -385,6 +385,45 @@ TEST_P(cpp_coro_test, scheduler_destroyed_with_io_in_flight_waits_it_out) {
     EXPECT_EQ(resumed.load(), 0);
 }
 
+// With the pool's one request held by a read of an empty pipe, a second read waits for it.
+// Destroying the first coroutine outside a step gives the request to the second, which must
+// go out at once: an event loop that only watches the descriptor then sees it complete.
+TEST_P(cpp_coro_test, a_destroyed_coroutine_passes_its_request_to_a_queued_one_at_once) {
+    int p[2];
+    make_pipe(p);
+    int file = pattern_file("f", block, O_RDONLY);
+    ASSERT_GE(file, 0);
+    aligned_buffer &buf = make_buffer(block);
+    context ctx(opts(8));
+    io_scheduler io(ctx, 1);
+    std::atomic<int> first{0}, second{0};
+    auto a = read_into_frame(io, p[0], first);
+    a.handle().resume();  // sent at once: nothing in the pipe, so it stays in flight
+    result rb{};
+    spawn(read_one(io, file, 0, bytes(buf), second, rb));  // queued: the pool's request is taken
+    EXPECT_EQ(io.outstanding(), 2u);
+    // Where the backend cannot stop the pipe read, the destructor waits for it: the pipe gets
+    // its bytes once someone waits inside the context.
+    std::atomic<bool> destroyed{false};
+    std::thread feeder([&] {
+        while (!destroyed.load()) {
+            fileaio_req *out[1];
+            size_t count = 0;
+            if (fileaio_ctx_wait(ctx.native_handle(), 1, 0, out, 1, &count) == FILEAIO_E_BUSY) break;
+            EXPECT_EQ(count, 0u) << "the probe took a completion";
+            std::this_thread::yield();
+        }
+        write_pattern(p[1], block);
+    });
+    a = {};
+    destroyed.store(true);
+    feeder.join();
+    EXPECT_EQ(first.load(), 0);
+    ASSERT_TRUE(event_loop(io)) << "the queued read was never sent";
+    EXPECT_EQ(second.load(), 1);
+    EXPECT_EQ(rb.transferred, block) << rb.error.message();
+}
+
 FILEAIO_INSTANTIATE_FOR_EVERY_BACKEND(cpp_coro_test);
 
 }  // namespace
