@@ -385,14 +385,14 @@ TEST_P(cpp_coro_test, scheduler_destroyed_with_io_in_flight_waits_it_out) {
     EXPECT_EQ(resumed.load(), 0);
 }
 
-// With the pool's one request held by a read of an empty pipe, a second read waits for it.
-// Destroying the first coroutine outside a step gives the request to the second, which must
-// go out at once: an event loop that only watches the descriptor then sees it complete.
+// With the pool's one request held by a read of an empty pipe, a second read (of another empty
+// pipe) waits for it. Destroying the first coroutine outside a step gives the request to the
+// second, which must go out at once: an event loop that only watches the descriptor then sees
+// it complete when its pipe gets bytes.
 TEST_P(cpp_coro_test, a_destroyed_coroutine_passes_its_request_to_a_queued_one_at_once) {
-    int p[2];
+    int p[2], q[2];
     make_pipe(p);
-    int file = pattern_file("f", block, O_RDONLY);
-    ASSERT_GE(file, 0);
+    make_pipe(q);
     aligned_buffer &buf = make_buffer(block);
     context ctx(opts(8));
     io_scheduler io(ctx, 1);
@@ -400,10 +400,11 @@ TEST_P(cpp_coro_test, a_destroyed_coroutine_passes_its_request_to_a_queued_one_a
     auto a = read_into_frame(io, p[0], first);
     a.handle().resume();  // sent at once: nothing in the pipe, so it stays in flight
     result rb{};
-    spawn(read_one(io, file, 0, bytes(buf), second, rb));  // queued: the pool's request is taken
+    spawn(read_one(io, q[0], 0, bytes(buf), second, rb));  // queued: the pool's request is taken
     EXPECT_EQ(io.outstanding(), 2u);
-    // Where the backend cannot stop the pipe read, the destructor waits for it: the pipe gets
-    // its bytes once someone waits inside the context.
+    // Where the backend cannot stop the first read, the destructor waits for it: its pipe gets
+    // bytes once someone waits inside the context. (Nothing else can complete meanwhile: the
+    // second read's pipe is empty, so the probe never takes a completion.)
     std::atomic<bool> destroyed{false};
     std::thread feeder([&] {
         while (!destroyed.load()) {
@@ -419,9 +420,11 @@ TEST_P(cpp_coro_test, a_destroyed_coroutine_passes_its_request_to_a_queued_one_a
     destroyed.store(true);
     feeder.join();
     EXPECT_EQ(first.load(), 0);
+    write_pattern(q[1], block);
     ASSERT_TRUE(event_loop(io)) << "the queued read was never sent";
     EXPECT_EQ(second.load(), 1);
     EXPECT_EQ(rb.transferred, block) << rb.error.message();
+    EXPECT_TRUE(holds_pattern(buf.data(), block, 0));
 }
 
 FILEAIO_INSTANTIATE_FOR_EVERY_BACKEND(cpp_coro_test);
