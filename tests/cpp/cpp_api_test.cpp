@@ -99,5 +99,68 @@ TEST(cpp_api, creation_failures_throw_or_report_without_throwing) {
     EXPECT_STREQ(name(backend::thread_pool), "thread_pool");
 }
 
+// Waits hand back C++ views in place: a span of request_ref is filled like an array of handles,
+// results and typed cookies are read from it, and it compares equal to the caller's own request.
+TEST(cpp_api, wait_hands_back_request_refs_with_typed_cookies) {
+    temp_dir dir;
+    int fd = open_file(dir.make_file("f", 8192), O_RDWR);
+    ASSERT_GE(fd, 0);
+    context ctx(8, 0, backend::thread_pool);
+    struct op {
+        int id;
+        std::array<std::byte, 4096> buf;
+    };
+    std::array<op, 2> ops{op{0, {}}, op{1, {}}};
+    std::array<request, 2> reqs;
+    for (std::size_t i = 0; i < 2; ++i)
+        ASSERT_FALSE(reqs[i].prepare_read(fd, static_cast<int64_t>(i * 4096), ops[i].buf, &ops[i]));
+    ASSERT_FALSE(ctx.submit(std::span(reqs)));
+    std::array<request_ref, 4> done;
+    std::size_t got = 0;
+    bool seen[2] = {false, false};
+    while (got < 2) {
+        auto [ec, n] = ctx.wait(done, 1, 10s);
+        ASSERT_FALSE(ec) << ec.message();
+        for (request_ref r : std::span(done).first(n)) {
+            op *o = r.user_as<op>();
+            ASSERT_NE(o, nullptr);
+            EXPECT_TRUE(r == reqs[static_cast<std::size_t>(o->id)]);  // the caller's own request
+            EXPECT_EQ(r.state(), req_state::completed);
+            result res = r.get_result();
+            EXPECT_TRUE(res) << res.error.message();
+            EXPECT_EQ(res.transferred, 4096u);
+            EXPECT_EQ(static_cast<unsigned char>(o->buf[0]), pattern_byte(static_cast<uint64_t>(o->id) * 4096));
+            seen[o->id] = true;
+        }
+        got += n;
+    }
+    EXPECT_TRUE(seen[0] && seen[1]);
+    ::close(fd);
+}
+
+TEST(cpp_api, the_pollable_descriptor_as_an_error_code) {
+    context ctx(8, 0, backend::thread_pool);
+    int fd = -1;
+    ASSERT_FALSE(ctx.get_fd(fd));
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(ctx.native_fd(), fd);
+    context moved = std::move(ctx);
+    int untouched = 42;
+    EXPECT_EQ(ctx.get_fd(untouched), errc::invalid_handle);  // NOLINT(bugprone-use-after-move)
+    EXPECT_EQ(untouched, 42);
+    EXPECT_EQ(ctx.native_fd(), -1);
+    EXPECT_EQ(moved.native_fd(), fd);
+}
+
+TEST(cpp_api, names_of_codes_states_and_backends) {
+    EXPECT_STREQ(errname(make_error_code(errc::timeout)), "FILEAIO_E_TIMEOUT");
+    EXPECT_STREQ(errname(to_error_code(-EIO)), "EIO");
+    EXPECT_STREQ(errname(std::make_error_code(std::errc::bad_file_descriptor)), "EBADF");
+    EXPECT_STREQ(errname(std::error_code{}), "OK");
+    EXPECT_STREQ(name(req_state::submitted), "submitted");
+    EXPECT_STREQ(name(backend::io_uring), "io_uring");
+    EXPECT_STREQ(version(), fileaio_version());
+}
+
 }  // namespace
 }  // namespace fileaio::test

@@ -2,7 +2,8 @@
 # Proves that the installed package works for a user:
 #   cmake --install BUILD --prefix SCRATCH/prefix, then
 #   (1) find_package(fileaio): build examples/ as a standalone project, copy a 1 MiB random
-#       file, cmp; and the same program from a C project against fileaio::fileaio_static;
+#       file with copy_file (C) and coro_cp (C++20 coroutines), cmp; and copy_file from a C
+#       project against fileaio::fileaio_static;
 #   (1b) the event-loop examples: epoll_serve serves the file to 3 TCP clients on 127.0.0.1
 #       (python3 is the client), asio_cp and uv_cp copy it on every available backend;
 #   (2) pkg-config: compile examples/copy_file.c against the shared library and, with
@@ -101,7 +102,8 @@ fi
 find_package_shared() {
     cmake -S "$src/examples" -B "$scratch/ex-cmake" "${cmake_args[@]}" || return 1
     cmake --build "$scratch/ex-cmake" || return 1
-    check_copy "$scratch/out-cmake.bin" "$scratch/ex-cmake/copy_file"
+    check_copy "$scratch/out-cmake.bin" "$scratch/ex-cmake/copy_file" || return 1
+    check_copy "$scratch/out-coro.bin" "$scratch/ex-cmake/coro_cp"
 }
 
 # The exported static target used from a C-only project: its link interface must bring what
