@@ -62,6 +62,9 @@ namespace {
 
 constexpr uint32_t chunk_slots = 1024;
 constexpr size_t completion_batch = 256;
+// Room each context keeps for aio_fsync, whose parts go to every context: reads and writes see
+// a context as full this much early.
+constexpr uint32_t fsync_reserve = 64;
 
 struct group;
 struct ctx_entry;
@@ -111,7 +114,6 @@ struct state {
     size_t next_ctx = 0;
     bool atfork = false;
     uint32_t ctx_size = 0;   // max_reqs of new contexts, found at the first creation
-    uint32_t threads = 0;    // aio_init's aio_threads: fileaio_ctx_options.threads
     bool debug = false;
 };
 
@@ -119,6 +121,10 @@ state g;
 std::atomic<uint32_t> g_seq{0};      // bumped after results are published; futex word
 std::atomic<uint32_t> g_waiters{0};  // threads asleep on g_seq
 std::atomic<unsigned long long> g_submitted{0};
+// aio_init's hints, read when the first context is made: atomics, not the lock, because
+// fileaio's posix_aio backend (never used here, but a program may create one) calls aio_init.
+std::atomic<uint32_t> g_init_threads{0};  // fileaio_ctx_options.threads
+std::atomic<uint32_t> g_init_num{0};      // max_reqs of the first context
 
 struct lock_guard {
     lock_guard() { pthread_mutex_lock(&g.mu); }
@@ -435,20 +441,26 @@ int create_ctx(fileaio_ctx **out, uint32_t max, fileaio_backend backend) {
     opts.max_reqs = max;
     opts.flags = FILEAIO_CTX_WAIT_WITHOUT_PENDING;
     opts.backend = backend;
-    opts.threads = g.threads;
+    opts.threads = g_init_threads.load(std::memory_order_relaxed);
     return fileaio_ctx_create_opts(out, &opts);
 }
 
 ctx_entry *new_ctx_locked() {
     // The first context finds the size: as large as the backend allows (io_uring takes any size;
     // Linux AIO is bounded by fs.aio-max-nr), halving down to 1024.
-    uint32_t size = g.ctx_size != 0 ? g.ctx_size : (1u << 20);
+    uint32_t size = g.ctx_size;
+    if (size == 0) size = g_init_num.load(std::memory_order_relaxed);
+    if (size == 0) size = 1u << 20;
+    // FILEAIO_BACKEND=posix_aio would make AUTO pick the backend that calls aio_read, which is
+    // us: the thread pool stands in for it.
+    const char *named = getenv("FILEAIO_BACKEND");
+    fileaio_backend backend = named != nullptr && strcmp(named, "posix_aio") == 0 ? FILEAIO_BACKEND_THREAD_POOL
+                                                                                  : FILEAIO_BACKEND_AUTO;
     fileaio_ctx *ctx = nullptr;
     int rc;
     for (;;) {
-        rc = create_ctx(&ctx, size, FILEAIO_BACKEND_AUTO);
+        rc = create_ctx(&ctx, size, backend);
         if (rc == 0 && fileaio_ctx_get_backend(ctx) == FILEAIO_BACKEND_POSIX_AIO) {
-            // FILEAIO_BACKEND=posix_aio: that backend calls aio_read, which is us. Use the pool.
             fileaio_ctx_destroy(ctx);
             rc = create_ctx(&ctx, size, FILEAIO_BACKEND_THREAD_POOL);
         }
@@ -544,7 +556,7 @@ ctx_entry *pick_ctx_locked(uint32_t count) {
     size_t n = g.ctxs.size();
     for (size_t k = 0; k < n; ++k) {
         ctx_entry *e = g.ctxs[(g.next_ctx + k) % n];
-        if (e->max - e->inflight >= count) {
+        if (e->max - e->inflight >= count + fsync_reserve) {
             g.next_ctx = (g.next_ctx + k) % n;
             e->inflight += count;
             return e;
@@ -868,10 +880,9 @@ ssize_t return_call(struct aiocb *cb) {
 
 void init_call(const struct aioinit *init) {
     if (init == nullptr) return;
-    lock_guard lk;
-    if (!g.ctxs.empty()) return;
-    if (init->aio_threads > 0) g.threads = static_cast<uint32_t>(init->aio_threads);
-    if (init->aio_num > 0) g.ctx_size = static_cast<uint32_t>(init->aio_num < 1024 ? 1024 : init->aio_num);
+    if (init->aio_threads > 0) g_init_threads.store(static_cast<uint32_t>(init->aio_threads), std::memory_order_relaxed);
+    if (init->aio_num > 0)
+        g_init_num.store(static_cast<uint32_t>(init->aio_num < 1024 ? 1024 : init->aio_num), std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -915,8 +926,15 @@ FILEAIO_POSIX_API int lio_listio64(int mode, struct aiocb64 *const list[], int n
 }
 
 // glibc's tunables: aio_threads becomes the thread_pool backend's worker count and aio_num the
-// size of the first context, when they come before the first request (later calls change nothing).
+// size of the first context (at least 1024; more contexts are added when it is full), when they
+// come before the first request (later calls change nothing).
 FILEAIO_POSIX_API void aio_init(const struct aioinit *init) noexcept { init_call(init); }
+
+// Diagnostics: the contexts made so far in this process (0 before the first request).
+FILEAIO_POSIX_API unsigned fileaio_posix_context_count(void) noexcept {
+    lock_guard lk;
+    return static_cast<unsigned>(g.ctxs.size());
+}
 
 // The marker of this library (a program or test finds it with dlsym): requests handed to fileaio.
 FILEAIO_POSIX_API unsigned long long fileaio_posix_submitted(void) noexcept {
