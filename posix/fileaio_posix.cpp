@@ -12,9 +12,13 @@
 //
 // Requests go to fileaio contexts (AUTO backend: io_uring where the kernel allows it), created on
 // the first request and added when the ones there are full, so no program hits a request limit
-// before glibc's (which has none but memory). Each context has one completion thread blocked in
-// fileaio_ctx_wait; it publishes the results into the aiocbs under the process-wide lock, bumps a
-// futex word that aio_suspend and lio_listio(LIO_WAIT) sleep on, and then runs the notifications
+// before glibc's (which has none but memory). Each context has one completion thread asleep in
+// poll on the context's pollable descriptor (fileaio_ctx_get_fd); it reaps (fileaio_ctx_wait with
+// timeout 0, under the context's reap lock) and publishes the results into the aiocbs under the
+// process-wide lock, bumps a futex word that aio_suspend and lio_listio(LIO_WAIT) sleep on, and
+// then runs the notifications. A thread in aio_suspend first reaps itself (trylock: never waits
+// for the completion thread), so a request that completed inside its submit (cached reads on
+// io_uring) costs the caller no sleep and no wakeup. Notifications:
 // (SIGEV_SIGNAL and SIGEV_THREAD_ID by rt_sigqueueinfo/rt_tgsigqueueinfo with si_code SI_ASYNCIO;
 // SIGEV_THREAD on a new detached thread per notification, as glibc does). aio_cancel uses
 // fileaio_req_cancel and publishes ECANCELED through the same path. aio_fsync is a flush
@@ -35,6 +39,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -98,11 +103,18 @@ struct group {
 struct ctx_entry {
     fileaio_ctx *ctx = nullptr;
     uint32_t max = 0;
-    uint32_t inflight = 0;  // guarded by the lock
+    std::atomic<uint32_t> inflight{0};  // changed under the lock; the completion thread peeks
+    std::atomic<uint32_t> kick{0};      // futex word of the completion thread's naps
+    std::atomic<bool> napping{false};
+    // Whoever reaps (fileaio_ctx_wait with timeout 0) holds it: the completion thread, or a
+    // thread in aio_suspend that takes the completions itself instead of sleeping until the
+    // completion thread has been scheduled.
+    // Adaptive: it is held only while completions are copied out, never across a sleep.
+    pthread_mutex_t reap_mu = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 };
 
 struct state {
-    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_t mu = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
     std::vector<slot *> chunks;
     int nslots = 0;
     slot *free_slots = nullptr;
@@ -120,6 +132,7 @@ struct state {
 state g;
 std::atomic<uint32_t> g_seq{0};      // bumped after results are published; futex word
 std::atomic<uint32_t> g_waiters{0};  // threads asleep on g_seq
+std::atomic<uint32_t> g_app_reaps{0};  // calls of reap_all: the program reaps for itself
 std::atomic<unsigned long long> g_submitted{0};
 // aio_init's hints, read when the first context is made: atomics, not the lock, because
 // fileaio's posix_aio backend (never used here, but a program may create one) calls aio_init.
@@ -405,8 +418,87 @@ void result_of(fileaio_req *req, int &err, ssize_t &ret) {
     }
 }
 
+// Publishes completions of e's requests under the lock.
+void publish_locked(ctx_entry *e, fileaio_req *const *done, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        auto *s = static_cast<slot *>(fileaio_req_get_user(done[i]));
+        int err;
+        ssize_t ret;
+        result_of(done[i], err, ret);
+        e->inflight--;
+        part_done_locked(s, err, ret);
+    }
+}
+
+// Takes every completion e has now (never blocks for I/O) and publishes it. With `wait_turn`
+// false it gives up at once when another thread is reaping e. The number published.
+size_t reap(ctx_entry *e, bool wait_turn) {
+    if (wait_turn) {
+        pthread_mutex_lock(&e->reap_mu);
+    } else if (pthread_mutex_trylock(&e->reap_mu) != 0) {
+        return 0;
+    }
+    fileaio_req *done[completion_batch];
+    size_t total = 0;
+    for (;;) {
+        size_t n = 0;
+        fileaio_ctx_wait(e->ctx, 1, 0, done, completion_batch, &n);
+        if (n > 0) {
+            lock_guard lk;
+            publish_locked(e, done, n);
+        }
+        total += n;
+        if (n < completion_batch) break;
+    }
+    pthread_mutex_unlock(&e->reap_mu);
+    if (total > 0) {
+        wake_sleepers();
+        drain_notifications();
+    }
+    return total;
+}
+
+// The completion thread: sleeps in poll on the context's descriptor (readable when a
+// completion is there) and reaps. Not parked inside fileaio_ctx_wait, so that aio_suspend may
+// reap too (one waiter per context at a time: the reap lock). When the program reaps for itself
+// (it called aio_suspend since the last look) and nobody sleeps in aio_suspend or lio_listio, it
+// steps back instead of racing the program for every completion: it naps (1 ms at most, not in
+// poll, whose wakeups cost the submitting thread an eventfd signal per completion) and looks
+// again; a thread about to sleep in aio_suspend or lio_listio kicks it awake (kick_nappers).
+// A program that only polls aio_error never calls aio_suspend, and gets its results promptly.
 void *completion_main(void *arg) {
     auto *e = static_cast<ctx_entry *>(arg);
+    int fd = -1;
+    if (fileaio_ctx_get_fd(e->ctx, &fd) == 0) {
+        uint32_t last_reaps = g_app_reaps.load(std::memory_order_relaxed);
+        for (;;) {
+            struct pollfd p = {fd, POLLIN, 0};
+            if (poll(&p, 1, -1) < 0) continue;  // EINTR (every signal is blocked here: not seen)
+            for (;;) {
+                uint32_t reaps = g_app_reaps.load(std::memory_order_relaxed);
+                bool program_reaps = reaps != last_reaps;
+                last_reaps = reaps;
+                if (!program_reaps || e->inflight.load(std::memory_order_relaxed) == 0) {
+                    reap(e, true);
+                    break;
+                }
+                e->napping.store(true, std::memory_order_seq_cst);
+                uint32_t k = e->kick.load(std::memory_order_seq_cst);
+                if (g_waiters.load(std::memory_order_seq_cst) == 0) {
+                    struct timespec nap = {0, 1000000};
+                    syscall(SYS_futex, reinterpret_cast<uint32_t *>(&e->kick), FUTEX_WAIT_PRIVATE, k, &nap, nullptr,
+                            0);
+                }
+                e->napping.store(false, std::memory_order_relaxed);
+                if (g_waiters.load(std::memory_order_seq_cst) != 0) {
+                    reap(e, true);
+                    break;
+                }
+            }
+        }
+    }
+    // No pollable descriptor: block in wait, holding the reap lock for good.
+    pthread_mutex_lock(&e->reap_mu);
     fileaio_req *done[completion_batch];
     for (;;) {
         size_t n = 0;
@@ -414,14 +506,7 @@ void *completion_main(void *arg) {
         if (n > 0) {
             {
                 lock_guard lk;
-                for (size_t i = 0; i < n; ++i) {
-                    auto *s = static_cast<slot *>(fileaio_req_get_user(done[i]));
-                    int err;
-                    ssize_t ret;
-                    result_of(done[i], err, ret);
-                    e->inflight--;
-                    part_done_locked(s, err, ret);
-                }
+                publish_locked(e, done, n);
             }
             wake_sleepers();
             drain_notifications();
@@ -434,6 +519,32 @@ void *completion_main(void *arg) {
     return nullptr;
 }
 
+// Before sleeping on g_seq (g_waiters already counts this thread): completion threads that nap
+// must poll again, or the completions this thread waits for would wait for the end of a nap.
+void kick_nappers() {
+    lock_guard lk;
+    for (ctx_entry *e : g.ctxs) {
+        if (e->napping.load(std::memory_order_seq_cst)) {
+            e->kick.fetch_add(1, std::memory_order_seq_cst);
+            syscall(SYS_futex, reinterpret_cast<uint32_t *>(&e->kick), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+        }
+    }
+}
+
+// Reaps every context (aio_suspend, before sleeping). When the completion thread is reaping,
+// waiting for its short turn is cheaper than sleeping until it has published and woken us.
+void reap_all() {
+    g_app_reaps.fetch_add(1, std::memory_order_relaxed);
+    ctx_entry *ctxs[8];
+    size_t n;
+    {
+        lock_guard lk;
+        n = g.ctxs.size() < 8 ? g.ctxs.size() : 8;
+        for (size_t i = 0; i < n; ++i) ctxs[i] = g.ctxs[i];
+    }
+    for (size_t i = 0; i < n; ++i) reap(ctxs[i], true);
+}
+
 int create_ctx(fileaio_ctx **out, uint32_t max, fileaio_backend backend) {
     fileaio_ctx_options opts;
     memset(&opts, 0, sizeof opts);
@@ -442,6 +553,10 @@ int create_ctx(fileaio_ctx **out, uint32_t max, fileaio_backend backend) {
     opts.flags = FILEAIO_CTX_WAIT_WITHOUT_PENDING;
     opts.backend = backend;
     opts.threads = g_init_threads.load(std::memory_order_relaxed);
+    // FILEAIO_POSIX_SQPOLL=1: io_uring's SQ thread submits (and receives the task work that
+    // otherwise interrupts the submitting thread's sleeps with EINTR; docs/posix.md).
+    const char *sqpoll = getenv("FILEAIO_POSIX_SQPOLL");
+    if (sqpoll != nullptr && strcmp(sqpoll, "1") == 0) opts.uring_flags = FILEAIO_URING_SQPOLL;
     return fileaio_ctx_create_opts(out, &opts);
 }
 
@@ -776,6 +891,7 @@ int suspend_call(const struct aiocb *const list[], int nent, const struct timesp
     }
     g_waiters.fetch_add(1, std::memory_order_seq_cst);
     int err = 0;
+    bool reaped = false;
     for (;;) {
         uint32_t seen = g_seq.load(std::memory_order_seq_cst);
         bool in_progress = false, done = false;
@@ -787,6 +903,13 @@ int suspend_call(const struct aiocb *const list[], int nent, const struct timesp
                 done = true;
         }
         if (done || !in_progress) break;
+        if (!reaped) {  // take what is complete ourselves, then look again
+            reaped = true;
+            reap_all();
+            continue;
+        }
+        reaped = false;
+        kick_nappers();
         int r = sleep_on_seq(seen, timeout != nullptr ? &deadline : nullptr);
         if (r == EINTR) {
             err = EINTR;
@@ -850,6 +973,7 @@ int listio_call(int mode, struct aiocb *const list[], int nent, struct sigevent 
         for (;;) {
             uint32_t seen = g_seq.load(std::memory_order_seq_cst);
             if (gr->remaining.load(std::memory_order_acquire) == 0) break;
+            kick_nappers();
             if (sleep_on_seq(seen, nullptr) == EINTR) {
                 interrupted = true;
                 break;
