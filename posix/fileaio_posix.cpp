@@ -85,6 +85,10 @@ struct slot {
     slot *parent = nullptr;     // a part of an aio_fsync: its primary slot
     uint32_t parts_left = 0;    // the primary of a request: parts not yet completed
     int part_err = 0;
+    int op = -1;            // LIO_READ or LIO_WRITE for aio_read/aio_write; -1 otherwise
+    bool at_stream = false; // resubmitted at offset 0 after ESPIPE (see publish_locked)
+    void *buf = nullptr;
+    size_t nbytes = 0;
     group *grp = nullptr;
     bool notify = false;
     struct sigevent ev {};
@@ -106,6 +110,7 @@ struct ctx_entry {
     std::atomic<uint32_t> inflight{0};  // changed under the lock; the completion thread peeks
     std::atomic<uint32_t> kick{0};      // futex word of the completion thread's naps
     std::atomic<bool> napping{false};
+    std::atomic<bool> reaper_parked{false};  // no pollable fd: the completion thread owns the reap lock
     // Whoever reaps (fileaio_ctx_wait with timeout 0) holds it: the completion thread, or a
     // thread in aio_suspend that takes the completions itself instead of sleeping until the
     // completion thread has been scheduled.
@@ -175,9 +180,9 @@ bool valid_sigevent(const struct sigevent &ev) {
     switch (ev.sigev_notify) {
     case SIGEV_NONE:
         return true;
-    case SIGEV_SIGNAL:
+    case SIGEV_SIGNAL:  // 0: a zeroed aiocb (SIGEV_SIGNAL is 0); signal 0 sends nothing, as with kill
     case SIGEV_THREAD_ID:
-        return ev.sigev_signo > 0 && ev.sigev_signo < NSIG;
+        return ev.sigev_signo >= 0 && ev.sigev_signo < NSIG;
     case SIGEV_THREAD:
         return ev.sigev_notify_function != nullptr;
     default:
@@ -219,7 +224,7 @@ void run_notification(const struct sigevent &ev) {
     switch (ev.sigev_notify) {
     case SIGEV_SIGNAL:
     case SIGEV_THREAD_ID:
-        send_signal(ev);
+        if (ev.sigev_signo != 0) send_signal(ev);
         break;
     case SIGEV_THREAD: {
         auto *note = static_cast<thread_note *>(malloc(sizeof(thread_note)));
@@ -287,6 +292,8 @@ slot *alloc_slot_locked() {
     s->parent = nullptr;
     s->parts_left = 1;
     s->part_err = 0;
+    s->op = -1;
+    s->at_stream = false;
     s->grp = nullptr;
     s->notify = false;
     s->cb = nullptr;
@@ -418,6 +425,18 @@ void result_of(fileaio_req *req, int &err, ssize_t &ret) {
     }
 }
 
+// A read or write with a non-zero offset on a descriptor that cannot seek: POSIX and glibc
+// ignore the offset, and so does fileaio's contract, but its io_uring backend passes it to the
+// kernel, which answers ESPIPE for a socket before touching anything. Run it again at offset 0
+// (the stream's position). True when resubmitted.
+bool resubmit_at_stream_locked(ctx_entry *e, slot *s) {
+    s->at_stream = true;
+    int rc = s->op == LIO_READ ? fileaio_req_prepare_read(s->req, s->fd, 0, s->buf, s->nbytes, s)
+                               : fileaio_req_prepare_write(s->req, s->fd, 0, s->buf, s->nbytes, s);
+    if (rc == 0) rc = fileaio_ctx_submit(e->ctx, &s->req, 1, nullptr);
+    return rc == 0;
+}
+
 // Publishes completions of e's requests under the lock.
 void publish_locked(ctx_entry *e, fileaio_req *const *done, size_t n) {
     for (size_t i = 0; i < n; ++i) {
@@ -425,6 +444,7 @@ void publish_locked(ctx_entry *e, fileaio_req *const *done, size_t n) {
         int err;
         ssize_t ret;
         result_of(done[i], err, ret);
+        if (err == ESPIPE && s->op >= 0 && !s->at_stream && resubmit_at_stream_locked(e, s)) continue;
         e->inflight--;
         part_done_locked(s, err, ret);
     }
@@ -497,7 +517,9 @@ void *completion_main(void *arg) {
             }
         }
     }
-    // No pollable descriptor: block in wait, holding the reap lock for good.
+    // No pollable descriptor (every backend has one; this is a fallback): block in wait, holding
+    // the reap lock for good. aio_suspend then leaves reaping to this thread.
+    e->reaper_parked.store(true);
     pthread_mutex_lock(&e->reap_mu);
     fileaio_req *done[completion_batch];
     for (;;) {
@@ -542,7 +564,8 @@ void reap_all() {
         n = g.ctxs.size() < 8 ? g.ctxs.size() : 8;
         for (size_t i = 0; i < n; ++i) ctxs[i] = g.ctxs[i];
     }
-    for (size_t i = 0; i < n; ++i) reap(ctxs[i], true);
+    for (size_t i = 0; i < n; ++i)
+        if (!ctxs[i]->reaper_parked.load()) reap(ctxs[i], true);
 }
 
 int create_ctx(fileaio_ctx **out, uint32_t max, fileaio_backend backend) {
@@ -731,6 +754,9 @@ int submit_rw(struct aiocb *cb, int opcode, group *gr) {
         s->fd = cb->aio_fildes;
         s->ctx = e;
         s->grp = gr;
+        s->op = opcode;
+        s->buf = buf;
+        s->nbytes = cb->aio_nbytes;
         s->notify = cb->aio_sigevent.sigev_notify != SIGEV_NONE;
         if (s->notify) s->ev = cb->aio_sigevent;
         link_active_locked(s);
