@@ -5,6 +5,9 @@
  * LD_PRELOAD=libfileaio-posix.so for ours (bench/posix_preload.sh does both).
  *
  *   posix_deep_queue FILE [N]      (N: default 100000)
+ *   posix_deep_queue --pipe [N]    N 1-byte reads of an empty pipe: every request really is in
+ *                                  flight while the others are submitted; then N bytes are
+ *                                  written and all complete
  */
 #define _GNU_SOURCE
 #include <aio.h>
@@ -25,13 +28,24 @@ static double now(void) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s FILE [N]\n", argv[0]);
+        fprintf(stderr, "usage: %s FILE|--pipe [N]\n", argv[0]);
         return 2;
     }
     long n = argc > 2 ? atol(argv[2]) : 100000;
-    int fd = open(argv[1], O_RDONLY);
+    int use_pipe = strcmp(argv[1], "--pipe") == 0;
+    int fd = -1, pw = -1;
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size < 512 || n <= 0) {
+    if (use_pipe) {
+        int p[2];
+        if (pipe(p) != 0) return 2;
+        fd = p[0];
+        pw = p[1];
+        st.st_size = 512;
+    } else {
+        fd = open(argv[1], O_RDONLY);
+        if (fd >= 0 && fstat(fd, &st) != 0) fd = -1;
+    }
+    if (fd < 0 || st.st_size < 512 || n <= 0) {
         fprintf(stderr, "%s: cannot use %s\n", argv[0], argv[1]);
         return 2;
     }
@@ -45,8 +59,8 @@ int main(int argc, char **argv) {
         seed = seed * 1103515245u + 12345u;
         cbs[i].aio_fildes = fd;
         cbs[i].aio_buf = bufs + i * 512;
-        cbs[i].aio_nbytes = 512;
-        cbs[i].aio_offset = (off_t)((seed >> 4) % (unsigned)blocks) * 512;
+        cbs[i].aio_nbytes = use_pipe ? 1 : 512;
+        cbs[i].aio_offset = use_pipe ? 0 : (off_t)((seed >> 4) % (unsigned)blocks) * 512;
         cbs[i].aio_sigevent.sigev_notify = SIGEV_NONE;
         if (aio_read(&cbs[i]) != 0) {
             fprintf(stderr, "aio_read %ld: %s\n", i, strerror(errno));
@@ -54,11 +68,20 @@ int main(int argc, char **argv) {
         }
     }
     double t1 = now();
+    if (use_pipe) {
+        static char bytes[4096];
+        memset(bytes, 'p', sizeof bytes);
+        for (long left = n; left > 0;) {
+            ssize_t w = write(pw, bytes, left < 4096 ? (size_t)left : sizeof bytes);
+            if (w <= 0) return 1;
+            left -= w;
+        }
+    }
     long failed = 0;
     for (long i = 0; i < n; i++) {
         const struct aiocb *list[1] = {&cbs[i]};
         while (aio_error(&cbs[i]) == EINPROGRESS) aio_suspend(list, 1, NULL);
-        if (aio_error(&cbs[i]) != 0 || aio_return(&cbs[i]) != 512) failed++;
+        if (aio_error(&cbs[i]) != 0 || aio_return(&cbs[i]) != (use_pipe ? 1 : 512)) failed++;
     }
     double t2 = now();
     printf("requests %ld submit_s %.4f all_done_s %.4f failed %ld\n", n, t1 - t0, t2 - t0, failed);

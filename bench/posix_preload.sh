@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Stock fio's posixaio engine with and without LD_PRELOAD=libfileaio-posix.so, and fio's own
-# io_uring engine on the same job, interleaved round after round; then 100,000 aio_read in
-# flight on one descriptor (bench/posix_deep_queue) through both. Prints the medians.
+# io_uring engine on the same job, interleaved round after round; then 100,000 aio_read on one
+# descriptor (bench/posix_deep_queue) through both: cached 512 B reads of the file, and 1-byte
+# reads of an empty pipe (every request really in flight while the rest are submitted). Prints
+# the medians.
 #
 #   bench/posix_preload.sh [--rounds N] [--runtime S] [--file PATH] [--glibc-deep N]
 #
 #   --rounds N     rounds (default 3); each runs every job x engine back to back
 #   --runtime S    seconds per fio run (default 5)
 #   --file PATH    the 256 MiB test file (default: $TMPDIR/fileaio-posix-bench; not tmpfs, O_DIRECT)
-#   --glibc-deep N requests for glibc's deep-queue run (default 10000: glibc's submit time grows
-#                  with the square of the queue, 100,000 take ~45 s)
+#   --glibc-deep N requests for glibc's deep-queue runs (default 10000: with requests held in
+#                  flight glibc's submit time grows with the square of the queue)
 # Environment: LIB (default build/release/posix/libfileaio-posix.so), DEEP (the
 # posix_deep_queue binary, default build/release/bench/posix_deep_queue).
 #
@@ -73,6 +75,8 @@ for r in $(seq 1 "$rounds"); do
   done
   LD_PRELOAD="$lib" "$deep" "$file" 100000 | awk '{print $4}' >>"$out/deep.preload"
   "$deep" "$file" "$glibc_deep" | awk '{print $4}' >>"$out/deep.glibc"
+  LD_PRELOAD="$lib" "$deep" --pipe 100000 | awk '{print $4}' >>"$out/pipe.preload"
+  "$deep" --pipe "$glibc_deep" | awk '{print $4}' >>"$out/pipe.glibc"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -88,6 +92,6 @@ for job in cached direct; do
   done
 done
 echo
-echo "deep queue, one descriptor, cached 512 B reads: submit time (median of $rounds)"
-echo "  libfileaio-posix, 100000 requests: $(median "$out/deep.preload") s"
-echo "  glibc, $glibc_deep requests: $(median "$out/deep.glibc") s"
+echo "deep queue, one descriptor: time to submit (median of $rounds)"
+echo "  cached 512 B reads of the file: libfileaio-posix 100000: $(median "$out/deep.preload") s; glibc $glibc_deep: $(median "$out/deep.glibc") s"
+echo "  1-byte reads of an empty pipe:  libfileaio-posix 100000: $(median "$out/pipe.preload") s; glibc $glibc_deep: $(median "$out/pipe.glibc") s"
