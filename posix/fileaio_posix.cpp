@@ -134,7 +134,16 @@ struct state {
     bool debug = false;
 };
 
-state g;
+// Never destroyed: at exit, the completion threads and other threads of the program may still
+// be inside a call while static destructors run. Constant-initialized, so a call from another
+// library's constructor finds it ready.
+union state_holder {
+    state s;
+    constexpr state_holder() : s() {}
+    ~state_holder() {}
+};
+constinit state_holder g_holder;
+state &g = g_holder.s;
 std::atomic<uint32_t> g_seq{0};      // bumped after results are published; futex word
 std::atomic<uint32_t> g_waiters{0};  // threads asleep on g_seq
 std::atomic<uint32_t> g_app_reaps{0};  // calls of reap_all: the program reaps for itself
