@@ -1004,10 +1004,16 @@ int listio_call(int mode, struct aiocb *const list[], int nent, struct sigevent 
     }
     if (mode == LIO_WAIT) {
         g_waiters.fetch_add(1, std::memory_order_seq_cst);
-        bool interrupted = false;
+        bool interrupted = false, reaped = false;
         for (;;) {
             uint32_t seen = g_seq.load(std::memory_order_seq_cst);
             if (gr->remaining.load(std::memory_order_acquire) == 0) break;
+            if (!reaped) {  // as aio_suspend: take what is complete, then look again
+                reaped = true;
+                reap_all();
+                continue;
+            }
+            reaped = false;
             kick_nappers();
             if (sleep_on_seq(seen, nullptr) == EINTR) {
                 interrupted = true;
