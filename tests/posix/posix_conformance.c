@@ -665,9 +665,31 @@ static void test_fork_in_flight(void) {
         _exit(0);
     }
     CHECK(pid > 0);
-    int status = 0;
-    CHECK(waitpid(pid, &status, 0) == pid);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* The child's exit, within 10 s (2 s for glibc's, which can deadlock: below). */
+    int status = 0, waited = 0;
+    pid_t got = 0;
+    for (int ms = 0; ms < (is_glibc ? 2000 : 10000) && got == 0; ms += 10) {
+        got = waitpid(pid, &status, WNOHANG);
+        if (got == 0) {
+            struct timespec tick = {0, 10 * 1000 * 1000};
+            nanosleep(&tick, NULL);
+        }
+    }
+    if (got == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        if (is_glibc) {
+            /* glibc has no fork handler for its request mutex: when a worker held it at fork,
+             * the child's first aio call blocks on it forever. */
+            GLIBC_DIFF("a child forked while a worker holds __aio_requests_mutex deadlocks in aio_read");
+            status = 0;
+        } else {
+            fprintf(stderr, "FAIL %s: the child did not finish within 10 s\n", current);
+            failures++;
+        }
+        waited = 1;
+    }
+    if (!waited) CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     /* The parent's request is still in flight and completes. */
     CHECK(aio_error(&pending) == EINPROGRESS);
     CHECK(write(p[1], "z", 1) == 1);
