@@ -41,7 +41,7 @@ test-asan: deps
 	cmake --preset asan
 	cmake --build build/asan -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir build/asan $(CTEST_FLAGS) -LE 'install|abi|package'
+	  ctest --test-dir build/asan $(CTEST_FLAGS) -LE 'install|abi|package|preload'
 
 test-tsan: deps
 	cmake --preset tsan

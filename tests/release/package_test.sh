@@ -11,7 +11,8 @@
 #       that owns it here, dpkg -S), unpacks the three packages into SCRATCH_DIR/root (a clean
 #       root: nothing else is in it, and nothing outside it is touched), builds examples/ against
 #       that root with CMake (find_package) and with pkg-config, runs both and the packaged
-#       `fileaio --version`, each using the root's libfileaio.so.0, then removes the root.
+#       `fileaio --version`, each using the root's libfileaio.so.0, preloads the root's
+#       libfileaio-posix.so.0 into a libc-only aio_read program, then removes the root.
 #
 # Exit status: 0 passed; 1 failed; 77 skipped (a tool is missing; the message says which).
 set -uo pipefail
@@ -111,7 +112,9 @@ install)
                     [[ -n $owner ]] ||
                         owner=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n1 | sed -E 's/[:,].*//')
                 fi
-                if [[ -z $owner ]]; then
+                if [[ $owner == "$p" ]]; then
+                    continue  # libfileaio-posix.so.0 needs libfileaio.so.0, in the same package
+                elif [[ -z $owner ]]; then
                     problem "$p: $(basename "$elf") needs $needed ($path), which no installed package owns"
                 elif ! grep -qxF "$owner" <<<"$names"; then
                     problem "$p: $(basename "$elf") needs $needed ($owner) but Depends is '$depends'"
@@ -134,7 +137,8 @@ install)
     for f in include/fileaio/fileaio.h include/fileaio/fileaio.hpp bin/fileaio; do
         [[ -e $root/usr/$f ]] || problem "not in the packages: /usr/$f"
     done
-    for f in libfileaio.so libfileaio.a pkgconfig/fileaio.pc cmake/fileaio/fileaioConfig.cmake; do
+    for f in libfileaio.so libfileaio.a pkgconfig/fileaio.pc cmake/fileaio/fileaioConfig.cmake \
+        libfileaio-posix.so.0 libfileaio-posix.so pkgconfig/fileaio-posix.pc; do
         [[ -e $libdir/$f ]] || problem "not in the packages: ${libdir#"$root"}/$f"
     done
 
@@ -177,6 +181,42 @@ install)
     else
         problem "compiling examples/copy_file.c with pkg-config against the packages"
     fi
+
+    printf '\n== libfileaio-posix: preloaded into a program linked only against libc\n'
+    cat >"$scratch/aio_copy.c" <<'CSRC'
+#include <aio.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    static char buf[1 << 20];
+    int in = open(argv[1], O_RDONLY), out = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    struct aiocb cb;
+    memset(&cb, 0, sizeof cb);
+    cb.aio_fildes = in; cb.aio_buf = buf; cb.aio_nbytes = sizeof buf;
+    if (in < 0 || out < 0 || aio_read(&cb) != 0) return 1;
+    const struct aiocb *list[1] = {&cb};
+    while (aio_error(&cb) == EINPROGRESS) aio_suspend(list, 1, NULL);
+    ssize_t n = aio_return(&cb);
+    return n > 0 && write(out, buf, (size_t)n) == n ? 0 : 1;
+}
+CSRC
+    if "$cc" "$scratch/aio_copy.c" -o "$scratch/aio_copy"; then
+        posix_so=$libdir/libfileaio-posix.so.0
+        if LD_LIBRARY_PATH=$libdir LD_PRELOAD=$posix_so FILEAIO_POSIX_DEBUG=1 "$scratch/aio_copy" "$input" \
+            "$scratch/out-aio.bin" 2>"$scratch/aio.log" && cmp "$input" "$scratch/out-aio.bin" &&
+            grep -q 'fileaio-posix: context' "$scratch/aio.log"; then
+            echo "ok: aio_read through the packaged libfileaio-posix ($(head -n1 "$scratch/aio.log"))"
+        else
+            cat "$scratch/aio.log"
+            problem "a preloaded aio_read through the packaged libfileaio-posix"
+        fi
+    else
+        problem "compiling the aio_read program"
+    fi
+    PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --libs fileaio-posix >/dev/null || problem "pkg-config fileaio-posix"
 
     printf '\n== fileaio-tools\n'
     version=$(run_against_root "$root/usr/bin/fileaio" --version) || problem "fileaio --version failed"

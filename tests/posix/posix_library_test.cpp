@@ -1,0 +1,145 @@
+// libfileaio-posix beyond the conformance program: contexts added on demand (with aio_fsync
+// covering each), and many threads submitting, suspending and cancelling at once (run under
+// TSan by `make test-tsan`: label concurrency).
+#include <aio.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "support/temp_dir.hpp"
+
+extern "C" unsigned fileaio_posix_context_count(void);
+extern "C" unsigned long long fileaio_posix_submitted(void);
+
+namespace {
+
+using fileaio::test::pattern_byte;
+
+// Waits (at most 10 s) for cb to leave EINPROGRESS; returns aio_error.
+int wait_done(const aiocb &cb) {
+    const aiocb *list[1] = {&cb};
+    for (int i = 0; i < 10 && aio_error(&cb) == EINPROGRESS; ++i) {
+        timespec ts{1, 0};
+        aio_suspend(list, 1, &ts);
+    }
+    return aio_error(&cb);
+}
+
+aiocb make_cb(int fd, void *buf, size_t n, off_t off) {
+    aiocb cb;
+    std::memset(&cb, 0, sizeof cb);
+    cb.aio_fildes = fd;
+    cb.aio_buf = buf;
+    cb.aio_nbytes = n;
+    cb.aio_offset = off;
+    cb.aio_sigevent.sigev_notify = SIGEV_NONE;
+    return cb;
+}
+
+TEST(posix_library, contexts_are_added_when_full_and_aio_fsync_covers_every_one) {
+    // Each test runs in its own process (gtest_discover_tests), so aio_init comes first here.
+    aioinit init;
+    std::memset(&init, 0, sizeof init);
+    init.aio_num = 1024;
+    aio_init(&init);
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    fcntl(p[1], F_SETPIPE_SZ, 1 << 16);
+    constexpr int n = 2500;  // reads of an empty pipe: all stay in flight
+    std::vector<aiocb> reads(n);
+    std::vector<char> bytes(n, 0);
+    for (int i = 0; i < n; ++i) {
+        reads[i] = make_cb(p[0], &bytes[i], 1, 0);
+        ASSERT_EQ(aio_read(&reads[i]), 0) << i << ": " << std::strerror(errno);
+    }
+    EXPECT_GE(fileaio_posix_context_count(), 3u) << "1024 requests per context";
+    fileaio::test::temp_dir dir;
+    int fd = fileaio::test::open_file(dir.path() + "/f", O_RDWR | O_CREAT | O_TRUNC);
+    ASSERT_GE(fd, 0);
+    std::vector<char> data(4096, 'w');
+    aiocb w = make_cb(fd, data.data(), data.size(), 0);
+    ASSERT_EQ(aio_write(&w), 0);
+    aiocb s = make_cb(fd, nullptr, 0, 0);
+    ASSERT_EQ(aio_fsync(O_SYNC, &s), 0);
+    EXPECT_EQ(wait_done(s), 0);
+    EXPECT_EQ(aio_return(&s), 0);
+    EXPECT_EQ(wait_done(w), 0);
+    EXPECT_EQ(aio_return(&w), 4096);
+    std::vector<char> fill(n, 'r');
+    ASSERT_EQ(write(p[1], fill.data(), fill.size()), n);
+    int done = 0;
+    for (int i = 0; i < n; ++i) {
+        if (wait_done(reads[i]) == 0 && aio_return(&reads[i]) == 1 && bytes[i] == 'r') ++done;
+    }
+    EXPECT_EQ(done, n);
+    close(fd);
+    close(p[0]);
+    close(p[1]);
+}
+
+TEST(posix_library, threads_submitting_suspending_and_cancelling_at_once_lose_nothing) {
+    fileaio::test::temp_dir dir;
+    constexpr int blocks = 256, blk = 4096;
+    std::string path = dir.make_file("data", uint64_t{blocks} * blk);
+    int fd = fileaio::test::open_file(path, O_RDONLY);
+    ASSERT_GE(fd, 0);
+    std::atomic<bool> stop{false};
+    std::atomic<int> bad{0}, canceled{0}, completed{0};
+    std::thread canceller([&] {
+        while (!stop.load()) {
+            int r = aio_cancel(fd, nullptr);
+            if (r != AIO_CANCELED && r != AIO_NOTCANCELED && r != AIO_ALLDONE) bad++;
+        }
+    });
+    std::vector<std::thread> workers;
+    for (int t = 0; t < 3; ++t) {
+        workers.emplace_back([&, t] {
+            constexpr int depth = 16;
+            std::vector<std::vector<unsigned char>> bufs(depth, std::vector<unsigned char>(blk));
+            std::vector<aiocb> cbs(depth);
+            for (int round = 0; round < 40; ++round) {
+                for (int i = 0; i < depth; ++i) {
+                    int b = (t * 97 + round * depth + i) % blocks;
+                    cbs[i] = make_cb(fd, bufs[i].data(), blk, off_t{b} * blk);
+                    if (aio_read(&cbs[i]) != 0) bad++;
+                }
+                for (int i = 0; i < depth; ++i) {
+                    int e = wait_done(cbs[i]);
+                    ssize_t r = aio_return(&cbs[i]);
+                    if (e == ECANCELED && r == -1) {
+                        canceled++;
+                        continue;
+                    }
+                    if (e != 0 || r != blk) {
+                        bad++;
+                        continue;
+                    }
+                    off_t off = cbs[i].aio_offset;
+                    for (int k = 0; k < blk; k += 512)
+                        if (bufs[i][k] != pattern_byte(uint64_t(off) + k)) {
+                            bad++;
+                            break;
+                        }
+                    completed++;
+                }
+            }
+        });
+    }
+    for (auto &w : workers) w.join();
+    stop = true;
+    canceller.join();
+    EXPECT_EQ(bad.load(), 0);
+    EXPECT_EQ(completed.load() + canceled.load(), 3 * 40 * 16);
+    EXPECT_GT(fileaio_posix_submitted(), 0u);
+    close(fd);
+}
+
+}  // namespace
