@@ -80,7 +80,9 @@ public:
 protected:
     friend class fileaio::io_scheduler;
 
-    enum class phase : unsigned char { idle, queued, batched, in_flight, done };
+    // finished: on the scheduler's list of operations to resume without a request (cancelled or
+    // refused); it must leave that list if its frame goes first.
+    enum class phase : unsigned char { idle, queued, batched, in_flight, finished, done };
 
     io_op_base(io_scheduler &s, io_kind k, int fd, int64_t offset, void *buf, std::size_t size,
                const struct iovec *iov, int iovcnt, std::stop_token st) noexcept
@@ -338,6 +340,7 @@ private:
     // An operation that finished without a request (refused or cancelled before it was sent)
     // resumes through a slot-less entry on the ready list: it is put on its own list.
     void resume_later(io_op_base *op) noexcept {
+        op->phase_ = io_op_base::phase::finished;
         op->next_ = nullptr;
         (finished_tail_ != nullptr ? finished_tail_->next_ : finished_head_) = op;
         finished_tail_ = op;
@@ -533,9 +536,21 @@ private:
                     resume_later(op);
                 }
                 break;
+            case phase::finished:
             case phase::idle:
             case phase::done: break;
         }
+    }
+
+    void unfinish(io_op_base *op) noexcept {
+        io_op_base *prev = nullptr;
+        for (io_op_base *p = finished_head_; p != nullptr; prev = p, p = p->next_)
+            if (p == op) {
+                (prev != nullptr ? prev->next_ : finished_head_) = op->next_;
+                if (finished_tail_ == op) finished_tail_ = prev;
+                op->next_ = nullptr;
+                return;
+            }
     }
 
     void give_slot_and_pump(io_op_base *op) noexcept {
@@ -576,6 +591,7 @@ private:
         unlist_cancel(op);
         switch (op->phase_) {
             case phase::queued: unqueue(op); break;
+            case phase::finished: unfinish(op); break;  // cancelled or refused, not yet resumed
             case phase::batched:
                 remove_from_batch(op->slot_);
                 give_slot_and_pump(op);
