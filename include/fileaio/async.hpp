@@ -637,25 +637,27 @@ private:
         if (!in_step_) flush_batch();
     }
 
+    // An operation the scheduler drops at its end: never resumed, never cancelled.
+    void detach(io_op_base *op) noexcept {
+        op->on_stop_.reset();
+        unlist_cancel(op);
+        op->phase_ = io_op_base::phase::done;
+        op->sched_ = nullptr;
+    }
+
     void shutdown() noexcept {
         if (slots_.empty()) return;
-        // Queued operations never start; batched ones are never sent.
-        while (queue_head_ != nullptr) {
-            io_op_base *op = unqueue(queue_head_);
-            op->phase_ = io_op_base::phase::done;
-            op->sched_ = nullptr;
-        }
-        for (io_slot *s : batch_slots_) {
-            if (s->op != nullptr) {
-                s->op->phase_ = io_op_base::phase::done;
-                s->op->sched_ = nullptr;
-            }
-        }
+        // Queued operations never start; batched ones are never sent. Each drops its stop
+        // callback too: a stop request after this must not reach the scheduler (sched_ is null).
+        while (queue_head_ != nullptr) detach(unqueue(queue_head_));
+        for (io_slot *s : batch_slots_)
+            if (s->op != nullptr) detach(s->op);
         batch_.clear();
         batch_slots_.clear();
-        for (io_op_base *op = finished_head_; op != nullptr; op = op->next_) {
-            op->phase_ = io_op_base::phase::done;
-            op->sched_ = nullptr;
+        for (io_op_base *op = finished_head_; op != nullptr;) {
+            io_op_base *next = op->next_;
+            detach(op);
+            op = next;
         }
         finished_head_ = finished_tail_ = nullptr;
         std::size_t abandoned = 0;
