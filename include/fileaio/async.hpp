@@ -610,10 +610,15 @@ private:
                             std::fprintf(stderr, "fileaio: coroutine destroyed while request %p is in flight: waiting for it\n",
                                          static_cast<void *>(s->req));
                         const bool had_ready = ready_head_ != nullptr;
+                        bool interrupted = false;
                         while (!s->completed) {
                             int rc = reap(1000);
                             if (rc == FILEAIO_E_BUSY) std::this_thread::yield();  // a driver on another thread
+                            if (rc == FILEAIO_E_INTERRUPTED) interrupted = true;
                         }
+                        // A wakeup this wait took was meant for the driver (a stop request, stop()):
+                        // give it back, or an event loop never looks at the stop request.
+                        if (interrupted) fileaio_ctx_wakeup(ctx_->native_handle());
                         // The request is free at once (a queued operation may take it); others'
                         // completions taken meanwhile wait for the next step: outside a step, wake
                         // the loop so that it comes.
