@@ -136,7 +136,7 @@ private:
 class io_scheduler {
 public:
     // A driver for ctx with a pool of `max_in_flight` requests (0: the context's max_requests(),
-    // at most 1024). Throws std::system_error if the requests cannot be made; create() does not.
+    // at most 1024; never more than max_requests()). Throws std::system_error if the requests cannot be made; create() does not.
     explicit io_scheduler(context &ctx, std::size_t max_in_flight = 0) : ctx_(&ctx) {
         if (std::error_code ec = init(max_in_flight); ec) throw std::system_error(ec, "fileaio::io_scheduler");
     }
@@ -242,6 +242,8 @@ private:
 
     std::error_code init(std::size_t n) noexcept {
         if (n == 0) n = std::min<std::size_t>(ctx_->max_requests(), 1024);
+        // More requests than the context takes would meet E_LIMIT_EXCEEDED: they queue instead.
+        n = std::min<std::size_t>(n, ctx_->max_requests());
         try {
             slots_.resize(n);
             batch_.reserve(n);
