@@ -407,6 +407,39 @@ TEST_P(asio_files, threads_start_operations_while_the_loop_runs) {
     EXPECT_EQ(ok.load(), threads * per_thread);
 }
 
+// Another thread starts each read the moment the handler of the one before has run, one read in
+// flight at a time: the read often completes, and the loop thread finishes and frees its
+// operation, before the starting thread's submit has returned. The starting thread must not
+// touch the operation after the submit (a use after free: ThreadSanitizer or ASan see it), and
+// no read may be left in the context with nobody waiting (a hang: each round must complete
+// within the safety net).
+TEST_P(asio_files, a_read_completed_before_its_start_returns_is_not_touched_again) {
+    constexpr size_t rounds = 20000;
+    const int fd = temp_file("in", block);
+    ::asio::io_context io;
+    fileaio::asio::context actx(io, ctx(4));
+    fileaio::asio::file f(actx, fd);
+    auto guard = ::asio::make_work_guard(io);
+    std::thread loop([&] { io.run(); });
+    std::vector<unsigned char> buf(block);
+    std::atomic<size_t> done{0};
+    size_t i = 0;
+    bool lost = false;
+    for (; i < rounds && !lost; ++i) {
+        f.async_read_some_at(0, ::asio::buffer(buf), [&](std::error_code, size_t) { done.fetch_add(1); });
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(long_timeout_ms);
+        while (done.load() != i + 1)
+            if (std::chrono::steady_clock::now() > until) {
+                lost = true;
+                break;
+            }
+    }
+    EXPECT_FALSE(lost) << "read " << i << " of " << rounds << " never completed";
+    guard.reset();
+    f.close();  // takes a lost completion itself
+    loop.join();
+}
+
 INSTANTIATE_TEST_SUITE_P(every_backend, asio_files, ::testing::ValuesIn(all_backends()),
                          [](const auto &param_info) { return backend_param_name(param_info.param); });
 
