@@ -409,9 +409,12 @@ private:
     }
 
     void submit_now(op_base *o) {
-        const int rc = o->bad ? 0 : fileaio_ctx_submit(ctx_, &o->req, 1, nullptr);
-        if (rc == 0 && !o->bad) return;
-        fail_unsubmitted(o, o->bad ? o->ec : to_asio_error(rc, o->kind, 0, 0));
+        if (o->bad) return fail_unsubmitted(o, o->ec);
+        // Nothing of o is read once the submit took it: the driver (on another thread) may take
+        // its completion, finish it and free it before fileaio_ctx_submit has even returned.
+        fileaio_req *r = o->req;
+        if (const int rc = fileaio_ctx_submit(ctx_, &r, 1, nullptr); rc != 0)
+            fail_unsubmitted(o, to_asio_error(rc, o->kind, 0, 0));  // not submitted: o is alive
     }
 
     // o holds a request that is not submitted (refused): it finishes with ec.
