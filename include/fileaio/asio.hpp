@@ -286,19 +286,27 @@ public:
         for (;;) {
             {
                 std::lock_guard lock(mutex_);
-                if (closed_) break;
+                if (closed_) {
+                    driving_ = false;
+                    break;
+                }
             }
             const std::size_t got = take_completions(0, /*post=*/false);
             std::lock_guard lock(mutex_);
-            if (in_flight_ == 0) break;
-            if (got == take_batch) continue;  // more may be there
-            if (wait_queued_) break;          // armed before this look: later ones make an edge
-            arm_locked();                     // then look once more
+            if (in_flight_ != 0 && got == take_batch) continue;  // more may be there
+            if (in_flight_ != 0 && !wait_queued_) {
+                arm_locked();  // then look once more
+                continue;
+            }
+            // Leaving: in the same critical section as the decision, so that a start() on another
+            // thread either came before it (and is in flight: the wait is armed) or sees
+            // driving_ false and arms the wait itself. (Clearing driving_ under a later lock let a
+            // start() in between skip the arm, and its completion was never taken: a hang.)
+            driving_ = false;
+            disarm_if_idle();
+            break;
         }
         tl_driver() = outer;
-        std::lock_guard lock(mutex_);
-        driving_ = false;
-        disarm_if_idle();
     }
 
 private:
