@@ -11,6 +11,7 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <stop_token>
 #include <thread>
 #include <vector>
@@ -544,6 +545,28 @@ TEST_P(cpp_coro_test, a_pool_larger_than_the_context_limit_never_exceeds_it) {
     io.run();
     EXPECT_EQ(resumed.load(), static_cast<int>(n));
     for (auto &r : res) EXPECT_EQ(r.transferred, block) << r.error.message();
+}
+
+// A task that throws after an I/O: sync_wait rethrows (its comment: "returns its value (or
+// rethrows)"); it must not take the finished, failed task for one that waits on something else.
+task<size_t> read_then_throw(io_scheduler &io, int fd, std::span<std::byte> buf) {
+    auto r = co_await io.read(fd, 0, buf);
+    if (r.transferred != 0) throw std::runtime_error("thrown after the read");
+    co_return r.transferred;
+}
+task<void> read_then_throw_void(io_scheduler &io, int fd, std::span<std::byte> buf) {
+    (void)co_await read_then_throw(io, fd, buf);
+}
+
+TEST_P(cpp_coro_test, sync_wait_rethrows_what_the_task_threw) {
+    int fd = pattern_file("f", block, O_RDONLY);
+    ASSERT_GE(fd, 0);
+    aligned_buffer &buf = make_buffer(block);
+    context ctx(opts(8));
+    io_scheduler io(ctx);
+    EXPECT_THROW((void)sync_wait(io, read_then_throw(io, fd, bytes(buf))), std::runtime_error);
+    EXPECT_THROW(sync_wait(io, read_then_throw_void(io, fd, bytes(buf))), std::runtime_error);
+    EXPECT_EQ(io.outstanding(), 0u);
 }
 
 FILEAIO_INSTANTIATE_FOR_EVERY_BACKEND(cpp_coro_test);
