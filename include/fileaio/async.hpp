@@ -881,8 +881,9 @@ T sync_wait(io_scheduler &io, task<T> t) {
     if constexpr (std::is_void_v<T>) {
         task<void> outer = detail::run_and_flag_void(std::move(t), done);
         outer.handle().resume();
-        while (!done) {
-            if (io.run_one() == 0 && !done && io.outstanding() == 0) {
+        // The outer task is also done when t threw (done is then never set): take() rethrows.
+        while (!done && !outer.done()) {
+            if (io.run_one() == 0 && !done && !outer.done() && io.outstanding() == 0) {
                 std::fputs("fileaio: sync_wait: the task waits for something that is not I/O of this scheduler\n", stderr);
                 std::abort();
             }
@@ -892,8 +893,9 @@ T sync_wait(io_scheduler &io, task<T> t) {
         std::optional<T> value;
         task<void> outer = detail::run_and_flag(std::move(t), value, done);
         outer.handle().resume();
-        while (!done) {
-            if (io.run_one() == 0 && !done && io.outstanding() == 0) {
+        // The outer task is also done when t threw (done is then never set): take() rethrows.
+        while (!done && !outer.done()) {
+            if (io.run_one() == 0 && !done && !outer.done() && io.outstanding() == 0) {
                 std::fputs("fileaio: sync_wait: the task waits for something that is not I/O of this scheduler\n", stderr);
                 std::abort();
             }
