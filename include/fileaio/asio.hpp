@@ -240,17 +240,22 @@ public:
         std::vector<op_base *> resubmit;
         {
             std::lock_guard lock(mutex_);
+            // The queued ones leave the queue first: a request a cancel below frees goes to the
+            // queue's first operation, which must not be one that is being aborted (it would be
+            // submitted after its handler ran and it was freed).
+            for (op_base *o = live_head_; o != nullptr; o = o->live_next) {
+                if ((f != nullptr && o->owner != f) || o->state != op_state::queued) continue;
+                unlink_queued(o);
+                aborted.push_back(o);
+            }
             for (op_base *o = live_head_; o != nullptr; o = o->live_next) {
                 if (f != nullptr && o->owner != f) continue;
-                if (o->state == op_state::queued) {
-                    aborted.push_back(o);
-                } else if (o->state == op_state::submitted && fileaio_req_cancel(o->req) == 0) {
+                if (o->state == op_state::submitted && fileaio_req_cancel(o->req) == 0) {
                     if (op_base *n = release_request(o)) resubmit.push_back(n);
                     aborted.push_back(o);
                 }
             }
             for (op_base *o : aborted) {
-                if (o->state == op_state::queued) unlink_queued(o);
                 retire(o);
                 o->ec = ::asio::error::operation_aborted;
                 o->moved = 0;
