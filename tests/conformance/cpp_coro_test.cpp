@@ -569,6 +569,38 @@ TEST_P(cpp_coro_test, sync_wait_rethrows_what_the_task_threw) {
     EXPECT_EQ(io.outstanding(), 0u);
 }
 
+// A submit the context refuses (here E_LIMIT_EXCEEDED: a request someone else submitted fills the
+// context; the operating system running out of resources does the same) finishes the operation
+// with that error. An event loop that only watches the descriptor must be told: nothing in the
+// context would make it readable.
+TEST_P(cpp_coro_test, an_operation_whose_submit_fails_wakes_an_event_loop) {
+    int fd = pattern_file("f", block, O_RDONLY);
+    ASSERT_GE(fd, 0);
+    int p[2];
+    make_pipe(p);
+    aligned_buffer &buf = make_buffer(2 * block);
+    context ctx(opts(1));
+    io_scheduler io(ctx);
+    int cfd = -1;
+    ASSERT_FALSE(io.get_fd(cfd));
+    request foreign;
+    ASSERT_FALSE(foreign.prepare_read(p[0], 0, bytes(buf, block, block)));
+    ASSERT_FALSE(ctx.submit(foreign));  // waits for bytes: the context is full
+    std::atomic<int> resumed{0};
+    result r{};
+    spawn(read_one(io, fd, 0, bytes(buf, 0, block), resumed, r));  // its submit is refused
+    struct pollfd pq{cfd, POLLIN, 0};
+    EXPECT_EQ(::poll(&pq, 1, static_cast<int>(long_timeout_ms)), 1) << "the loop is never told";
+    io.poll();
+    EXPECT_EQ(resumed.load(), 1);
+    EXPECT_TRUE(r.error) << "resumed without the submit's error";
+    write_pattern(p[1], block);
+    EXPECT_TRUE(eventually([&] {
+        io.poll();  // hands the foreign read back (dropped with a report)
+        return ctx.get_stats().pending == 0;
+    }));
+}
+
 FILEAIO_INSTANTIATE_FOR_EVERY_BACKEND(cpp_coro_test);
 
 }  // namespace
