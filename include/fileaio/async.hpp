@@ -372,6 +372,9 @@ private:
                 s->forced = true;
                 s->forced_rc = rc;
                 mark_ready(s);
+                // Nothing in the context makes the descriptor readable for it: an event loop
+                // would never call poll() to resume it.
+                fileaio_ctx_wakeup(ctx_->native_handle());
             }
         }
         batch_.clear();
