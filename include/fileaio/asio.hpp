@@ -240,17 +240,22 @@ public:
         std::vector<op_base *> resubmit;
         {
             std::lock_guard lock(mutex_);
+            // The queued ones leave the queue first: a request a cancel below frees goes to the
+            // queue's first operation, which must not be one that is being aborted (it would be
+            // submitted after its handler ran and it was freed).
+            for (op_base *o = live_head_; o != nullptr; o = o->live_next) {
+                if ((f != nullptr && o->owner != f) || o->state != op_state::queued) continue;
+                unlink_queued(o);
+                aborted.push_back(o);
+            }
             for (op_base *o = live_head_; o != nullptr; o = o->live_next) {
                 if (f != nullptr && o->owner != f) continue;
-                if (o->state == op_state::queued) {
-                    aborted.push_back(o);
-                } else if (o->state == op_state::submitted && fileaio_req_cancel(o->req) == 0) {
+                if (o->state == op_state::submitted && fileaio_req_cancel(o->req) == 0) {
                     if (op_base *n = release_request(o)) resubmit.push_back(n);
                     aborted.push_back(o);
                 }
             }
             for (op_base *o : aborted) {
-                if (o->state == op_state::queued) unlink_queued(o);
                 retire(o);
                 o->ec = ::asio::error::operation_aborted;
                 o->moved = 0;
@@ -286,19 +291,27 @@ public:
         for (;;) {
             {
                 std::lock_guard lock(mutex_);
-                if (closed_) break;
+                if (closed_) {
+                    driving_ = false;
+                    break;
+                }
             }
             const std::size_t got = take_completions(0, /*post=*/false);
             std::lock_guard lock(mutex_);
-            if (in_flight_ == 0) break;
-            if (got == take_batch) continue;  // more may be there
-            if (wait_queued_) break;          // armed before this look: later ones make an edge
-            arm_locked();                     // then look once more
+            if (in_flight_ != 0 && got == take_batch) continue;  // more may be there
+            if (in_flight_ != 0 && !wait_queued_) {
+                arm_locked();  // then look once more
+                continue;
+            }
+            // Leaving: in the same critical section as the decision, so that a start() on another
+            // thread either came before it (and is in flight: the wait is armed) or sees
+            // driving_ false and arms the wait itself. (Clearing driving_ under a later lock let a
+            // start() in between skip the arm, and its completion was never taken: a hang.)
+            driving_ = false;
+            disarm_if_idle();
+            break;
         }
         tl_driver() = outer;
-        std::lock_guard lock(mutex_);
-        driving_ = false;
-        disarm_if_idle();
     }
 
 private:
@@ -409,9 +422,12 @@ private:
     }
 
     void submit_now(op_base *o) {
-        const int rc = o->bad ? 0 : fileaio_ctx_submit(ctx_, &o->req, 1, nullptr);
-        if (rc == 0 && !o->bad) return;
-        fail_unsubmitted(o, o->bad ? o->ec : to_asio_error(rc, o->kind, 0, 0));
+        if (o->bad) return fail_unsubmitted(o, o->ec);
+        // Nothing of o is read once the submit took it: the driver (on another thread) may take
+        // its completion, finish it and free it before fileaio_ctx_submit has even returned.
+        fileaio_req *r = o->req;
+        if (const int rc = fileaio_ctx_submit(ctx_, &r, 1, nullptr); rc != 0)
+            fail_unsubmitted(o, to_asio_error(rc, o->kind, 0, 0));  // not submitted: o is alive
     }
 
     // o holds a request that is not submitted (refused): it finishes with ec.

@@ -80,7 +80,9 @@ public:
 protected:
     friend class fileaio::io_scheduler;
 
-    enum class phase : unsigned char { idle, queued, batched, in_flight, done };
+    // finished: on the scheduler's list of operations to resume without a request (cancelled or
+    // refused); it must leave that list if its frame goes first.
+    enum class phase : unsigned char { idle, queued, batched, in_flight, finished, done };
 
     io_op_base(io_scheduler &s, io_kind k, int fd, int64_t offset, void *buf, std::size_t size,
                const struct iovec *iov, int iovcnt, std::stop_token st) noexcept
@@ -134,7 +136,7 @@ private:
 class io_scheduler {
 public:
     // A driver for ctx with a pool of `max_in_flight` requests (0: the context's max_requests(),
-    // at most 1024). Throws std::system_error if the requests cannot be made; create() does not.
+    // at most 1024; never more than max_requests()). Throws std::system_error if the requests cannot be made; create() does not.
     explicit io_scheduler(context &ctx, std::size_t max_in_flight = 0) : ctx_(&ctx) {
         if (std::error_code ec = init(max_in_flight); ec) throw std::system_error(ec, "fileaio::io_scheduler");
     }
@@ -240,6 +242,8 @@ private:
 
     std::error_code init(std::size_t n) noexcept {
         if (n == 0) n = std::min<std::size_t>(ctx_->max_requests(), 1024);
+        // More requests than the context takes would meet E_LIMIT_EXCEEDED: they queue instead.
+        n = std::min<std::size_t>(n, ctx_->max_requests());
         try {
             slots_.resize(n);
             batch_.reserve(n);
@@ -338,6 +342,7 @@ private:
     // An operation that finished without a request (refused or cancelled before it was sent)
     // resumes through a slot-less entry on the ready list: it is put on its own list.
     void resume_later(io_op_base *op) noexcept {
+        op->phase_ = io_op_base::phase::finished;
         op->next_ = nullptr;
         (finished_tail_ != nullptr ? finished_tail_->next_ : finished_head_) = op;
         finished_tail_ = op;
@@ -367,6 +372,9 @@ private:
                 s->forced = true;
                 s->forced_rc = rc;
                 mark_ready(s);
+                // Nothing in the context makes the descriptor readable for it: an event loop
+                // would never call poll() to resume it.
+                fileaio_ctx_wakeup(ctx_->native_handle());
             }
         }
         batch_.clear();
@@ -533,9 +541,21 @@ private:
                     resume_later(op);
                 }
                 break;
+            case phase::finished:
             case phase::idle:
             case phase::done: break;
         }
+    }
+
+    void unfinish(io_op_base *op) noexcept {
+        io_op_base *prev = nullptr;
+        for (io_op_base *p = finished_head_; p != nullptr; prev = p, p = p->next_)
+            if (p == op) {
+                (prev != nullptr ? prev->next_ : finished_head_) = op->next_;
+                if (finished_tail_ == op) finished_tail_ = prev;
+                op->next_ = nullptr;
+                return;
+            }
     }
 
     void give_slot_and_pump(io_op_base *op) noexcept {
@@ -576,6 +596,7 @@ private:
         unlist_cancel(op);
         switch (op->phase_) {
             case phase::queued: unqueue(op); break;
+            case phase::finished: unfinish(op); break;  // cancelled or refused, not yet resumed
             case phase::batched:
                 remove_from_batch(op->slot_);
                 give_slot_and_pump(op);
@@ -594,10 +615,15 @@ private:
                             std::fprintf(stderr, "fileaio: coroutine destroyed while request %p is in flight: waiting for it\n",
                                          static_cast<void *>(s->req));
                         const bool had_ready = ready_head_ != nullptr;
+                        bool interrupted = false;
                         while (!s->completed) {
                             int rc = reap(1000);
                             if (rc == FILEAIO_E_BUSY) std::this_thread::yield();  // a driver on another thread
+                            if (rc == FILEAIO_E_INTERRUPTED) interrupted = true;
                         }
+                        // A wakeup this wait took was meant for the driver (a stop request, stop()):
+                        // give it back, or an event loop never looks at the stop request.
+                        if (interrupted) fileaio_ctx_wakeup(ctx_->native_handle());
                         // The request is free at once (a queued operation may take it); others'
                         // completions taken meanwhile wait for the next step: outside a step, wake
                         // the loop so that it comes.
@@ -621,25 +647,27 @@ private:
         if (!in_step_) flush_batch();
     }
 
+    // An operation the scheduler drops at its end: never resumed, never cancelled.
+    void detach(io_op_base *op) noexcept {
+        op->on_stop_.reset();
+        unlist_cancel(op);
+        op->phase_ = io_op_base::phase::done;
+        op->sched_ = nullptr;
+    }
+
     void shutdown() noexcept {
         if (slots_.empty()) return;
-        // Queued operations never start; batched ones are never sent.
-        while (queue_head_ != nullptr) {
-            io_op_base *op = unqueue(queue_head_);
-            op->phase_ = io_op_base::phase::done;
-            op->sched_ = nullptr;
-        }
-        for (io_slot *s : batch_slots_) {
-            if (s->op != nullptr) {
-                s->op->phase_ = io_op_base::phase::done;
-                s->op->sched_ = nullptr;
-            }
-        }
+        // Queued operations never start; batched ones are never sent. Each drops its stop
+        // callback too: a stop request after this must not reach the scheduler (sched_ is null).
+        while (queue_head_ != nullptr) detach(unqueue(queue_head_));
+        for (io_slot *s : batch_slots_)
+            if (s->op != nullptr) detach(s->op);
         batch_.clear();
         batch_slots_.clear();
-        for (io_op_base *op = finished_head_; op != nullptr; op = op->next_) {
-            op->phase_ = io_op_base::phase::done;
-            op->sched_ = nullptr;
+        for (io_op_base *op = finished_head_; op != nullptr;) {
+            io_op_base *next = op->next_;
+            detach(op);
+            op = next;
         }
         finished_head_ = finished_tail_ = nullptr;
         std::size_t abandoned = 0;
@@ -856,8 +884,9 @@ T sync_wait(io_scheduler &io, task<T> t) {
     if constexpr (std::is_void_v<T>) {
         task<void> outer = detail::run_and_flag_void(std::move(t), done);
         outer.handle().resume();
-        while (!done) {
-            if (io.run_one() == 0 && !done && io.outstanding() == 0) {
+        // The outer task is also done when t threw (done is then never set): take() rethrows.
+        while (!done && !outer.done()) {
+            if (io.run_one() == 0 && !done && !outer.done() && io.outstanding() == 0) {
                 std::fputs("fileaio: sync_wait: the task waits for something that is not I/O of this scheduler\n", stderr);
                 std::abort();
             }
@@ -867,8 +896,9 @@ T sync_wait(io_scheduler &io, task<T> t) {
         std::optional<T> value;
         task<void> outer = detail::run_and_flag(std::move(t), value, done);
         outer.handle().resume();
-        while (!done) {
-            if (io.run_one() == 0 && !done && io.outstanding() == 0) {
+        // The outer task is also done when t threw (done is then never set): take() rethrows.
+        while (!done && !outer.done()) {
+            if (io.run_one() == 0 && !done && !outer.done() && io.outstanding() == 0) {
                 std::fputs("fileaio: sync_wait: the task waits for something that is not I/O of this scheduler\n", stderr);
                 std::abort();
             }

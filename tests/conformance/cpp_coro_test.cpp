@@ -11,6 +11,7 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <stop_token>
 #include <thread>
 #include <vector>
@@ -425,6 +426,179 @@ TEST_P(cpp_coro_test, a_destroyed_coroutine_passes_its_request_to_a_queued_one_a
     EXPECT_EQ(second.load(), 1);
     EXPECT_EQ(rb.transferred, block) << rb.error.message();
     EXPECT_TRUE(holds_pattern(buf.data(), block, 0));
+}
+
+// Reads with a stop token; once resumed, destroys `other` (a coroutine that may be cancelled
+// too and not yet resumed).
+task<void> read_then_destroy(io_scheduler &io, int fd, std::span<std::byte> buf, std::stop_token st,
+                             task<void> &other, std::atomic<int> &resumed) {
+    auto r = co_await io.read(fd, 0, buf, std::move(st));
+    EXPECT_EQ(r.error, errc::canceled);
+    resumed.fetch_add(1);
+    other = {};
+}
+
+// Two queued reads stopped by one stop request are both "done" before either is resumed; the
+// first to resume destroys the other. The destroyed one must leave the list of operations to
+// resume: else the driver resumes (and reads) its freed frame.
+TEST_P(cpp_coro_test, destroying_a_cancelled_coroutine_before_its_resumption_never_resumes_it) {
+    int p[2];
+    make_pipe(p);
+    aligned_buffer &buf = make_buffer(3 * block);
+    context ctx(opts(8));
+    io_scheduler io(ctx, 1);
+    std::atomic<int> held{0}, resumed{0};
+    result rh{};
+    spawn(read_one(io, p[0], 0, bytes(buf, 0, block), held, rh));  // takes the pool's only request
+    std::stop_source src;
+    task<void> a, b;
+    a = read_then_destroy(io, p[0], bytes(buf, block, block), src.get_token(), b, resumed);
+    b = read_then_destroy(io, p[0], bytes(buf, 2 * block, block), src.get_token(), a, resumed);
+    a.handle().resume();  // both queued for a request
+    b.handle().resume();
+    ASSERT_EQ(io.outstanding(), 3u);
+    src.request_stop();
+    io.run_one(10s);
+    EXPECT_EQ(resumed.load(), 1);
+    EXPECT_EQ(io.outstanding(), 1u);
+    write_pattern(p[1], block);
+    io.run();
+    EXPECT_EQ(held.load(), 1);
+    EXPECT_EQ(resumed.load(), 1);
+    EXPECT_EQ(io.outstanding(), 0u);
+}
+
+// A read queued for a request when its scheduler is destroyed: a stop request afterwards must
+// not reach the dead scheduler (destroying the coroutine later is safe, the docs say; so is
+// stopping it).
+TEST_P(cpp_coro_test, a_stop_request_after_the_scheduler_is_gone_does_nothing) {
+    int fd = pattern_file("f", 2 * block, O_RDONLY);
+    ASSERT_GE(fd, 0);
+    aligned_buffer &buf = make_buffer(2 * block);
+    context ctx(opts(8));
+    std::stop_source src;
+    std::atomic<int> resumed{0};
+    result r1{}, r2{};
+    task<void> t1, t2;
+    {
+        io_scheduler io(ctx, 1);
+        t1 = read_one(io, fd, 0, bytes(buf, 0, block), resumed, r1);
+        t2 = read_one(io, fd, 0, bytes(buf, block, block), resumed, r2, src.get_token());
+        t1.handle().resume();  // in flight
+        t2.handle().resume();  // queued
+        ASSERT_EQ(io.outstanding(), 2u);
+    }
+    src.request_stop();
+    t1 = {};
+    t2 = {};
+    EXPECT_EQ(resumed.load(), 0);
+    EXPECT_EQ(ctx.get_stats().pending, 0u);
+}
+
+// An event loop's callback destroys a coroutine whose read has completed but is not yet taken
+// while a stop request for another read is pending: the destructor's wait must not swallow the
+// wakeup the stop request made, or the loop never looks at the stop request.
+TEST_P(cpp_coro_test, destroying_a_coroutine_keeps_a_pending_stop_request_visible_to_the_loop) {
+    int fd = pattern_file("f", block, O_RDONLY);
+    ASSERT_GE(fd, 0);
+    int p[2];
+    make_pipe(p);
+    aligned_buffer &buf = make_buffer(2 * block);
+    context ctx(opts(8));
+    io_scheduler io(ctx, 2);
+    int cfd = -1;
+    ASSERT_FALSE(io.get_fd(cfd));
+    std::atomic<int> first{0}, second{0};
+    result r1{}, r2{};
+    auto q = read_one(io, fd, 0, bytes(buf, 0, block), first, r1);
+    q.handle().resume();  // sent at once
+    struct pollfd pq{cfd, POLLIN, 0};
+    ASSERT_EQ(::poll(&pq, 1, static_cast<int>(long_timeout_ms)), 1) << "the read never completed";
+    std::stop_source src;
+    auto pr = read_one(io, p[0], 0, bytes(buf, block, block), second, r2, src.get_token());
+    pr.handle().resume();  // sent at once: waits for bytes in the pipe
+    src.request_stop();    // lists it for the driver and wakes the descriptor
+    q = {};                // its completion is taken by the destructor
+    struct pollfd pp{cfd, POLLIN, 0};
+    EXPECT_EQ(::poll(&pp, 1, static_cast<int>(long_timeout_ms)), 1)
+        << "the wakeup of the stop request was swallowed: the loop would never cancel the read";
+    io.poll();
+    write_pattern(p[1], block);  // where the backend could not stop the read
+    EXPECT_TRUE(event_loop(io));
+    EXPECT_EQ(second.load(), 1);
+    EXPECT_EQ(first.load(), 0);
+}
+
+// A pool larger than the context's limit: the scheduler still never sees E_LIMIT_EXCEEDED from
+// its own requests (docs/API.md), it keeps them queued.
+TEST_P(cpp_coro_test, a_pool_larger_than_the_context_limit_never_exceeds_it) {
+    constexpr size_t n = 4;
+    int fd = pattern_file("f", n * block, O_RDONLY);
+    ASSERT_GE(fd, 0);
+    aligned_buffer &buf = make_buffer(n * block);
+    context ctx(opts(1));
+    io_scheduler io(ctx, n);
+    std::atomic<int> resumed{0};
+    std::vector<result> res(n);
+    for (size_t i = 0; i < n; ++i)
+        spawn(read_one(io, fd, static_cast<int64_t>(i * block), bytes(buf, i * block, block), resumed, res[i]));
+    io.run();
+    EXPECT_EQ(resumed.load(), static_cast<int>(n));
+    for (auto &r : res) EXPECT_EQ(r.transferred, block) << r.error.message();
+}
+
+// A task that throws after an I/O: sync_wait rethrows (its comment: "returns its value (or
+// rethrows)"); it must not take the finished, failed task for one that waits on something else.
+task<size_t> read_then_throw(io_scheduler &io, int fd, std::span<std::byte> buf) {
+    auto r = co_await io.read(fd, 0, buf);
+    if (r.transferred != 0) throw std::runtime_error("thrown after the read");
+    co_return r.transferred;
+}
+task<void> read_then_throw_void(io_scheduler &io, int fd, std::span<std::byte> buf) {
+    (void)co_await read_then_throw(io, fd, buf);
+}
+
+TEST_P(cpp_coro_test, sync_wait_rethrows_what_the_task_threw) {
+    int fd = pattern_file("f", block, O_RDONLY);
+    ASSERT_GE(fd, 0);
+    aligned_buffer &buf = make_buffer(block);
+    context ctx(opts(8));
+    io_scheduler io(ctx);
+    EXPECT_THROW((void)sync_wait(io, read_then_throw(io, fd, bytes(buf))), std::runtime_error);
+    EXPECT_THROW(sync_wait(io, read_then_throw_void(io, fd, bytes(buf))), std::runtime_error);
+    EXPECT_EQ(io.outstanding(), 0u);
+}
+
+// A submit the context refuses (here E_LIMIT_EXCEEDED: a request someone else submitted fills the
+// context; the operating system running out of resources does the same) finishes the operation
+// with that error. An event loop that only watches the descriptor must be told: nothing in the
+// context would make it readable.
+TEST_P(cpp_coro_test, an_operation_whose_submit_fails_wakes_an_event_loop) {
+    int fd = pattern_file("f", block, O_RDONLY);
+    ASSERT_GE(fd, 0);
+    int p[2];
+    make_pipe(p);
+    aligned_buffer &buf = make_buffer(2 * block);
+    context ctx(opts(1));
+    io_scheduler io(ctx);
+    int cfd = -1;
+    ASSERT_FALSE(io.get_fd(cfd));
+    request foreign;
+    ASSERT_FALSE(foreign.prepare_read(p[0], 0, bytes(buf, block, block)));
+    ASSERT_FALSE(ctx.submit(foreign));  // waits for bytes: the context is full
+    std::atomic<int> resumed{0};
+    result r{};
+    spawn(read_one(io, fd, 0, bytes(buf, 0, block), resumed, r));  // its submit is refused
+    struct pollfd pq{cfd, POLLIN, 0};
+    EXPECT_EQ(::poll(&pq, 1, static_cast<int>(long_timeout_ms)), 1) << "the loop is never told";
+    io.poll();
+    EXPECT_EQ(resumed.load(), 1);
+    EXPECT_TRUE(r.error) << "resumed without the submit's error";
+    write_pattern(p[1], block);
+    EXPECT_TRUE(eventually([&] {
+        io.poll();  // hands the foreign read back (dropped with a report)
+        return ctx.get_stats().pending == 0;
+    }));
 }
 
 FILEAIO_INSTANTIATE_FOR_EVERY_BACKEND(cpp_coro_test);

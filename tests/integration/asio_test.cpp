@@ -340,6 +340,51 @@ TEST_P(asio_files, close_waits_out_what_it_cannot_cancel) {
     f.reset();
 }
 
+// With max_reqs 1, a second read of the file waits in the adapter's queue behind the first (held:
+// its pipe is empty). close() aborts the queued one and cancels the held one; the request the
+// cancel frees must not go to the queued read it has just aborted: that read would reach the
+// context after its handler ran and its operation was freed (its buffer written after close).
+TEST_P(asio_files, close_never_submits_the_queued_read_it_aborts) {
+    int p[2];
+    make_pipe(p);
+    ::asio::io_context io;
+    fileaio_ctx *c = ctx(1);
+    fileaio::asio::context actx(io, c);
+    fileaio::asio::file f(actx, p[0]);
+    std::vector<unsigned char> a(64), q(64);
+    int calls_a = 0, calls_q = 0;
+    std::error_code got_q;
+    f.async_read_some_at(0, ::asio::buffer(a), [&](std::error_code, size_t) { ++calls_a; });
+    f.async_read_some_at(0, ::asio::buffer(q), [&](std::error_code ec, size_t) {
+        got_q = ec;
+        ++calls_q;
+    });
+    std::atomic<bool> closed{false};
+    std::thread feeder([&] {  // where the backend cannot stop the held read: see close_waits_out_...
+        bool busy = false;
+        EXPECT_TRUE(eventually([&] {
+            if (closed.load()) return true;
+            fileaio_req *out[1];
+            size_t cnt = 0;
+            busy = fileaio_ctx_wait(c, 1, 0, out, 1, &cnt) == FILEAIO_E_BUSY;
+            EXPECT_EQ(cnt, 0u);
+            return busy;
+        }));
+        if (busy) write_pattern(p[1], 64);
+    });
+    f.close();
+    closed = true;
+    feeder.join();
+    fileaio_stats st{};
+    ASSERT_EQ(fileaio_ctx_get_stats(c, &st), 0);
+    EXPECT_EQ(st.submitted, 1u) << "close submitted the read it aborted";
+    ASSERT_EQ(st.pending, 0u) << "a read of the closed file is still in flight";
+    run(io);
+    EXPECT_EQ(calls_a, 1);
+    EXPECT_EQ(calls_q, 1);
+    EXPECT_EQ(got_q, ::asio::error::operation_aborted);
+}
+
 // Completions arriving while the driver runs (each handler starts the next read, QD 32 =
 // max_reqs) must never leave a stray wait queued: once the reads stop, run() returns. (A
 // liveness guard: a draft driver that armed a wait per empty look hung loop_bench about once in
@@ -405,6 +450,39 @@ TEST_P(asio_files, threads_start_operations_while_the_loop_runs) {
     loop.join();
     EXPECT_EQ(calls.load(), threads * per_thread);
     EXPECT_EQ(ok.load(), threads * per_thread);
+}
+
+// Another thread starts each read the moment the handler of the one before has run, one read in
+// flight at a time: the read often completes, and the loop thread finishes and frees its
+// operation, before the starting thread's submit has returned. The starting thread must not
+// touch the operation after the submit (a use after free: ThreadSanitizer or ASan see it), and
+// no read may be left in the context with nobody waiting (a hang: each round must complete
+// within the safety net).
+TEST_P(asio_files, a_read_completed_before_its_start_returns_is_not_touched_again) {
+    constexpr size_t rounds = 20000;
+    const int fd = temp_file("in", block);
+    ::asio::io_context io;
+    fileaio::asio::context actx(io, ctx(4));
+    fileaio::asio::file f(actx, fd);
+    auto guard = ::asio::make_work_guard(io);
+    std::thread loop([&] { io.run(); });
+    std::vector<unsigned char> buf(block);
+    std::atomic<size_t> done{0};
+    size_t i = 0;
+    bool lost = false;
+    for (; i < rounds && !lost; ++i) {
+        f.async_read_some_at(0, ::asio::buffer(buf), [&](std::error_code, size_t) { done.fetch_add(1); });
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(long_timeout_ms);
+        while (done.load() != i + 1)
+            if (std::chrono::steady_clock::now() > until) {
+                lost = true;
+                break;
+            }
+    }
+    EXPECT_FALSE(lost) << "read " << i << " of " << rounds << " never completed";
+    guard.reset();
+    f.close();  // takes a lost completion itself
+    loop.join();
 }
 
 INSTANTIATE_TEST_SUITE_P(every_backend, asio_files, ::testing::ValuesIn(all_backends()),
