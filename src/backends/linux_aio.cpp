@@ -427,8 +427,7 @@ public:
             if (nh != 0) pool_.enqueue(to_helpers, nh);
             // Served here (this call's own, never another thread's), and by an idle helper too
             // when the batch is big enough.
-            if (nc != 0) pool_.share(candidates, nc, own);
-            if (pool_.shared_pending()) pool_.serve_own(own);
+            if (nc != 0) pool_.serve_candidates(candidates, nc, own);
             if (nb != 0 && hand_to_kernel(batch, nb)) wake_reaper();
             if (nb != 0 && watcher_idle_.load()) {
                 std::lock_guard lock(mutex_);

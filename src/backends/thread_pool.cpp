@@ -86,6 +86,7 @@ public:
         // other. Everything else is queued.
         request *punt[batch_chunk];
         size_t punted = 0;
+        size_t candidates = 0;  // in this call
         const uint64_t batch = pool_.new_batch();
         request *share[batch_chunk];
         size_t shared_n = 0;
@@ -119,6 +120,7 @@ public:
                 worker_pool::entry(r).unbounded = unbounded;
             }
             if (candidate) {
+                ++candidates;
                 share[shared_n++] = r;
                 if (shared_n == batch_chunk) {
                     pool_.share(share, shared_n, batch);
@@ -132,9 +134,13 @@ public:
                 }
             }
         }
-        if (shared_n != 0) pool_.share(share, shared_n, batch);
         if (punted != 0) enqueue(punt, punted);
-        if (pool_.shared_pending()) pool_.serve_own(batch);
+        if (shared_n != 0 && shared_n == candidates) {
+            pool_.serve_candidates(share, shared_n, batch);  // all of them: a small batch is served off the list
+        } else {
+            if (shared_n != 0) pool_.share(share, shared_n, batch);
+            if (pool_.shared_pending()) pool_.serve_own(batch);
+        }
         *accepted = n;
         return 0;
     }

@@ -13,7 +13,6 @@ namespace fileaio::detail {
 namespace {
 
 // A batch with at least this many cached-read candidates wakes an idle worker to share them.
-constexpr size_t share_min_batch = 8;
 // Shared requests are taken this many at a time: small enough to balance two threads, large
 // enough that the lock is not taken per request.
 constexpr size_t share_chunk = 4;
@@ -152,16 +151,46 @@ void worker_pool::serve(std::unique_lock<std::mutex> &lock, request_chain &taken
     lock.unlock();
     request_chain done;
     request_chain blocked;
+    try_each(taken, &done, &blocked);
+    lock.lock();
+    settle_served_locked(lock, done, blocked);
+}
+
+void worker_pool::serve_candidates(request *const *reqs, size_t n, uint64_t batch) {
+    if (n >= share_min_batch) {
+        share(reqs, n, batch);
+        serve_own(batch);
+        return;
+    }
+    // Stage `serving` before the first try: a cancel then answers that it runs.
+    request_chain taken;
+    for (size_t i = 0; i < n; ++i) {
+        reqs[i]->stage.store(stages_.serving, std::memory_order_release);
+        taken.append(reqs[i]);
+    }
+    request_chain done;
+    request_chain blocked;
+    try_each(taken, &done, &blocked);
+    std::unique_lock lock(mutex_);
+    settle_served_locked(lock, done, blocked);
+}
+
+// Tries each of `taken` with RWF_NOWAIT, without the lock: whole ones to *done, the rest to *blocked.
+void worker_pool::try_each(request_chain &taken, request_chain *done, request_chain *blocked) {
     for (request *r = taken.head; r != nullptr;) {
         request *next = r->next;
         if (run_io(r, RWF_NOWAIT)) {
-            done.append(r);
+            done->append(r);
         } else {
-            blocked.append(r);
+            blocked->append(r);
         }
         r = next;
     }
-    lock.lock();
+}
+
+// What serving found: misses to the queue (staffed), hits to the backend (the lock is held on entry
+// and on exit).
+void worker_pool::settle_served_locked(std::unique_lock<std::mutex> &lock, request_chain &done, request_chain &blocked) {
     for (request *r = blocked.head; r != nullptr;) {
         request *next = r->next;
         // A read that would block on a descriptor that cannot seek (a pipe, FIFO, socket, tty:

@@ -109,6 +109,10 @@ public:
     bool shared_pending() const { return shared_pending_.load(std::memory_order_relaxed); }
     // Serves the candidates of `batch` that no worker has taken — never another call's.
     void serve_own(uint64_t batch);
+    // A submit's cached-read candidates: fewer than would wake a worker to help are served right
+    // here, off every list (one lock for the lot); more are shared and served with serve_own.
+    void serve_candidates(request *const *reqs, size_t n, uint64_t batch);
+    static constexpr size_t share_min_batch = 8;  // a batch that wakes an idle worker to help
 
     // Queues requests (their entry().unbounded set) and staffs them.
     void enqueue(request *const *reqs, size_t n);
@@ -140,6 +144,8 @@ private:
     bool surplus_locked() const { return live_ - unbounded_running_ > max_threads_; }
     void serve_shared(std::unique_lock<std::mutex> &lock);
     void serve(std::unique_lock<std::mutex> &lock, request_chain &taken);
+    static void try_each(request_chain &taken, request_chain *done, request_chain *blocked);
+    void settle_served_locked(std::unique_lock<std::mutex> &lock, request_chain &done, request_chain &blocked);
     bool spawn_one(std::unique_lock<std::mutex> &lock);
     void staffer_main();
     void worker(worker_slot &self);
