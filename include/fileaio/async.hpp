@@ -57,6 +57,19 @@ class io_scheduler;
 
 namespace detail {
 
+// Takes `node` off a singly linked FIFO (head, tail, linked through node->*next), if it is there.
+template <class T>
+void unlink(T *&head, T *&tail, T *node, T *T::*next) noexcept {
+    T *prev = nullptr;
+    for (T *p = head; p != nullptr; prev = p, p = p->*next) {
+        if (p != node) continue;
+        (prev != nullptr ? prev->*next : head) = node->*next;
+        if (tail == node) tail = prev;
+        node->*next = nullptr;
+        return;
+    }
+}
+
 enum class io_kind : unsigned char { read, write, readv, writev, flush, datasync };
 
 class io_op_base;
@@ -381,16 +394,7 @@ private:
         batch_slots_.clear();
     }
 
-    void unready(io_slot *s) noexcept {
-        io_slot *prev = nullptr;
-        for (io_slot *p = ready_head_; p != nullptr; prev = p, p = p->next)
-            if (p == s) {
-                (prev != nullptr ? prev->next : ready_head_) = s->next;
-                if (ready_tail_ == s) ready_tail_ = prev;
-                s->next = nullptr;
-                return;
-            }
-    }
+    void unready(io_slot *s) noexcept { detail::unlink(ready_head_, ready_tail_, s, &io_slot::next); }
 
     void mark_ready(io_slot *s) noexcept {
         s->completed = true;
@@ -547,16 +551,7 @@ private:
         }
     }
 
-    void unfinish(io_op_base *op) noexcept {
-        io_op_base *prev = nullptr;
-        for (io_op_base *p = finished_head_; p != nullptr; prev = p, p = p->next_)
-            if (p == op) {
-                (prev != nullptr ? prev->next_ : finished_head_) = op->next_;
-                if (finished_tail_ == op) finished_tail_ = prev;
-                op->next_ = nullptr;
-                return;
-            }
-    }
+    void unfinish(io_op_base *op) noexcept { detail::unlink(finished_head_, finished_tail_, op, &io_op_base::next_); }
 
     void give_slot_and_pump(io_op_base *op) noexcept {
         io_slot *s = op->slot_;

@@ -18,6 +18,7 @@
 
 #include "fileaio/async.hpp"
 #include "fuse_fixture.hpp"
+#include "support/at_exit.hpp"
 #include "kinds_fixture.hpp"
 
 namespace fileaio::test {
@@ -25,13 +26,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-template <class F>
-struct at_exit {
-    F f;
-    ~at_exit() { f(); }
-};
-template <class F>
-at_exit(F) -> at_exit<F>;
 
 std::span<std::byte> bytes(aligned_buffer &b, size_t off = 0, size_t n = SIZE_MAX) {
     return std::span(reinterpret_cast<std::byte *>(b.data()), b.size()).subspan(off, std::min(n, b.size() - off));

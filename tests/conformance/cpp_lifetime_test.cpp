@@ -14,21 +14,13 @@
 
 #include "fileaio/fileaio.hpp"
 #include "fuse_fixture.hpp"
+#include "support/at_exit.hpp"
 
 namespace fileaio::test {
 namespace {
 
 using namespace std::chrono_literals;
 
-// Runs f at the end of the scope (declared after a context, it runs before the context's
-// destructor: a test that fails with the gate closed then does not hang there).
-template <class F>
-struct at_exit {
-    F f;
-    ~at_exit() { f(); }
-};
-template <class F>
-at_exit(F) -> at_exit<F>;
 
 class cpp_lifetime_test : public fuse_backend_test {
 protected:
