@@ -559,7 +559,8 @@ private:
         slot &s = slot_of(r);
         const int fd = r->fd;
         const size_t done = r->transferred;
-        const auto off = static_cast<uint64_t>(r->offset) + done;
+        // At a stream's position (offset -1) once the descriptor said it cannot seek.
+        const uint64_t off = r->at_stream ? ~uint64_t{0} : static_cast<uint64_t>(r->offset) + done;
         switch (r->kind) {
             case op::read:
             case op::write: {
@@ -662,6 +663,12 @@ private:
         // -ECANCELED that no cancel of ours confirmed: an io-wq worker that had already taken the
         // request when a cancel said "running" (-EALREADY) fails it when it starts, untouched.
         if ((res == -EAGAIN || res == -EINTR || res == -ECANCELED) && ++s.retries < max_retries) return false;
+        // A socket (unlike a pipe, which io_uring reads at its position) answers ESPIPE to an
+        // offset: API.md says a descriptor that cannot seek ignores it. Again at the position.
+        if (res == -ESPIPE && !r->at_stream && !r->is_sync()) {
+            r->at_stream = true;
+            return false;
+        }
         if (res > 0) s.retries = 0;
         return r->absorb(res);
     }
