@@ -215,6 +215,65 @@ static void test_suspend_eintr(void) {
     close(p[1]);
 }
 
+/* A timeout far in the future (a program's "forever": LONG_MAX seconds) is a long wait, not an
+ * expired or invalid one: aio_suspend sleeps, and a signal still interrupts it with EINTR.
+ * A helper writes to the pipe after 10 s so that a wait that ignores the signals ends. */
+static sem_t huge_done;
+static int huge_fd;
+static void *huge_rescue(void *arg) {
+    (void)arg;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    if (sem_timedwait(&huge_done, &until) != 0 && write(huge_fd, "r", 1) != 1) abort();
+    return NULL;
+}
+static void test_suspend_huge_timeout(void) {
+    int p[2];
+    CHECK(pipe(p) == 0);
+    char buf[4];
+    struct aiocb cb;
+    prep(&cb, p[0], buf, 1, 0);
+    CHECK(aio_read(&cb) == 0);
+    sem_init(&huge_done, 0, 0);
+    huge_fd = p[1];
+    pthread_t rescue;
+    CHECK(pthread_create(&rescue, NULL, huge_rescue, NULL) == 0);
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, &old);
+    sigset_t alrm, oldmask;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    pthread_sigmask(SIG_UNBLOCK, &alrm, &oldmask);
+    struct itimerval it = {{0, 5000}, {0, 5000}}, off = {{0, 0}, {0, 0}};
+    alarms = 0;
+    setitimer(ITIMER_REAL, &it, NULL);
+    const struct aiocb *list[1] = {&cb};
+    struct timespec ts = {LONG_MAX, 0};
+    int rc = aio_suspend(list, 1, &ts);
+    int err = errno;
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+    sem_post(&huge_done);
+    pthread_join(rescue, NULL);
+    if (is_glibc && rc == -1 && err == EAGAIN) {
+        /* glibc adds the timeout to the clock unchecked: the overflowed deadline has passed. */
+        GLIBC_DIFF("aio_suspend with a timeout of LONG_MAX seconds fails at once with EAGAIN");
+    } else {
+        CHECK(rc == -1 && err == EINTR);
+        CHECK(aio_error(&cb) == EINPROGRESS);
+    }
+    if (aio_error(&cb) == EINPROGRESS) CHECK(write(p[1], "x", 1) == 1);
+    CHECK(wait_done(&cb) == 0);
+    CHECK(aio_return(&cb) == 1);
+    sem_destroy(&huge_done);
+    close(p[0]);
+    close(p[1]);
+}
+
 static void test_invalid_arguments(void) {
     int fd = temp_file("inval", O_RDWR | O_TRUNC);
     char buf[512];
@@ -763,6 +822,7 @@ int main(int argc, char **argv) {
         {"in_progress_on_pipe", test_in_progress_on_pipe},
         {"socket", test_socket},
         {"suspend_eintr", test_suspend_eintr},
+        {"suspend_huge_timeout", test_suspend_huge_timeout},
         {"invalid_arguments", test_invalid_arguments},
         {"fsync", test_fsync},
         {"cancel", test_cancel},
