@@ -52,6 +52,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <new>
 #include <vector>
 
@@ -914,14 +915,21 @@ int cancel_call(int fd, struct aiocb *cb) {
 int suspend_call(const struct aiocb *const list[], int nent, const struct timespec *timeout) {
     if (nent < 0 || (nent > 0 && list == nullptr)) return fail(EINVAL);
     struct timespec deadline;
+    const struct timespec *until = nullptr;  // null: no deadline
     if (timeout != nullptr) {
         if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000L) return fail(EINVAL);
         clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += timeout->tv_sec;
-        deadline.tv_nsec += timeout->tv_nsec;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_nsec -= 1000000000L;
-            deadline.tv_sec++;
+        // A timeout past the end of time_t (a program's "forever", e.g. LONG_MAX seconds) is no
+        // deadline: the sum would overflow to a negative time, which futex rejects with EINVAL
+        // at once, and the loop below would spin without ever sleeping or seeing a signal.
+        if (timeout->tv_sec < std::numeric_limits<time_t>::max() - deadline.tv_sec - 1) {
+            deadline.tv_sec += timeout->tv_sec;
+            deadline.tv_nsec += timeout->tv_nsec;
+            if (deadline.tv_nsec >= 1000000000L) {
+                deadline.tv_nsec -= 1000000000L;
+                deadline.tv_sec++;
+            }
+            until = &deadline;
         }
     }
     g_waiters.fetch_add(1, std::memory_order_seq_cst);
@@ -945,7 +953,7 @@ int suspend_call(const struct aiocb *const list[], int nent, const struct timesp
         }
         reaped = false;
         kick_nappers();
-        int r = sleep_on_seq(seen, timeout != nullptr ? &deadline : nullptr);
+        int r = sleep_on_seq(seen, until);
         if (r == EINTR) {
             err = EINTR;
             break;
