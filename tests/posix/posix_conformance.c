@@ -274,6 +274,41 @@ static void test_suspend_huge_timeout(void) {
     close(p[1]);
 }
 
+/* aio_suspend is a cancellation point (POSIX XSH 2.9.5.2: "shall occur"): a thread blocked in
+ * it without a timeout is cancelled by pthread_cancel. A join bounded at 10 s, then a write to
+ * the pipe, ends a wait that the cancel did not. */
+static void *suspend_forever(void *arg) {
+    const struct aiocb *list[1] = {(const struct aiocb *)arg};
+    aio_suspend(list, 1, NULL);
+    return (void *)1;
+}
+static void test_suspend_cancellation_point(void) {
+    int p[2];
+    CHECK(pipe(p) == 0);
+    char buf[4];
+    struct aiocb cb;
+    prep(&cb, p[0], buf, 1, 0);
+    CHECK(aio_read(&cb) == 0);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, suspend_forever, &cb) == 0);
+    CHECK(pthread_cancel(t) == 0);
+    void *ret = NULL;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    int joined = pthread_timedjoin_np(t, &ret, &until);
+    if (joined != 0) {
+        CHECK(write(p[1], "r", 1) == 1); /* releases the wait: the thread then returns */
+        CHECK(pthread_join(t, &ret) == 0);
+    }
+    CHECK(joined == 0 && ret == PTHREAD_CANCELED);
+    if (aio_error(&cb) == EINPROGRESS) CHECK(write(p[1], "x", 1) == 1);
+    CHECK(wait_done(&cb) == 0);
+    CHECK(aio_return(&cb) == 1);
+    close(p[0]);
+    close(p[1]);
+}
+
 static void test_invalid_arguments(void) {
     int fd = temp_file("inval", O_RDWR | O_TRUNC);
     char buf[512];
@@ -823,6 +858,7 @@ int main(int argc, char **argv) {
         {"socket", test_socket},
         {"suspend_eintr", test_suspend_eintr},
         {"suspend_huge_timeout", test_suspend_huge_timeout},
+        {"suspend_cancellation_point", test_suspend_cancellation_point},
         {"invalid_arguments", test_invalid_arguments},
         {"fsync", test_fsync},
         {"cancel", test_cancel},
