@@ -178,13 +178,65 @@ void wake_sleepers() {
 
 // Sleeps while g_seq == seen, until `deadline` (CLOCK_MONOTONIC, absolute; null: forever).
 // 0 when woken (or the word moved), else EINTR or ETIMEDOUT.
-int sleep_on_seq(uint32_t seen, const struct timespec *deadline) {
-    long r = syscall(SYS_futex, reinterpret_cast<uint32_t *>(&g_seq), FUTEX_WAIT_BITSET_PRIVATE, seen, deadline,
-                     nullptr, FUTEX_BITSET_MATCH_ANY);
+// The library's work runs with cancellation disabled (no_cancel): fileaio's calls inside may
+// reach cancellation points (read or write of an eventfd) while a reap lock is held or a
+// noexcept destructor runs, where acting on a cancel would leave the lock held or abort.
+// `cancellable`: this sleep is the one cancellation point (aio_suspend must be one: POSIX XSH
+// 2.9.5.2). The raw futex call is not one, so it runs with the caller's cancel state and
+// asynchronous cancellation, as glibc does around its own blocking calls; no lock is held here,
+// and the caller undoes its count by a destructor. lio_listio (noexcept, holding a reference to
+// its group) does not use it.
+// Called through pointers of types that may throw: <pthread.h> and <unistd.h> declare these
+// __THROW (noexcept), and a call the compiler takes for nothrow gets no cleanup, so the forced
+// unwind of a cancellation would skip our destructors or end in std::terminate.
+using setcanceltype_fn = int (*)(int, int *);
+using syscall_fn = long (*)(long, ...);
+setcanceltype_fn volatile may_unwind_setcanceltype = pthread_setcanceltype;
+syscall_fn volatile may_unwind_syscall = syscall;
+
+// The asynchronously cancellable window: no object with a destructor lives here (the frame has
+// no cleanup for an unwind to miss), and nothing but the sleep runs inside it.
+__attribute__((noinline)) long futex_wait_cancellable(uint32_t seen, const struct timespec *deadline) {
+    int old_type = PTHREAD_CANCEL_DEFERRED;
+    // Enabled first, then asynchronous: glibc's setcanceltype acts on a pending cancel with the
+    // thread's result PTHREAD_CANCELED (its setcancelstate would leave the result NULL).
+    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, nullptr);  // deferred: nothing acts here
+    may_unwind_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &old_type);
+    long r = may_unwind_syscall(SYS_futex, reinterpret_cast<uint32_t *>(&g_seq), FUTEX_WAIT_BITSET_PRIVATE, seen,
+                                deadline, nullptr, FUTEX_BITSET_MATCH_ANY);
+    int err = errno;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, nullptr);
+    pthread_setcanceltype(old_type, nullptr);
+    errno = err;
+    return r;
+}
+
+int sleep_on_seq(uint32_t seen, const struct timespec *deadline, int cancel_state) {
+    long r = cancel_state == PTHREAD_CANCEL_ENABLE
+                 ? futex_wait_cancellable(seen, deadline)
+                 : syscall(SYS_futex, reinterpret_cast<uint32_t *>(&g_seq), FUTEX_WAIT_BITSET_PRIVATE, seen, deadline,
+                           nullptr, FUTEX_BITSET_MATCH_ANY);
     if (r == 0) return 0;
     if (errno == EAGAIN) return 0;
     return errno;
 }
+
+// Disables cancellation for its lifetime; `state` is the caller's (restored at the end).
+struct no_cancel {
+    int state = PTHREAD_CANCEL_DISABLE;
+    no_cancel() { pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state); }
+    ~no_cancel() { pthread_setcancelstate(state, nullptr); }
+    no_cancel(const no_cancel &) = delete;
+    no_cancel &operator=(const no_cancel &) = delete;
+};
+
+// Counts the calling thread in g_waiters for its lifetime, also when it is cancelled asleep.
+struct waiter_count {
+    waiter_count() { g_waiters.fetch_add(1, std::memory_order_seq_cst); }
+    ~waiter_count() { g_waiters.fetch_sub(1, std::memory_order_seq_cst); }
+    waiter_count(const waiter_count &) = delete;
+    waiter_count &operator=(const waiter_count &) = delete;
+};
 
 bool valid_sigevent(const struct sigevent &ev) {
     switch (ev.sigev_notify) {
@@ -796,11 +848,13 @@ int fail(int err) {
 }
 
 int rw_call(struct aiocb *cb, int opcode) {
+    no_cancel nc;
     int err = submit_rw(cb, opcode, nullptr);
     return err == 0 ? 0 : fail(err);
 }
 
 int fsync_call(int op, struct aiocb *cb) {
+    no_cancel nc;
     if (cb == nullptr) return fail(EINVAL);
     if (op != O_SYNC && op != O_DSYNC) return fail(EINVAL);
     int flags = fcntl(cb->aio_fildes, F_GETFL);
@@ -877,6 +931,7 @@ int fsync_call(int op, struct aiocb *cb) {
 }
 
 int cancel_call(int fd, struct aiocb *cb) {
+    no_cancel nc;
     if (fcntl(fd, F_GETFL) == -1) return fail(EBADF);
     if (cb != nullptr && cb->aio_fildes != fd) return fail(EINVAL);
     int result = AIO_ALLDONE;
@@ -932,42 +987,45 @@ int suspend_call(const struct aiocb *const list[], int nent, const struct timesp
             until = &deadline;
         }
     }
-    g_waiters.fetch_add(1, std::memory_order_seq_cst);
+    no_cancel nc;
     int err = 0;
-    bool reaped = false;
-    for (;;) {
-        uint32_t seen = g_seq.load(std::memory_order_seq_cst);
-        bool in_progress = false, done = false;
-        for (int i = 0; i < nent; ++i) {
-            if (list[i] == nullptr) continue;
-            if (load_status(list[i]) == EINPROGRESS)
-                in_progress = true;
-            else
-                done = true;
-        }
-        if (done || !in_progress) break;
-        if (!reaped) {  // take what is complete ourselves, then look again
-            reaped = true;
-            reap_all();
-            continue;
-        }
-        reaped = false;
-        kick_nappers();
-        int r = sleep_on_seq(seen, until);
-        if (r == EINTR) {
-            err = EINTR;
-            break;
-        }
-        if (r == ETIMEDOUT) {
-            err = EAGAIN;
-            break;
+    {
+        waiter_count counted;  // also undone when the thread is cancelled asleep
+        bool reaped = false;
+        for (;;) {
+            uint32_t seen = g_seq.load(std::memory_order_seq_cst);
+            bool in_progress = false, done = false;
+            for (int i = 0; i < nent; ++i) {
+                if (list[i] == nullptr) continue;
+                if (load_status(list[i]) == EINPROGRESS)
+                    in_progress = true;
+                else
+                    done = true;
+            }
+            if (done || !in_progress) break;
+            if (!reaped) {  // take what is complete ourselves, then look again
+                reaped = true;
+                reap_all();
+                continue;
+            }
+            reaped = false;
+            kick_nappers();
+            int r = sleep_on_seq(seen, until, nc.state);
+            if (r == EINTR) {
+                err = EINTR;
+                break;
+            }
+            if (r == ETIMEDOUT) {
+                err = EAGAIN;
+                break;
+            }
         }
     }
-    g_waiters.fetch_sub(1, std::memory_order_seq_cst);
     return err == 0 ? 0 : fail(err);
 }
 
 int listio_call(int mode, struct aiocb *const list[], int nent, struct sigevent *sig) {
+    no_cancel nc;
     if (mode != LIO_WAIT && mode != LIO_NOWAIT) return fail(EINVAL);
     if (nent < 0 || (nent > 0 && list == nullptr)) return fail(EINVAL);
     bool group_notify = mode == LIO_NOWAIT && sig != nullptr && sig->sigev_notify != SIGEV_NONE;
@@ -1023,7 +1081,7 @@ int listio_call(int mode, struct aiocb *const list[], int nent, struct sigevent 
             }
             reaped = false;
             kick_nappers();
-            if (sleep_on_seq(seen, nullptr) == EINTR) {
+            if (sleep_on_seq(seen, nullptr, PTHREAD_CANCEL_DISABLE) == EINTR) {
                 interrupted = true;
                 break;
             }
@@ -1087,10 +1145,10 @@ FILEAIO_POSIX_API int aio_error64(const struct aiocb64 *cb) noexcept {
     return aio_error(reinterpret_cast<const aiocb *>(cb));
 }
 FILEAIO_POSIX_API ssize_t aio_return64(struct aiocb64 *cb) noexcept { return aio_return(reinterpret_cast<aiocb *>(cb)); }
-FILEAIO_POSIX_API int aio_suspend64(const struct aiocb64 *const list[], int nent,
-                                    const struct timespec *timeout) noexcept {
-    return suspend_call(reinterpret_cast<const aiocb *const *>(list), nent, timeout);
-}
+// aio_suspend64 is aio_suspend itself (an alias, not a wrapper): <aio.h> declares it __THROW,
+// which would make a C++ wrapper noexcept, and a thread cancelled asleep in it would abort on
+// the way out instead of unwinding.
+asm(".globl aio_suspend64\n\t.type aio_suspend64, @function\n\t.set aio_suspend64, aio_suspend");
 FILEAIO_POSIX_API int aio_cancel64(int fd, struct aiocb64 *cb) noexcept {
     return cancel_call(fd, reinterpret_cast<aiocb *>(cb));
 }
