@@ -25,6 +25,9 @@
 // (O_SYNC) or data sync (O_DSYNC) submitted to every context, since fileaio's flush is a barrier
 // for the writes of its own context; it completes when all of those parts have.
 //
+// Cancellation: every call runs with cancellation disabled, except aio_suspend's sleep, the one
+// cancellation point (asynchronous cancellation around the futex wait; see sleep_on_seq).
+//
 // fork(): pthread_atfork holds the lock across fork; the child drops every context (they belong
 // to the parent's rings and threads, so they are leaked, never touched) and marks the requests
 // that were in flight ECANCELED (POSIX: they are not inherited). New requests in the child get
