@@ -25,6 +25,10 @@
 // (O_SYNC) or data sync (O_DSYNC) submitted to every context, since fileaio's flush is a barrier
 // for the writes of its own context; it completes when all of those parts have.
 //
+// O_APPEND: POSIX orders a descriptor's appends as the calls were made, and a backend may run
+// them in parallel (the thread pool does), so each append is held (linked, not submitted) behind
+// the one before it on its descriptor and submitted when that one is over (start_held_locked).
+//
 // Cancellation: every call runs with cancellation disabled, except aio_suspend's sleep, the one
 // cancellation point (asynchronous cancellation around the futex wait; see sleep_on_seq).
 //
@@ -91,6 +95,9 @@ struct slot {
     int part_err = 0;
     int op = -1;            // LIO_READ or LIO_WRITE for aio_read/aio_write; -1 otherwise
     bool at_stream = false; // resubmitted at offset 0 after ESPIPE (see publish_locked)
+    bool append = false;    // a write on an O_APPEND descriptor
+    bool held = false;      // an append not yet submitted: it waits for the one before it
+    slot *append_next = nullptr;  // the append of the same descriptor held behind this one
     void *buf = nullptr;
     size_t nbytes = 0;
     group *grp = nullptr;
@@ -359,6 +366,9 @@ slot *alloc_slot_locked() {
     s->part_err = 0;
     s->op = -1;
     s->at_stream = false;
+    s->append = false;
+    s->held = false;
+    s->append_next = nullptr;
     s->grp = nullptr;
     s->notify = false;
     s->cb = nullptr;
@@ -408,9 +418,13 @@ void group_done_locked(group *gr) {
 }
 
 // The request of primary slot `s` is over: publish, queue its notification, count its group.
+void start_held_locked(slot *s);
+
 void finish_locked(slot *s, int err, ssize_t ret) {
     struct aiocb *cb = s->cb;
     unlink_active_locked(s);
+    slot *next_append = s->append_next;
+    s->append_next = nullptr;
     store_status(cb, err, ret);
     group *gr = s->grp;
     if (s->notify) {
@@ -426,6 +440,27 @@ void finish_locked(slot *s, int err, ssize_t ret) {
         if (err != 0) gr->failed.store(1, std::memory_order_relaxed);
         if (gr->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) group_done_locked(gr);
     }
+    if (next_append != nullptr) start_held_locked(next_append);
+}
+
+// POSIX: "If O_APPEND is set for the file descriptor, write operations append to the file in
+// the same order as the calls were made." A backend may run a descriptor's writes in parallel
+// (the thread pool does), so an append is submitted only when the one before it on its
+// descriptor is over; until then it is held (in the active list, not in fileaio).
+void start_held_locked(slot *s) {
+    s->held = false;
+    int rc = fileaio_req_prepare_write(s->req, s->fd, 0, s->buf, s->nbytes, s);
+    if (rc == 0) rc = fileaio_ctx_submit(s->ctx->ctx, &s->req, 1, nullptr);
+    if (rc == 0) return;
+    s->ctx->inflight--;
+    finish_locked(s, EAGAIN, -1);
+}
+
+// The latest append in flight (or held) on descriptor fd, or null.
+slot *last_append_locked(int fd) {
+    for (slot *s = g.active.prev; s != &g.active; s = s->prev)
+        if (s->append && s->fd == fd) return s;
+    return nullptr;
 }
 
 // One part of a request (the request itself, or one context's flush of an aio_fsync) is over.
@@ -735,6 +770,8 @@ void atfork_child() {
         s->cb = nullptr;
         s->parent = nullptr;
         s->grp = nullptr;
+        s->append_next = nullptr;
+        s->held = false;
         s->next = g.free_slots;
         g.free_slots = s;
     }
@@ -797,6 +834,11 @@ int submit_rw(struct aiocb *cb, int opcode, group *gr) {
     if (cb->aio_nbytes > static_cast<size_t>(SSIZE_MAX)) return EINVAL;
     if (static_cast<uint64_t>(cb->aio_offset) + cb->aio_nbytes > static_cast<uint64_t>(INT64_MAX)) return EINVAL;
     void *buf = const_cast<void *>(cb->aio_buf);
+    bool append = false;
+    if (opcode == LIO_WRITE && cb->aio_nbytes != 0 && buf != nullptr) {
+        int fl = fcntl(cb->aio_fildes, F_GETFL);
+        append = fl != -1 && (fl & O_APPEND) != 0;
+    }
     if (cb->aio_nbytes == 0 || buf == nullptr) {
         // fileaio wants a buffer and a length; the kernel's answers for these are simple.
         if (fcntl(cb->aio_fildes, F_GETFD) == -1) return complete_inline(cb, EBADF, -1, gr);
@@ -824,10 +866,22 @@ int submit_rw(struct aiocb *cb, int opcode, group *gr) {
         s->nbytes = cb->aio_nbytes;
         s->notify = cb->aio_sigevent.sigev_notify != SIGEV_NONE;
         if (s->notify) s->ev = cb->aio_sigevent;
+        if (append) {
+            slot *before = last_append_locked(s->fd);
+            if (before != nullptr) {
+                before->append_next = s;
+                s->held = true;
+            }
+            s->append = true;
+        }
         link_active_locked(s);
         cb->__abs_prio = s->index;
         std::atomic_ref<int>(cb->__error_code).store(EINPROGRESS, std::memory_order_relaxed);
         cb->__return_value = 0;
+        if (s->held) {
+            g_submitted.fetch_add(1, std::memory_order_relaxed);
+            return 0;
+        }
     }
     int rc = opcode == LIO_READ
                  ? fileaio_req_prepare_read(s->req, cb->aio_fildes, cb->aio_offset, buf, cb->aio_nbytes, s)
@@ -837,8 +891,11 @@ int submit_rw(struct aiocb *cb, int opcode, group *gr) {
         lock_guard lk;
         unlink_active_locked(s);
         e->inflight--;
+        slot *next_append = s->append_next;  // an append held behind this one meanwhile
+        s->append_next = nullptr;
         free_slot_locked(s);
         store_status(cb, EAGAIN, -1);
+        if (next_append != nullptr) start_held_locked(next_append);
         return EAGAIN;
     }
     g_submitted.fetch_add(1, std::memory_order_relaxed);
@@ -943,7 +1000,15 @@ int cancel_call(int fd, struct aiocb *cb) {
         lock_guard lk;
         if (!g.atfork) return AIO_ALLDONE;
         auto try_cancel = [&](slot *s) {
-            if (s->parts_left > 1 || fileaio_req_cancel(s->req) != 0) {
+            if (s->held) {  // never submitted: taken out of its descriptor's chain
+                for (slot *b = g.active.next; b != &g.active; b = b->next)
+                    if (b->append_next == s) {
+                        b->append_next = s->append_next;
+                        break;
+                    }
+                s->append_next = nullptr;
+                s->held = false;
+            } else if (s->parts_left > 1 || fileaio_req_cancel(s->req) != 0) {
                 result = AIO_NOTCANCELED;
                 return;
             }
@@ -956,10 +1021,14 @@ int cancel_call(int fd, struct aiocb *cb) {
             slot *s = lookup_locked(cb);
             if (s != nullptr) try_cancel(s);
         } else {
-            for (slot *s = g.active.next; s != &g.active;) {
-                slot *next = s->next;  // finish unlinks s
-                if (s->fd == fd) try_cancel(s);
-                s = next;
+            // Held appends first: then no request of fd has one held behind it, and finishing
+            // a request unlinks only itself (it starts no held append) while the list is walked.
+            for (int held_pass = 1; held_pass >= 0; --held_pass) {
+                for (slot *s = g.active.next; s != &g.active;) {
+                    slot *next = s->next;  // finish unlinks s
+                    if (s->fd == fd && s->held == (held_pass == 1)) try_cancel(s);
+                    s = next;
+                }
             }
         }
     }
