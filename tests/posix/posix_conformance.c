@@ -372,6 +372,40 @@ static void test_append_order(void) {
         last = v;
     }
     CHECK(out_of_order == 0);
+    /* aio_fsync after appends in flight: "all I/O operations currently queued" are completed
+     * when it completes. */
+    submitted = 0;
+    for (int i = 0; i < n; i++) {
+        prep(&cbs[i], fd, bufs[i], blk, 0);
+        if (aio_write(&cbs[i]) != 0) break;
+        submitted++;
+    }
+    CHECK(submitted == n);
+    struct aiocb sync_cb;
+    prep(&sync_cb, fd, NULL, 0, 0);
+    CHECK(aio_fsync(O_SYNC, &sync_cb) == 0);
+    CHECK(wait_done(&sync_cb) == 0 && aio_return(&sync_cb) == 0);
+    int still = 0;
+    for (int i = 0; i < submitted; i++) still += aio_error(&cbs[i]) == EINPROGRESS;
+    if (still != 0) fprintf(stderr, "  aio_fsync done with %d appends before it in flight\n", still);
+    CHECK(still == 0);
+    for (int i = 0; i < submitted; i++) CHECK(wait_done(&cbs[i]) == 0 && aio_return(&cbs[i]) == blk);
+    /* The same aio_fsync cancelled while the appends before it are in flight: it ends, as
+     * ECANCELED or done, and so does every append. */
+    submitted = 0;
+    for (int i = 0; i < n; i++) {
+        prep(&cbs[i], fd, bufs[i], blk, 0);
+        if (aio_write(&cbs[i]) != 0) break;
+        submitted++;
+    }
+    prep(&sync_cb, fd, NULL, 0, 0);
+    CHECK(aio_fsync(O_SYNC, &sync_cb) == 0);
+    int c = aio_cancel(fd, &sync_cb);
+    CHECK(c == AIO_CANCELED || c == AIO_NOTCANCELED || c == AIO_ALLDONE);
+    int se = wait_done(&sync_cb);
+    CHECK(se == 0 || se == ECANCELED);
+    if (c == AIO_CANCELED) CHECK(se == ECANCELED);
+    for (int i = 0; i < submitted; i++) CHECK(wait_done(&cbs[i]) == 0 && aio_return(&cbs[i]) == blk);
     close(rfd);
     close(fd);
     free(bufs);
