@@ -98,6 +98,8 @@ struct slot {
     bool append = false;    // a write on an O_APPEND descriptor
     bool held = false;      // an append not yet submitted: it waits for the one before it
     slot *append_next = nullptr;  // the append of the same descriptor held behind this one
+    slot *part_next = nullptr;    // a held aio_fsync: its parts (from the primary), not yet submitted
+    int fsync_op = 0;             // a held aio_fsync: O_SYNC or O_DSYNC
     void *buf = nullptr;
     size_t nbytes = 0;
     group *grp = nullptr;
@@ -369,6 +371,7 @@ slot *alloc_slot_locked() {
     s->append = false;
     s->held = false;
     s->append_next = nullptr;
+    s->part_next = nullptr;
     s->grp = nullptr;
     s->notify = false;
     s->cb = nullptr;
@@ -419,6 +422,7 @@ void group_done_locked(group *gr) {
 
 // The request of primary slot `s` is over: publish, queue its notification, count its group.
 void start_held_locked(slot *s);
+void part_done_locked(slot *s, int err, ssize_t ret);
 
 void finish_locked(slot *s, int err, ssize_t ret) {
     struct aiocb *cb = s->cb;
@@ -447,8 +451,25 @@ void finish_locked(slot *s, int err, ssize_t ret) {
 // the same order as the calls were made." A backend may run a descriptor's writes in parallel
 // (the thread pool does), so an append is submitted only when the one before it on its
 // descriptor is over; until then it is held (in the active list, not in fileaio).
+// An aio_fsync on such a descriptor is held the same way (behind the last append, so that it
+// covers them: "all I/O operations currently queued"), and its parts are submitted together.
 void start_held_locked(slot *s) {
     s->held = false;
+    if (s->op < 0) {  // an aio_fsync: the primary and its parts
+        for (slot *q = s; q != nullptr;) {
+            slot *next = q->part_next;
+            q->part_next = nullptr;
+            int rc = s->fsync_op == O_DSYNC ? fileaio_req_prepare_datasync(q->req, q->fd, q)
+                                            : fileaio_req_prepare_flush(q->req, q->fd, q);
+            if (rc == 0) rc = fileaio_ctx_submit(q->ctx->ctx, &q->req, 1, nullptr);
+            if (rc != 0) {
+                q->ctx->inflight--;
+                part_done_locked(q, EAGAIN, -1);
+            }
+            q = next;
+        }
+        return;
+    }
     int rc = fileaio_req_prepare_write(s->req, s->fd, 0, s->buf, s->nbytes, s);
     if (rc == 0) rc = fileaio_ctx_submit(s->ctx->ctx, &s->req, 1, nullptr);
     if (rc == 0) return;
@@ -771,6 +792,7 @@ void atfork_child() {
         s->parent = nullptr;
         s->grp = nullptr;
         s->append_next = nullptr;
+        s->part_next = nullptr;
         s->held = false;
         s->next = g.free_slots;
         g.free_slots = s;
@@ -959,10 +981,22 @@ int fsync_call(int op, struct aiocb *cb) {
         p->notify = cb->aio_sigevent.sigev_notify != SIGEV_NONE;
         if (p->notify) p->ev = cb->aio_sigevent;
         for (size_t i = 1; i < nparts; ++i) parts[i]->parent = p;
+        slot *before = last_append_locked(p->fd);
+        if (before != nullptr) {  // held behind the appends in flight (start_held_locked)
+            for (size_t i = 0; i + 1 < nparts; ++i) parts[i]->part_next = parts[i + 1];
+            p->fsync_op = op;
+            p->append = true;
+            p->held = true;
+            before->append_next = p;
+        }
         link_active_locked(p);
         cb->__abs_prio = p->index;
         std::atomic_ref<int>(cb->__error_code).store(EINPROGRESS, std::memory_order_relaxed);
         cb->__return_value = 0;
+        if (p->held) {
+            g_submitted.fetch_add(1, std::memory_order_relaxed);
+            return 0;
+        }
     }
     bool published = false;
     for (size_t i = 0; i < nparts; ++i) {
@@ -1008,6 +1042,15 @@ int cancel_call(int fd, struct aiocb *cb) {
                     }
                 s->append_next = nullptr;
                 s->held = false;
+                for (slot *q = s->part_next; q != nullptr;) {  // a held aio_fsync's other parts
+                    slot *next = q->part_next;
+                    q->part_next = nullptr;
+                    q->ctx->inflight--;
+                    free_slot_locked(q);
+                    q = next;
+                }
+                s->part_next = nullptr;
+                s->parts_left = 1;
             } else if (s->parts_left > 1 || fileaio_req_cancel(s->req) != 0) {
                 result = AIO_NOTCANCELED;
                 return;
