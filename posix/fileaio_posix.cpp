@@ -25,6 +25,13 @@
 // (O_SYNC) or data sync (O_DSYNC) submitted to every context, since fileaio's flush is a barrier
 // for the writes of its own context; it completes when all of those parts have.
 //
+// O_APPEND: POSIX orders a descriptor's appends as the calls were made, and a backend may run
+// them in parallel (the thread pool does), so each append is held (linked, not submitted) behind
+// the one before it on its descriptor and submitted when that one is over (start_held_locked).
+//
+// Cancellation: every call runs with cancellation disabled, except aio_suspend's sleep, the one
+// cancellation point (asynchronous cancellation around the futex wait; see sleep_on_seq).
+//
 // fork(): pthread_atfork holds the lock across fork; the child drops every context (they belong
 // to the parent's rings and threads, so they are leaked, never touched) and marks the requests
 // that were in flight ECANCELED (POSIX: they are not inherited). New requests in the child get
@@ -52,6 +59,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <new>
 #include <vector>
 
@@ -87,6 +95,11 @@ struct slot {
     int part_err = 0;
     int op = -1;            // LIO_READ or LIO_WRITE for aio_read/aio_write; -1 otherwise
     bool at_stream = false; // resubmitted at offset 0 after ESPIPE (see publish_locked)
+    bool append = false;    // a write on an O_APPEND descriptor
+    bool held = false;      // an append not yet submitted: it waits for the one before it
+    slot *append_next = nullptr;  // the append of the same descriptor held behind this one
+    slot *part_next = nullptr;    // a held aio_fsync: its parts (from the primary), not yet submitted
+    int fsync_op = 0;             // a held aio_fsync: O_SYNC or O_DSYNC
     void *buf = nullptr;
     size_t nbytes = 0;
     group *grp = nullptr;
@@ -177,13 +190,65 @@ void wake_sleepers() {
 
 // Sleeps while g_seq == seen, until `deadline` (CLOCK_MONOTONIC, absolute; null: forever).
 // 0 when woken (or the word moved), else EINTR or ETIMEDOUT.
-int sleep_on_seq(uint32_t seen, const struct timespec *deadline) {
-    long r = syscall(SYS_futex, reinterpret_cast<uint32_t *>(&g_seq), FUTEX_WAIT_BITSET_PRIVATE, seen, deadline,
-                     nullptr, FUTEX_BITSET_MATCH_ANY);
+// The library's work runs with cancellation disabled (no_cancel): fileaio's calls inside may
+// reach cancellation points (read or write of an eventfd) while a reap lock is held or a
+// noexcept destructor runs, where acting on a cancel would leave the lock held or abort.
+// `cancellable`: this sleep is the one cancellation point (aio_suspend must be one: POSIX XSH
+// 2.9.5.2). The raw futex call is not one, so it runs with the caller's cancel state and
+// asynchronous cancellation, as glibc does around its own blocking calls; no lock is held here,
+// and the caller undoes its count by a destructor. lio_listio (noexcept, holding a reference to
+// its group) does not use it.
+// Called through pointers of types that may throw: <pthread.h> and <unistd.h> declare these
+// __THROW (noexcept), and a call the compiler takes for nothrow gets no cleanup, so the forced
+// unwind of a cancellation would skip our destructors or end in std::terminate.
+using setcanceltype_fn = int (*)(int, int *);
+using syscall_fn = long (*)(long, ...);
+setcanceltype_fn volatile may_unwind_setcanceltype = pthread_setcanceltype;
+syscall_fn volatile may_unwind_syscall = syscall;
+
+// The asynchronously cancellable window: no object with a destructor lives here (the frame has
+// no cleanup for an unwind to miss), and nothing but the sleep runs inside it.
+__attribute__((noinline)) long futex_wait_cancellable(uint32_t seen, const struct timespec *deadline) {
+    int old_type = PTHREAD_CANCEL_DEFERRED;
+    // Enabled first, then asynchronous: glibc's setcanceltype acts on a pending cancel with the
+    // thread's result PTHREAD_CANCELED (its setcancelstate would leave the result NULL).
+    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, nullptr);  // deferred: nothing acts here
+    may_unwind_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &old_type);
+    long r = may_unwind_syscall(SYS_futex, reinterpret_cast<uint32_t *>(&g_seq), FUTEX_WAIT_BITSET_PRIVATE, seen,
+                                deadline, nullptr, FUTEX_BITSET_MATCH_ANY);
+    int err = errno;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, nullptr);
+    pthread_setcanceltype(old_type, nullptr);
+    errno = err;
+    return r;
+}
+
+int sleep_on_seq(uint32_t seen, const struct timespec *deadline, int cancel_state) {
+    long r = cancel_state == PTHREAD_CANCEL_ENABLE
+                 ? futex_wait_cancellable(seen, deadline)
+                 : syscall(SYS_futex, reinterpret_cast<uint32_t *>(&g_seq), FUTEX_WAIT_BITSET_PRIVATE, seen, deadline,
+                           nullptr, FUTEX_BITSET_MATCH_ANY);
     if (r == 0) return 0;
     if (errno == EAGAIN) return 0;
     return errno;
 }
+
+// Disables cancellation for its lifetime; `state` is the caller's (restored at the end).
+struct no_cancel {
+    int state = PTHREAD_CANCEL_DISABLE;
+    no_cancel() { pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state); }
+    ~no_cancel() { pthread_setcancelstate(state, nullptr); }
+    no_cancel(const no_cancel &) = delete;
+    no_cancel &operator=(const no_cancel &) = delete;
+};
+
+// Counts the calling thread in g_waiters for its lifetime, also when it is cancelled asleep.
+struct waiter_count {
+    waiter_count() { g_waiters.fetch_add(1, std::memory_order_seq_cst); }
+    ~waiter_count() { g_waiters.fetch_sub(1, std::memory_order_seq_cst); }
+    waiter_count(const waiter_count &) = delete;
+    waiter_count &operator=(const waiter_count &) = delete;
+};
 
 bool valid_sigevent(const struct sigevent &ev) {
     switch (ev.sigev_notify) {
@@ -303,6 +368,10 @@ slot *alloc_slot_locked() {
     s->part_err = 0;
     s->op = -1;
     s->at_stream = false;
+    s->append = false;
+    s->held = false;
+    s->append_next = nullptr;
+    s->part_next = nullptr;
     s->grp = nullptr;
     s->notify = false;
     s->cb = nullptr;
@@ -352,9 +421,14 @@ void group_done_locked(group *gr) {
 }
 
 // The request of primary slot `s` is over: publish, queue its notification, count its group.
+void start_held_locked(slot *s);
+void part_done_locked(slot *s, int err, ssize_t ret);
+
 void finish_locked(slot *s, int err, ssize_t ret) {
     struct aiocb *cb = s->cb;
     unlink_active_locked(s);
+    slot *next_append = s->append_next;
+    s->append_next = nullptr;
     store_status(cb, err, ret);
     group *gr = s->grp;
     if (s->notify) {
@@ -370,6 +444,44 @@ void finish_locked(slot *s, int err, ssize_t ret) {
         if (err != 0) gr->failed.store(1, std::memory_order_relaxed);
         if (gr->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) group_done_locked(gr);
     }
+    if (next_append != nullptr) start_held_locked(next_append);
+}
+
+// POSIX: "If O_APPEND is set for the file descriptor, write operations append to the file in
+// the same order as the calls were made." A backend may run a descriptor's writes in parallel
+// (the thread pool does), so an append is submitted only when the one before it on its
+// descriptor is over; until then it is held (in the active list, not in fileaio).
+// An aio_fsync on such a descriptor is held the same way (behind the last append, so that it
+// covers them: "all I/O operations currently queued"), and its parts are submitted together.
+void start_held_locked(slot *s) {
+    s->held = false;
+    if (s->op < 0) {  // an aio_fsync: the primary and its parts
+        for (slot *q = s; q != nullptr;) {
+            slot *next = q->part_next;
+            q->part_next = nullptr;
+            int rc = s->fsync_op == O_DSYNC ? fileaio_req_prepare_datasync(q->req, q->fd, q)
+                                            : fileaio_req_prepare_flush(q->req, q->fd, q);
+            if (rc == 0) rc = fileaio_ctx_submit(q->ctx->ctx, &q->req, 1, nullptr);
+            if (rc != 0) {
+                q->ctx->inflight--;
+                part_done_locked(q, EAGAIN, -1);
+            }
+            q = next;
+        }
+        return;
+    }
+    int rc = fileaio_req_prepare_write(s->req, s->fd, 0, s->buf, s->nbytes, s);
+    if (rc == 0) rc = fileaio_ctx_submit(s->ctx->ctx, &s->req, 1, nullptr);
+    if (rc == 0) return;
+    s->ctx->inflight--;
+    finish_locked(s, EAGAIN, -1);
+}
+
+// The latest append in flight (or held) on descriptor fd, or null.
+slot *last_append_locked(int fd) {
+    for (slot *s = g.active.prev; s != &g.active; s = s->prev)
+        if (s->append && s->fd == fd) return s;
+    return nullptr;
 }
 
 // One part of a request (the request itself, or one context's flush of an aio_fsync) is over.
@@ -679,6 +791,9 @@ void atfork_child() {
         s->cb = nullptr;
         s->parent = nullptr;
         s->grp = nullptr;
+        s->append_next = nullptr;
+        s->part_next = nullptr;
+        s->held = false;
         s->next = g.free_slots;
         g.free_slots = s;
     }
@@ -741,6 +856,11 @@ int submit_rw(struct aiocb *cb, int opcode, group *gr) {
     if (cb->aio_nbytes > static_cast<size_t>(SSIZE_MAX)) return EINVAL;
     if (static_cast<uint64_t>(cb->aio_offset) + cb->aio_nbytes > static_cast<uint64_t>(INT64_MAX)) return EINVAL;
     void *buf = const_cast<void *>(cb->aio_buf);
+    bool append = false;
+    if (opcode == LIO_WRITE && cb->aio_nbytes != 0 && buf != nullptr) {
+        int fl = fcntl(cb->aio_fildes, F_GETFL);
+        append = fl != -1 && (fl & O_APPEND) != 0;
+    }
     if (cb->aio_nbytes == 0 || buf == nullptr) {
         // fileaio wants a buffer and a length; the kernel's answers for these are simple.
         if (fcntl(cb->aio_fildes, F_GETFD) == -1) return complete_inline(cb, EBADF, -1, gr);
@@ -768,10 +888,22 @@ int submit_rw(struct aiocb *cb, int opcode, group *gr) {
         s->nbytes = cb->aio_nbytes;
         s->notify = cb->aio_sigevent.sigev_notify != SIGEV_NONE;
         if (s->notify) s->ev = cb->aio_sigevent;
+        if (append) {
+            slot *before = last_append_locked(s->fd);
+            if (before != nullptr) {
+                before->append_next = s;
+                s->held = true;
+            }
+            s->append = true;
+        }
         link_active_locked(s);
         cb->__abs_prio = s->index;
         std::atomic_ref<int>(cb->__error_code).store(EINPROGRESS, std::memory_order_relaxed);
         cb->__return_value = 0;
+        if (s->held) {
+            g_submitted.fetch_add(1, std::memory_order_relaxed);
+            return 0;
+        }
     }
     int rc = opcode == LIO_READ
                  ? fileaio_req_prepare_read(s->req, cb->aio_fildes, cb->aio_offset, buf, cb->aio_nbytes, s)
@@ -781,8 +913,11 @@ int submit_rw(struct aiocb *cb, int opcode, group *gr) {
         lock_guard lk;
         unlink_active_locked(s);
         e->inflight--;
+        slot *next_append = s->append_next;  // an append held behind this one meanwhile
+        s->append_next = nullptr;
         free_slot_locked(s);
         store_status(cb, EAGAIN, -1);
+        if (next_append != nullptr) start_held_locked(next_append);
         return EAGAIN;
     }
     g_submitted.fetch_add(1, std::memory_order_relaxed);
@@ -795,11 +930,13 @@ int fail(int err) {
 }
 
 int rw_call(struct aiocb *cb, int opcode) {
+    no_cancel nc;
     int err = submit_rw(cb, opcode, nullptr);
     return err == 0 ? 0 : fail(err);
 }
 
 int fsync_call(int op, struct aiocb *cb) {
+    no_cancel nc;
     if (cb == nullptr) return fail(EINVAL);
     if (op != O_SYNC && op != O_DSYNC) return fail(EINVAL);
     int flags = fcntl(cb->aio_fildes, F_GETFL);
@@ -844,10 +981,22 @@ int fsync_call(int op, struct aiocb *cb) {
         p->notify = cb->aio_sigevent.sigev_notify != SIGEV_NONE;
         if (p->notify) p->ev = cb->aio_sigevent;
         for (size_t i = 1; i < nparts; ++i) parts[i]->parent = p;
+        slot *before = last_append_locked(p->fd);
+        if (before != nullptr) {  // held behind the appends in flight (start_held_locked)
+            for (size_t i = 0; i + 1 < nparts; ++i) parts[i]->part_next = parts[i + 1];
+            p->fsync_op = op;
+            p->append = true;
+            p->held = true;
+            before->append_next = p;
+        }
         link_active_locked(p);
         cb->__abs_prio = p->index;
         std::atomic_ref<int>(cb->__error_code).store(EINPROGRESS, std::memory_order_relaxed);
         cb->__return_value = 0;
+        if (p->held) {
+            g_submitted.fetch_add(1, std::memory_order_relaxed);
+            return 0;
+        }
     }
     bool published = false;
     for (size_t i = 0; i < nparts; ++i) {
@@ -876,6 +1025,7 @@ int fsync_call(int op, struct aiocb *cb) {
 }
 
 int cancel_call(int fd, struct aiocb *cb) {
+    no_cancel nc;
     if (fcntl(fd, F_GETFL) == -1) return fail(EBADF);
     if (cb != nullptr && cb->aio_fildes != fd) return fail(EINVAL);
     int result = AIO_ALLDONE;
@@ -884,7 +1034,24 @@ int cancel_call(int fd, struct aiocb *cb) {
         lock_guard lk;
         if (!g.atfork) return AIO_ALLDONE;
         auto try_cancel = [&](slot *s) {
-            if (s->parts_left > 1 || fileaio_req_cancel(s->req) != 0) {
+            if (s->held) {  // never submitted: taken out of its descriptor's chain
+                for (slot *b = g.active.next; b != &g.active; b = b->next)
+                    if (b->append_next == s) {
+                        b->append_next = s->append_next;
+                        break;
+                    }
+                s->append_next = nullptr;
+                s->held = false;
+                for (slot *q = s->part_next; q != nullptr;) {  // a held aio_fsync's other parts
+                    slot *next = q->part_next;
+                    q->part_next = nullptr;
+                    q->ctx->inflight--;
+                    free_slot_locked(q);
+                    q = next;
+                }
+                s->part_next = nullptr;
+                s->parts_left = 1;
+            } else if (s->parts_left > 1 || fileaio_req_cancel(s->req) != 0) {
                 result = AIO_NOTCANCELED;
                 return;
             }
@@ -897,10 +1064,14 @@ int cancel_call(int fd, struct aiocb *cb) {
             slot *s = lookup_locked(cb);
             if (s != nullptr) try_cancel(s);
         } else {
-            for (slot *s = g.active.next; s != &g.active;) {
-                slot *next = s->next;  // finish unlinks s
-                if (s->fd == fd) try_cancel(s);
-                s = next;
+            // Held appends first: then no request of fd has one held behind it, and finishing
+            // a request unlinks only itself (it starts no held append) while the list is walked.
+            for (int held_pass = 1; held_pass >= 0; --held_pass) {
+                for (slot *s = g.active.next; s != &g.active;) {
+                    slot *next = s->next;  // finish unlinks s
+                    if (s->fd == fd && s->held == (held_pass == 1)) try_cancel(s);
+                    s = next;
+                }
             }
         }
     }
@@ -914,52 +1085,62 @@ int cancel_call(int fd, struct aiocb *cb) {
 int suspend_call(const struct aiocb *const list[], int nent, const struct timespec *timeout) {
     if (nent < 0 || (nent > 0 && list == nullptr)) return fail(EINVAL);
     struct timespec deadline;
+    const struct timespec *until = nullptr;  // null: no deadline
     if (timeout != nullptr) {
         if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000L) return fail(EINVAL);
         clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += timeout->tv_sec;
-        deadline.tv_nsec += timeout->tv_nsec;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_nsec -= 1000000000L;
-            deadline.tv_sec++;
+        // A timeout past the end of time_t (a program's "forever", e.g. LONG_MAX seconds) is no
+        // deadline: the sum would overflow to a negative time, which futex rejects with EINVAL
+        // at once, and the loop below would spin without ever sleeping or seeing a signal.
+        if (timeout->tv_sec < std::numeric_limits<time_t>::max() - deadline.tv_sec - 1) {
+            deadline.tv_sec += timeout->tv_sec;
+            deadline.tv_nsec += timeout->tv_nsec;
+            if (deadline.tv_nsec >= 1000000000L) {
+                deadline.tv_nsec -= 1000000000L;
+                deadline.tv_sec++;
+            }
+            until = &deadline;
         }
     }
-    g_waiters.fetch_add(1, std::memory_order_seq_cst);
+    no_cancel nc;
     int err = 0;
-    bool reaped = false;
-    for (;;) {
-        uint32_t seen = g_seq.load(std::memory_order_seq_cst);
-        bool in_progress = false, done = false;
-        for (int i = 0; i < nent; ++i) {
-            if (list[i] == nullptr) continue;
-            if (load_status(list[i]) == EINPROGRESS)
-                in_progress = true;
-            else
-                done = true;
-        }
-        if (done || !in_progress) break;
-        if (!reaped) {  // take what is complete ourselves, then look again
-            reaped = true;
-            reap_all();
-            continue;
-        }
-        reaped = false;
-        kick_nappers();
-        int r = sleep_on_seq(seen, timeout != nullptr ? &deadline : nullptr);
-        if (r == EINTR) {
-            err = EINTR;
-            break;
-        }
-        if (r == ETIMEDOUT) {
-            err = EAGAIN;
-            break;
+    {
+        waiter_count counted;  // also undone when the thread is cancelled asleep
+        bool reaped = false;
+        for (;;) {
+            uint32_t seen = g_seq.load(std::memory_order_seq_cst);
+            bool in_progress = false, done = false;
+            for (int i = 0; i < nent; ++i) {
+                if (list[i] == nullptr) continue;
+                if (load_status(list[i]) == EINPROGRESS)
+                    in_progress = true;
+                else
+                    done = true;
+            }
+            if (done || !in_progress) break;
+            if (!reaped) {  // take what is complete ourselves, then look again
+                reaped = true;
+                reap_all();
+                continue;
+            }
+            reaped = false;
+            kick_nappers();
+            int r = sleep_on_seq(seen, until, nc.state);
+            if (r == EINTR) {
+                err = EINTR;
+                break;
+            }
+            if (r == ETIMEDOUT) {
+                err = EAGAIN;
+                break;
+            }
         }
     }
-    g_waiters.fetch_sub(1, std::memory_order_seq_cst);
     return err == 0 ? 0 : fail(err);
 }
 
 int listio_call(int mode, struct aiocb *const list[], int nent, struct sigevent *sig) {
+    no_cancel nc;
     if (mode != LIO_WAIT && mode != LIO_NOWAIT) return fail(EINVAL);
     if (nent < 0 || (nent > 0 && list == nullptr)) return fail(EINVAL);
     bool group_notify = mode == LIO_NOWAIT && sig != nullptr && sig->sigev_notify != SIGEV_NONE;
@@ -1015,7 +1196,7 @@ int listio_call(int mode, struct aiocb *const list[], int nent, struct sigevent 
             }
             reaped = false;
             kick_nappers();
-            if (sleep_on_seq(seen, nullptr) == EINTR) {
+            if (sleep_on_seq(seen, nullptr, PTHREAD_CANCEL_DISABLE) == EINTR) {
                 interrupted = true;
                 break;
             }
@@ -1079,10 +1260,10 @@ FILEAIO_POSIX_API int aio_error64(const struct aiocb64 *cb) noexcept {
     return aio_error(reinterpret_cast<const aiocb *>(cb));
 }
 FILEAIO_POSIX_API ssize_t aio_return64(struct aiocb64 *cb) noexcept { return aio_return(reinterpret_cast<aiocb *>(cb)); }
-FILEAIO_POSIX_API int aio_suspend64(const struct aiocb64 *const list[], int nent,
-                                    const struct timespec *timeout) noexcept {
-    return suspend_call(reinterpret_cast<const aiocb *const *>(list), nent, timeout);
-}
+// aio_suspend64 is aio_suspend itself (an alias, not a wrapper): <aio.h> declares it __THROW,
+// which would make a C++ wrapper noexcept, and a thread cancelled asleep in it would abort on
+// the way out instead of unwinding.
+asm(".globl aio_suspend64\n\t.type aio_suspend64, @function\n\t.set aio_suspend64, aio_suspend");
 FILEAIO_POSIX_API int aio_cancel64(int fd, struct aiocb64 *cb) noexcept {
     return cancel_call(fd, reinterpret_cast<aiocb *>(cb));
 }

@@ -215,6 +215,203 @@ static void test_suspend_eintr(void) {
     close(p[1]);
 }
 
+/* A timeout far in the future (a program's "forever": LONG_MAX seconds) is a long wait, not an
+ * expired or invalid one: aio_suspend sleeps, and a signal still interrupts it with EINTR.
+ * A helper writes to the pipe after 10 s so that a wait that ignores the signals ends. */
+static sem_t huge_done;
+static int huge_fd;
+static void *huge_rescue(void *arg) {
+    (void)arg;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    if (sem_timedwait(&huge_done, &until) != 0 && write(huge_fd, "r", 1) != 1) abort();
+    return NULL;
+}
+static void test_suspend_huge_timeout(void) {
+    int p[2];
+    CHECK(pipe(p) == 0);
+    char buf[4];
+    struct aiocb cb;
+    prep(&cb, p[0], buf, 1, 0);
+    CHECK(aio_read(&cb) == 0);
+    sem_init(&huge_done, 0, 0);
+    huge_fd = p[1];
+    pthread_t rescue;
+    CHECK(pthread_create(&rescue, NULL, huge_rescue, NULL) == 0);
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, &old);
+    sigset_t alrm, oldmask;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    pthread_sigmask(SIG_UNBLOCK, &alrm, &oldmask);
+    struct itimerval it = {{0, 5000}, {0, 5000}}, off = {{0, 0}, {0, 0}};
+    alarms = 0;
+    setitimer(ITIMER_REAL, &it, NULL);
+    const struct aiocb *list[1] = {&cb};
+    struct timespec ts = {LONG_MAX, 0};
+    int rc = aio_suspend(list, 1, &ts);
+    int err = errno;
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+    sem_post(&huge_done);
+    pthread_join(rescue, NULL);
+    if (is_glibc && rc == -1 && err == EAGAIN) {
+        /* glibc adds the timeout to the clock unchecked: the overflowed deadline has passed. */
+        GLIBC_DIFF("aio_suspend with a timeout of LONG_MAX seconds fails at once with EAGAIN");
+    } else {
+        CHECK(rc == -1 && err == EINTR);
+        CHECK(aio_error(&cb) == EINPROGRESS);
+    }
+    if (aio_error(&cb) == EINPROGRESS) CHECK(write(p[1], "x", 1) == 1);
+    CHECK(wait_done(&cb) == 0);
+    CHECK(aio_return(&cb) == 1);
+    sem_destroy(&huge_done);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* aio_suspend is a cancellation point (POSIX XSH 2.9.5.2: "shall occur"): a thread blocked in
+ * it without a timeout is cancelled by pthread_cancel. A join bounded at 10 s, then a write to
+ * the pipe, ends a wait that the cancel did not. */
+static void *suspend_forever(void *arg) {
+    const struct aiocb *list[1] = {(const struct aiocb *)arg};
+    aio_suspend(list, 1, NULL);
+    return (void *)1;
+}
+static void test_suspend_cancellation_point(void) {
+    int p[2];
+    CHECK(pipe(p) == 0);
+    char buf[4];
+    struct aiocb cb;
+    prep(&cb, p[0], buf, 1, 0);
+    CHECK(aio_read(&cb) == 0);
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, suspend_forever, &cb) == 0);
+    CHECK(pthread_cancel(t) == 0);
+    void *ret = NULL;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    int joined = pthread_timedjoin_np(t, &ret, &until);
+    if (joined != 0) {
+        CHECK(write(p[1], "r", 1) == 1); /* releases the wait: the thread then returns */
+        CHECK(pthread_join(t, &ret) == 0);
+    }
+    CHECK(joined == 0 && ret == PTHREAD_CANCELED);
+    if (aio_error(&cb) == EINPROGRESS) CHECK(write(p[1], "x", 1) == 1);
+    CHECK(wait_done(&cb) == 0);
+    CHECK(aio_return(&cb) == 1);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* POSIX aio_write: "If O_APPEND is set for the file descriptor, write operations append to the
+ * file in the same order as the calls were made." 2,048 appends of 512 bytes, each tagged with
+ * its index, all in flight at once: the file holds them in index order. */
+static void test_append_order(void) {
+    enum { n = 2048, blk = 512 };
+    int fd = temp_file("append", O_WRONLY | O_TRUNC | O_APPEND);
+    char(*bufs)[blk] = calloc(n, blk);
+    struct aiocb *cbs = calloc(n, sizeof *cbs);
+    CHECK(bufs != NULL && cbs != NULL);
+    if (bufs == NULL || cbs == NULL) return;
+    int submitted = 0;
+    for (int i = 0; i < n; i++) {
+        memcpy(bufs[i], &i, sizeof i);
+        prep(&cbs[i], fd, bufs[i], blk, 0);
+        if (aio_write(&cbs[i]) != 0) break;
+        submitted++;
+    }
+    CHECK(submitted == n);
+    int bad_status = 0;
+    for (int i = 0; i < submitted; i++)
+        if (wait_done(&cbs[i]) != 0 || aio_return(&cbs[i]) != blk) bad_status++;
+    CHECK(bad_status == 0);
+    int rfd = temp_file("append", O_RDONLY);
+    int out_of_order = 0;
+    for (int i = 0; i < submitted; i++) {
+        int v = -1;
+        if (pread(rfd, &v, sizeof v, (off_t)i * blk) != (ssize_t)sizeof v || v != i) out_of_order++;
+    }
+    if (out_of_order != 0) fprintf(stderr, "  %d of %d appends out of call order\n", out_of_order, submitted);
+    CHECK(out_of_order == 0);
+    /* Cancels among appends in flight (one aiocb, then the descriptor): every request ends,
+     * as ECANCELED or written, and what was written is still in call order. */
+    off_t base = (off_t)submitted * blk;
+    submitted = 0;
+    for (int i = 0; i < n; i++) {
+        int tag = n + i;
+        memcpy(bufs[i], &tag, sizeof tag);
+        prep(&cbs[i], fd, bufs[i], blk, 0);
+        if (aio_write(&cbs[i]) != 0) break;
+        submitted++;
+    }
+    CHECK(submitted == n);
+    int one = aio_cancel(fd, &cbs[n / 2]);
+    CHECK(one == AIO_CANCELED || one == AIO_NOTCANCELED || one == AIO_ALLDONE);
+    int all = aio_cancel(fd, NULL);
+    CHECK(all == AIO_CANCELED || all == AIO_NOTCANCELED || all == AIO_ALLDONE);
+    int written = 0, bad = 0;
+    for (int i = 0; i < submitted; i++) {
+        int e = wait_done(&cbs[i]);
+        ssize_t r = aio_return(&cbs[i]);
+        if (e == 0 && r == blk)
+            written++;
+        else if (!(e == ECANCELED && r == -1))
+            bad++;
+    }
+    CHECK(bad == 0);
+    int last = n - 1;
+    for (int i = 0; i < written; i++) {
+        int v = -1;
+        if (pread(rfd, &v, sizeof v, base + (off_t)i * blk) != (ssize_t)sizeof v || v <= last) out_of_order++;
+        last = v;
+    }
+    CHECK(out_of_order == 0);
+    /* aio_fsync after appends in flight: "all I/O operations currently queued" are completed
+     * when it completes. */
+    submitted = 0;
+    for (int i = 0; i < n; i++) {
+        prep(&cbs[i], fd, bufs[i], blk, 0);
+        if (aio_write(&cbs[i]) != 0) break;
+        submitted++;
+    }
+    CHECK(submitted == n);
+    struct aiocb sync_cb;
+    prep(&sync_cb, fd, NULL, 0, 0);
+    CHECK(aio_fsync(O_SYNC, &sync_cb) == 0);
+    CHECK(wait_done(&sync_cb) == 0 && aio_return(&sync_cb) == 0);
+    int still = 0;
+    for (int i = 0; i < submitted; i++) still += aio_error(&cbs[i]) == EINPROGRESS;
+    if (still != 0) fprintf(stderr, "  aio_fsync done with %d appends before it in flight\n", still);
+    CHECK(still == 0);
+    for (int i = 0; i < submitted; i++) CHECK(wait_done(&cbs[i]) == 0 && aio_return(&cbs[i]) == blk);
+    /* The same aio_fsync cancelled while the appends before it are in flight: it ends, as
+     * ECANCELED or done, and so does every append. */
+    submitted = 0;
+    for (int i = 0; i < n; i++) {
+        prep(&cbs[i], fd, bufs[i], blk, 0);
+        if (aio_write(&cbs[i]) != 0) break;
+        submitted++;
+    }
+    prep(&sync_cb, fd, NULL, 0, 0);
+    CHECK(aio_fsync(O_SYNC, &sync_cb) == 0);
+    int c = aio_cancel(fd, &sync_cb);
+    CHECK(c == AIO_CANCELED || c == AIO_NOTCANCELED || c == AIO_ALLDONE);
+    int se = wait_done(&sync_cb);
+    CHECK(se == 0 || se == ECANCELED);
+    if (c == AIO_CANCELED) CHECK(se == ECANCELED);
+    for (int i = 0; i < submitted; i++) CHECK(wait_done(&cbs[i]) == 0 && aio_return(&cbs[i]) == blk);
+    close(rfd);
+    close(fd);
+    free(bufs);
+    free(cbs);
+}
+
 static void test_invalid_arguments(void) {
     int fd = temp_file("inval", O_RDWR | O_TRUNC);
     char buf[512];
@@ -763,8 +960,11 @@ int main(int argc, char **argv) {
         {"in_progress_on_pipe", test_in_progress_on_pipe},
         {"socket", test_socket},
         {"suspend_eintr", test_suspend_eintr},
+        {"suspend_huge_timeout", test_suspend_huge_timeout},
+        {"suspend_cancellation_point", test_suspend_cancellation_point},
         {"invalid_arguments", test_invalid_arguments},
         {"fsync", test_fsync},
+        {"append_order", test_append_order},
         {"cancel", test_cancel},
         {"listio", test_listio},
         {"sigev_signal", test_sigev_signal},
