@@ -283,6 +283,12 @@ static void *suspend_forever(void *arg) {
     return (void *)1;
 }
 static void test_suspend_cancellation_point(void) {
+#if defined(__SANITIZE_ADDRESS__)
+    /* The library makes the sleep asynchronously cancellable; ASan's runtime aborts when a thread
+     * is unwound from there (asan_thread.cpp:371 CHECK in __asan_handle_no_return). */
+    printf("  skipped: AddressSanitizer cannot unwind a thread cancelled asynchronously\n");
+    return;
+#endif
     int p[2];
     CHECK(pipe(p) == 0);
     char buf[4];
