@@ -121,21 +121,11 @@ constexpr size_t inline_max_bytes = 256 * 1024;
 constexpr auto watcher_grace = std::chrono::milliseconds(10);
 constexpr long watcher_grace_ns = 10'000'000;
 
-// A pipe, FIFO, socket or character device: I/O on it may wait indefinitely, for something only
-// another request may do.
-bool unbounded_type(unsigned mode) { return S_ISFIFO(mode) || S_ISSOCK(mode) || S_ISCHR(mode); }
-
-// The same for a buffered fd, asked only when it is needed (statx as in route_of).
-bool may_wait_indefinitely(int fd) {
-    struct statx stx {};
-    return statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) == 0 && unbounded_type(stx.stx_mode);
-}
-
 // How I/O on one fd runs.
 struct fd_route {
     bool kernel = false;  // kernel AIO (else the helpers)
     bool direct = false;  // O_DIRECT (never tried in submit with RWF_NOWAIT)
-    bool unbounded = false;  // unbounded_type (O_DIRECT only: else asked when needed)
+    bool unbounded = false;  // is_stream_type (O_DIRECT only: else asked when needed)
 };
 
 // Decided per fd per batch: an fd number says nothing about the file once it is closed and reused.
@@ -158,7 +148,7 @@ fd_route route_of(int fd) {
     if (!rt.direct) return rt;
     struct statx stx {};
     if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) != 0) return rt;
-    rt.unbounded = unbounded_type(stx.stx_mode);
+    rt.unbounded = is_stream_type(stx.stx_mode);
     if (S_ISBLK(stx.stx_mode)) {
         rt.kernel = true;
     } else if (S_ISREG(stx.stx_mode)) {
@@ -417,7 +407,7 @@ public:
                         if (!type_known || r->fd != type_fd) {
                             type_fd = r->fd;
                             type_known = true;
-                            unbounded = may_wait_indefinitely(r->fd);
+                            unbounded = is_stream_fd(r->fd);
                         }
                         worker_pool::entry(r).unbounded = unbounded;
                     }

@@ -73,6 +73,7 @@
 #include "core/flush_barrier.hpp"
 #include "core/request.hpp"
 #include "core/request_list.hpp"
+#include "core/sync_io.hpp"
 
 // glibc's AIO worker threads are created inside libc, where ThreadSanitizer does not see them;
 // when one of them starts another, TSan's allocator crashes in it (no thread state).
@@ -140,12 +141,6 @@ paio_scratch *scratch_of(request *r) { return std::launder(reinterpret_cast<paio
 int glibc_fd(request *r) {
     const int own = scratch_of(r)->own_fd;
     return own >= 0 ? own : r->fd;
-}
-
-bool is_stream_fd(int fd) {
-    struct statx stx {};
-    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) != 0) return false;
-    return S_ISFIFO(stx.stx_mode) || S_ISSOCK(stx.stx_mode) || S_ISCHR(stx.stx_mode);
 }
 
 void release_own_fd(request *r) {

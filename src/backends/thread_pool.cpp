@@ -59,16 +59,6 @@ enum stage : uint32_t { stage_new = 0, stage_queued, stage_shared, stage_running
 // request::scratch holds the pool's entry (worker_pool::entry) and nothing else.
 static_assert(sizeof(pool_entry) <= backend_scratch_size);
 
-// Whether I/O on fd may wait indefinitely, for something only another request may do (a pipe,
-// FIFO, socket, terminal...). Decided per fd per batch (numbers are reused); statx with
-// AT_STATX_DONT_SYNC answers from the cached inode, with no round trip to a FUSE daemon or NFS
-// server.
-bool may_wait_indefinitely(int fd) {
-    struct statx stx {};
-    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) != 0) return false;
-    return S_ISFIFO(stx.stx_mode) || S_ISSOCK(stx.stx_mode) || S_ISCHR(stx.stx_mode);
-}
-
 class thread_pool_backend final : public backend, private pool_client {
 public:
     thread_pool_backend(uint32_t max_threads, uint32_t max_total)
@@ -115,7 +105,7 @@ public:
                 if (!type_known || r->fd != type_fd) {
                     type_fd = r->fd;
                     type_known = true;
-                    unbounded = may_wait_indefinitely(r->fd);
+                    unbounded = is_stream_fd(r->fd);
                 }
                 worker_pool::entry(r).unbounded = unbounded;
             }

@@ -3,6 +3,8 @@
 // continue from r->transferred, end of file, EINTR, streams, and RWF_NOWAIT's "would block".
 #pragma once
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -11,6 +13,18 @@
 #include "core/request.hpp"
 
 namespace fileaio::detail {
+
+// A pipe, FIFO, socket or character device (a terminal...): a stream, where I/O may wait
+// indefinitely, for something only another request may do.
+inline bool is_stream_type(unsigned mode) { return S_ISFIFO(mode) || S_ISSOCK(mode) || S_ISCHR(mode); }
+
+// The same for a descriptor, asked per fd per batch (numbers are reused, so never remembered):
+// statx with AT_STATX_DONT_SYNC answers from the cached inode, with no round trip to a FUSE
+// daemon or NFS server.
+inline bool is_stream_fd(int fd) {
+    struct statx stx {};
+    return statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) == 0 && is_stream_type(stx.stx_mode);
+}
 
 // One system call for what is left of r (preadv2/pwritev2 with `rwf`). On a descriptor that
 // cannot seek (pipe, FIFO, socket, character device: ESPIPE) the offset is ignored and the
