@@ -2,7 +2,10 @@
 
 #include "core/eventfd.hpp"
 
+#include <fcntl.h>
+#include <linux/kcmp.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,6 +37,16 @@ void update_max(std::atomic<uint64_t> &max, uint64_t value) {
     }
 }
 
+// Whether descriptor `theirs` still refers to the open eventfd behind `ours` (kcmp). Where the
+// kernel cannot say, trust the rule that the caller never closes it.
+bool same_open_file(int theirs, int ours) {
+    const pid_t self = ::getpid();
+    const long rc = ::syscall(SYS_kcmp, self, self, KCMP_FILE, theirs, ours);
+    if (rc == 0) return true;
+    if (rc > 0) return false;
+    return errno != EBADF;  // closed: nothing of ours to close
+}
+
 }  // namespace
 
 deadline deadline::after_ms(uint32_t ms) {
@@ -47,7 +60,12 @@ context::context(uint32_t max, uint32_t fl, fileaio_backend k, std::unique_ptr<b
 context::~context() {
     magic = 0;
     backend_.reset();  // its threads and the kernel stop signalling the descriptor first
-    if (const int efd = ready_fd_.load(std::memory_order_acquire); efd >= 0) ::close(efd);
+    const int ours = notify_fd_.load(std::memory_order_acquire);
+    if (ours < 0) return;
+    // The caller's copy is closed only while it is still ours: if they closed it and the number
+    // now names one of their files, closing it would take that file from them.
+    if (const int theirs = ready_fd_.load(std::memory_order_acquire); same_open_file(theirs, ours)) ::close(theirs);
+    ::close(ours);
 }
 
 int create_context(const fileaio_ctx_options &caller, context **out) {
@@ -285,10 +303,18 @@ int context::get_fd(int *fd) {
         if (efd < 0) {
             const int made = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
             if (made < 0) return -errno;  // -EMFILE, -ENFILE, -ENOMEM: the operating system's answer
-            if (int rc = backend_->notify_through(made); rc != 0) {
+            const int ours = ::fcntl(made, F_DUPFD_CLOEXEC, 0);
+            if (ours < 0) {
+                const int err = -errno;
+                ::close(made);
+                return err;
+            }
+            if (int rc = backend_->notify_through(ours); rc != 0) {
+                ::close(ours);
                 ::close(made);
                 return rc;
             }
+            notify_fd_.store(ours, std::memory_order_seq_cst);  // before ready_fd_: who sees one sees both
             ready_fd_.store(made, std::memory_order_seq_cst);
             efd = made;
             rearm_ready();  // what finished before the backend knew of it
@@ -299,11 +325,11 @@ int context::get_fd(int *fd) {
 }
 
 void context::signal_ready() const {
-    if (const int efd = ready_fd_.load(std::memory_order_acquire); efd >= 0) eventfd_signal(efd);
+    if (const int efd = notify_fd_.load(std::memory_order_acquire); efd >= 0) eventfd_signal(efd);
 }
 
 void context::rearm_ready() {
-    const int efd = ready_fd_.load(std::memory_order_acquire);
+    const int efd = notify_fd_.load(std::memory_order_acquire);
     if (efd < 0) return;
     // Clear first, then look: whatever arrives after the look signals again by itself (backends
     // write after they publish; the kernel signals after it posts), so nothing is missed. The

@@ -73,7 +73,11 @@ private:
     std::atomic<bool> waiting_{false};
     std::atomic<bool> wakeup_pending_{false};
     std::mutex ready_fd_mutex_;      // creating the descriptor
-    std::atomic<int> ready_fd_{-1};  // -1 until get_fd is first asked
+    std::atomic<int> ready_fd_{-1};  // the caller's copy: -1 until get_fd is first asked
+    // Our own duplicate of the same eventfd, the only number the library writes, drains and hands
+    // to the backend. A caller who breaks the rule and closes ready_fd_ may get that number back
+    // for a file; writing 8 bytes into it by number would be data in the wrong file.
+    std::atomic<int> notify_fd_{-1};
 
     std::atomic<uint64_t> submitted_{0};
     std::atomic<uint64_t> completed_{0};
