@@ -265,7 +265,13 @@ private:
             return make_error_code(errc::no_memory);
         }
         for (auto &s : slots_) {
-            if (int rc = fileaio_req_create(&s.req); rc != 0) return to_error_code(rc);
+            if (int rc = fileaio_req_create(&s.req); rc != 0) {
+                // The constructor throws and no destructor runs: free the ones made so far.
+                for (auto &made : slots_) fileaio_req_destroy(made.req);
+                slots_.clear();
+                free_ = nullptr;
+                return to_error_code(rc);
+            }
             s.next = free_;
             free_ = &s;
         }

@@ -20,6 +20,20 @@
 namespace {
 thread_local bool counting = false;
 thread_local std::size_t allocations = 0;
+// The nothrow form (fileaio_req_create's): while `nothrow_budget` >= 0, it succeeds that many
+// more times on this thread, then fails; what it hands out meanwhile is remembered, so that a
+// test can see whether each was given back.
+thread_local int nothrow_budget = -1;
+thread_local std::array<void *, 64> nothrow_made{};
+thread_local std::size_t nothrow_count = 0;
+thread_local std::size_t nothrow_freed = 0;
+void note_free(void *p) {
+    for (std::size_t i = 0; i < nothrow_count; ++i)
+        if (nothrow_made[i] == p) {
+            nothrow_made[i] = nullptr;
+            ++nothrow_freed;
+        }
+}
 }  // namespace
 
 void *operator new(std::size_t n) {
@@ -28,9 +42,24 @@ void *operator new(std::size_t n) {
     throw std::bad_alloc();
 }
 void *operator new[](std::size_t n) { return operator new(n); }
-void operator delete(void *p) noexcept { std::free(p); }
+void *operator new(std::size_t n, const std::nothrow_t &) noexcept {
+    if (nothrow_budget == 0) return nullptr;
+    void *p = std::malloc(n == 0 ? 1 : n);
+    if (nothrow_budget > 0 && p != nullptr && nothrow_count < nothrow_made.size()) {
+        --nothrow_budget;
+        nothrow_made[nothrow_count++] = p;
+    }
+    return p;
+}
+void operator delete(void *p) noexcept {
+    note_free(p);
+    std::free(p);
+}
 void operator delete[](void *p) noexcept { std::free(p); }
-void operator delete(void *p, std::size_t) noexcept { std::free(p); }
+void operator delete(void *p, std::size_t) noexcept {
+    note_free(p);
+    std::free(p);
+}
 void operator delete[](void *p, std::size_t) noexcept { std::free(p); }
 
 namespace fileaio::test {
@@ -84,6 +113,26 @@ TEST_P(coro_alloc_test, awaited_io_allocates_nothing_after_the_frames_are_made) 
     EXPECT_EQ(moved, std::size_t{8} * rounds * 2 * block);
     for (auto &t : tasks) EXPECT_TRUE(t.done());
     ::close(fd);
+}
+
+// A pool whose requests cannot all be made: the constructor throws no_memory, and the requests
+// it did make are given back (no destructor runs for a constructor that threw).
+TEST_P(coro_alloc_test, a_scheduler_that_cannot_make_its_pool_throws_and_frees_what_it_made) {
+    if (auto p = probe(static_cast<backend>(GetParam())); !p) GTEST_SKIP() << p.reason;
+    context ctx(context_options{.max_reqs = 8, .backend = static_cast<backend>(GetParam())});
+    nothrow_count = 0;
+    nothrow_freed = 0;
+    nothrow_budget = 3;  // three requests are made, the fourth fails
+    std::error_code got;
+    try {
+        io_scheduler io(ctx, 8);
+    } catch (const std::system_error &e) {
+        got = e.code();
+    }
+    nothrow_budget = -1;
+    EXPECT_EQ(got, make_error_code(errc::no_memory)) << got.message();
+    EXPECT_EQ(nothrow_count, 3u);
+    EXPECT_EQ(nothrow_freed, nothrow_count) << "requests made before the failure were leaked";
 }
 
 INSTANTIATE_TEST_SUITE_P(every_backend, coro_alloc_test, ::testing::ValuesIn(all_backends()),
