@@ -244,6 +244,33 @@ TEST_P(worker_pool_test, cancel_takes_writes_off_a_lane_and_the_rest_still_run_b
     }
 }
 
+// Two workers: the lane's worker is held in F1 while F2..F4, submitted next, wait on its backlog,
+// and the other worker takes the flush submitted after them. The flush must wait for the backlog too, not only
+// for the write that runs, and be reported after all four.
+TEST_P(worker_pool_test, a_flush_waits_for_the_writes_on_a_lanes_backlog) {
+    fileaio_ctx *c = make_ctx_on(GetParam(), 64, 0, 2);
+    ASSERT_NE(c, nullptr);
+    const int f = pattern_file("f", 4 * block);
+    ASSERT_GE(f, 0);
+    std::vector<char> fbuf(4 * block, 'f');
+    auto r = make_reqs(5);
+    for (size_t i = 0; i < 4; ++i)
+        ASSERT_EQ(fileaio_req_prepare_write(r[i], f, static_cast<int64_t>(i * block), &fbuf[i * block], block, nullptr), 0);
+    ASSERT_EQ(fileaio_req_prepare_flush(r[4], f, nullptr), 0);
+    call_probe::hold_writes(fbuf.data(), block);  // F1 only
+    ASSERT_EQ(fileaio_ctx_submit(c, r.data(), 1, nullptr), 0);
+    const bool held = call_probe::wait_writes_held(1, liveness);
+    // F1 runs alone (its chunk was taken before these came): F2..F4 join the backlog.
+    ASSERT_EQ(fileaio_ctx_submit(c, &r[1], 4, nullptr), 0);
+    call_probe::release_writes();
+    ASSERT_TRUE(held) << "F1 never reached pwritev2";
+    const std::vector<fileaio_req *> done = reap(c, 5);
+    ASSERT_EQ(done.size(), 5u);
+    EXPECT_EQ(done.back(), r[4]) << "the flush was reported before a write submitted ahead of it";
+    for (size_t i = 0; i < 4; ++i) expect_done(r[i], 0, block, "a write");
+    expect_done(r[4], 0, 0, "the flush");
+}
+
 INSTANTIATE_TEST_SUITE_P(pool, worker_pool_test,
                          ::testing::Values(FILEAIO_BACKEND_THREAD_POOL, FILEAIO_BACKEND_LINUX_AIO),
                          [](const auto &param_info) { return backend_param_name(param_info.param); });
