@@ -11,8 +11,10 @@
 // a buffered read (up to 256 KiB) is first tried in submit with preadv2(RWF_NOWAIT): submit puts
 // its candidates on the pool's shared list and serves its own (never another thread's), an idle
 // helper (woken for a batch of 8 or more) serving the list too, so that two cores copy at once; a
-// hit completes there (through done_), a miss goes to the helpers' FIFO. A descriptor that cannot
-// seek (preadv2 says ESPIPE) is read and written at its stream position (offset -1).
+// hit completes there (through done_), a miss goes to the helpers' FIFO. Buffered writes to a
+// regular file run on the fd's lane of the pool, one helper at a time, back to back (ext4 refuses
+// them with RWF_NOWAIT; the kernel serializes them on the inode lock anyway). A descriptor that
+// cannot seek (preadv2 says ESPIPE) is read and written at its stream position (offset -1).
 //
 // The helpers are core/worker_pool, thread_pool's pool too: submit never starts or joins a thread
 // (the pool's staffer does), a helper that runs a request on a pipe, FIFO, socket or character
@@ -386,7 +388,7 @@ public:
             size_t nc = 0;
             int type_fd = -1;  // of the last statx for a buffered fd
             bool type_known = false;
-            bool unbounded = false;
+            unsigned mode = 0;
             for (size_t i = 0; i < m; ++i) {
                 request *r = chunk[i];
                 if (settled[i]) continue;
@@ -407,9 +409,11 @@ public:
                         if (!type_known || r->fd != type_fd) {
                             type_fd = r->fd;
                             type_known = true;
-                            unbounded = is_stream_fd(r->fd);
+                            mode = fd_mode(r->fd);
                         }
-                        worker_pool::entry(r).unbounded = unbounded;
+                        worker_pool::entry(r).unbounded = is_stream_type(mode);
+                        // A buffered write to a file runs on the fd's lane (core/worker_pool.hpp).
+                        worker_pool::entry(r).serial = r->is_write() && S_ISREG(mode);
                     }
                     to_helpers[nh++] = r;
                 }
@@ -713,7 +717,11 @@ private:
 
     void starting_locked(request *, std::unique_lock<std::mutex> &) override {}
 
-    size_t finished_locked(request *r) override { return finish_locked(r); }
+    size_t finished_locked(request *const *rs, size_t n) override {
+        size_t queued = 0;
+        for (size_t i = 0; i < n; ++i) queued += finish_locked(rs[i]);
+        return queued;
+    }
 
     // A reaper asleep in io_getevents must learn of them (after_finish); with none present the
     // next one drains done_ first anyway.

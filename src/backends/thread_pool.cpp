@@ -6,7 +6,10 @@
 // a batch of 8 or more) serves the shared list too. A hit completes without a thread switch; a miss
 // moves on to the FIFO. Everything else — O_DIRECT, writes, flushes — goes straight to the FIFO,
 // served by a pool of workers that grows on demand up to `threads`. Requests on one file run in
-// parallel (unlike glibc's aio).
+// parallel (unlike glibc's aio), except buffered writes to a regular file (fcntl and statx, per
+// fd per batch): those run on the fd's lane, one worker at a time, back to back (the kernel takes
+// the inode lock for each anyway; ext4 refuses them with RWF_NOWAIT, so they cannot be tried in
+// submit like reads): see core/worker_pool.hpp.
 //
 // The pool is core/worker_pool (shared with linux_aio's helpers): short calls (submit does the
 // caller's own batch and nothing else; it never starts or joins a thread: the pool's staffer does),
@@ -15,11 +18,13 @@
 // the workers beyond `threads` retiring after a second without work. Completions go to a
 // completion_queue.
 //
-// Flush and data sync are barriers: the FIFO hands out every request queued before a flush
-// before the flush itself, and the worker that takes the flush then waits until the writes to
-// the same fd that were queued before it (and are running on other workers) have finished. A
-// write's completion is pushed before it leaves the running list, under the same lock, so the
-// flush is handed back after it. Writes never complete inline, so they need no other tracking.
+// Flush and data sync are barriers: every write is on a list from submit until it finishes (or
+// is cancelled); the worker that takes a flush waits until the writes to the same fd submitted
+// before it have left that list. They are all running by then, or about to: the FIFO hands out
+// every request queued before a flush before the flush itself, and a write on a lane's backlog
+// sits behind a head that was queued before the flush (its worker runs the backlog). A write's
+// completion is pushed before it leaves the list, under the same lock, so the flush is handed
+// back after it. Writes never complete inline, so they need no other tracking.
 //
 // A descriptor that cannot seek answers the first call of a request with ESPIPE; that request
 // then works at the stream's position (offset -1), inline and on the workers alike. A cached read
@@ -84,20 +89,22 @@ public:
         bool last_direct = true;
         int type_fd = -1;  // of the last statx
         bool type_known = false;
-        bool unbounded = false;
+        unsigned mode = 0;
         for (size_t i = 0; i < n; ++i) {
             request *r = reqs[i];
             r->transferred = 0;
             r->result = 0;
             new (r->scratch) pool_entry{};
             bool candidate = false;
-            if (!r->is_sync() && !r->is_write() && r->size <= inline_max_bytes) {
+            bool buffered = false;
+            if (!r->is_sync() && (r->is_write() || r->size <= inline_max_bytes)) {
                 if (r->fd != last_fd) {
                     int fl = fcntl(r->fd, F_GETFL);
                     last_fd = r->fd;
                     last_direct = fl < 0 || (fl & O_DIRECT) != 0;
                 }
-                candidate = !last_direct;
+                buffered = !last_direct;
+                candidate = buffered && !r->is_write();
             }
             // A candidate that misses knows by then (ESPIPE: r->at_stream, set in the pool's
             // serve); the rest asks statx, once per fd per batch.
@@ -105,9 +112,10 @@ public:
                 if (!type_known || r->fd != type_fd) {
                     type_fd = r->fd;
                     type_known = true;
-                    unbounded = is_stream_fd(r->fd);
+                    mode = fd_mode(r->fd);
                 }
-                worker_pool::entry(r).unbounded = unbounded;
+                worker_pool::entry(r).unbounded = is_stream_type(mode);
+                worker_pool::entry(r).serial = buffered && S_ISREG(mode);  // a buffered write to a file
             }
             if (candidate) {
                 ++candidates;
@@ -158,6 +166,10 @@ public:
             case stage_queued:
                 pool_.remove_queued_locked(r);
                 r->stage.store(stage_canceled, std::memory_order_relaxed);
+                if (r->is_write()) {
+                    writes_.remove(r);  // it holds no flush back any more
+                    if (barrier_waiters_ != 0) barrier_cv_.notify_all();
+                }
                 return 0;
             case stage_shared:
                 pool_.remove_shared_locked(r);
@@ -177,17 +189,19 @@ private:
         size_t woken = 0;
         {
             std::lock_guard lock(mutex_);
+            size_t queued = 0;
             for (size_t i = 0; i < n; ++i) {
                 reqs[i]->seq = ++seq_;
-                pool_.queue_locked(reqs[i]);
+                if (reqs[i]->is_write()) writes_.push_back(reqs[i]);
+                queued += pool_.queue_locked(reqs[i]);
             }
-            woken = pool_.staff_locked(n);
+            woken = pool_.staff_locked(queued);
         }
         pool_.wake(woken);
     }
 
-    bool earlier_write_running(const request *flush) const {
-        for (const request *w = running_writes_.head; w != nullptr; w = w->next)
+    bool earlier_write_unfinished(const request *flush) const {
+        for (const request *w = writes_.head; w != nullptr; w = w->next)
             if (w->fd == flush->fd && w->seq < flush->seq) return true;
         return false;
     }
@@ -197,23 +211,32 @@ private:
     void run(request *r) override { run_blocking(r); }
 
     // The FIFO hands out every request queued before a flush before the flush; the flush then
-    // waits here for the writes to its fd queued before it that still run on other workers.
+    // waits here for the writes to its fd submitted before it that still run on other workers
+    // (or wait on a lane's backlog behind a head that a worker runs).
     void starting_locked(request *r, std::unique_lock<std::mutex> &lock) override {
-        if (r->is_write()) running_writes_.push_back(r);
         if (r->is_sync()) {
             ++barrier_waiters_;
-            barrier_cv_.wait(lock, [&] { return !earlier_write_running(r); });
+            barrier_cv_.wait(lock, [&] { return !earlier_write_unfinished(r); });
             --barrier_waiters_;
         }
     }
 
-    size_t finished_locked(request *r) override {
-        const bool was_write = r->is_write();
-        if (was_write) running_writes_.remove(r);
-        r->stage.store(stage_done, std::memory_order_relaxed);
-        // Pushed under mutex_: a flush waiting on this write is reported after it.
-        completions_.push(r);
-        if (was_write && barrier_waiters_ != 0) barrier_cv_.notify_all();
+    size_t finished_locked(request *const *rs, size_t n) override {
+        bool any_write = false;
+        request_chain done;
+        for (size_t i = 0; i < n; ++i) {
+            request *r = rs[i];
+            if (r->is_write()) {
+                writes_.remove(r);
+                any_write = true;
+            }
+            r->stage.store(stage_done, std::memory_order_relaxed);
+            done.append(r);
+        }
+        // Pushed under mutex_: a flush waiting on one of these writes is reported after it. One
+        // push for the lot: the reaper is woken once.
+        completions_.push(done.head, done.tail, done.count);
+        if (any_write && barrier_waiters_ != 0) barrier_cv_.notify_all();
         return 0;
     }
 
@@ -228,7 +251,7 @@ private:
     completion_queue completions_;
     std::mutex mutex_;  // guards the pool and everything below
     std::condition_variable barrier_cv_;
-    request_list running_writes_;
+    request_list writes_;  // from submit until finished or cancelled (the flush barrier)
     size_t barrier_waiters_ = 0;
     uint64_t seq_ = 0;
     worker_pool pool_;  // last: its threads use the members above; stopped first by the destructor

@@ -50,6 +50,22 @@ struct basic_request_list {
         if (r != nullptr) remove(r);
         return r;
     }
+    // Puts `by` (on no list) where `r` is, and takes r off the list.
+    void replace(request *r, request *by) {
+        Links::prev(by) = Links::prev(r);
+        Links::next(by) = Links::next(r);
+        if (Links::prev(r) != nullptr) {
+            Links::next(Links::prev(r)) = by;
+        } else {
+            head = by;
+        }
+        if (Links::next(r) != nullptr) {
+            Links::prev(Links::next(r)) = by;
+        } else {
+            tail = by;
+        }
+        Links::next(r) = Links::prev(r) = nullptr;
+    }
     // Moves every request of `other` to the back of this list, in order.
     void splice_back(basic_request_list *other) {
         if (other->empty()) return;

@@ -21,10 +21,11 @@ inline bool is_stream_type(unsigned mode) { return S_ISFIFO(mode) || S_ISSOCK(mo
 // The same for a descriptor, asked per fd per batch (numbers are reused, so never remembered):
 // statx with AT_STATX_DONT_SYNC answers from the cached inode, with no round trip to a FUSE
 // daemon or NFS server.
-inline bool is_stream_fd(int fd) {
+inline unsigned fd_mode(int fd) {
     struct statx stx {};
-    return statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) == 0 && is_stream_type(stx.stx_mode);
+    return statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) == 0 ? stx.stx_mode : 0u;
 }
+inline bool is_stream_fd(int fd) { return is_stream_type(fd_mode(fd)); }
 
 // One system call for what is left of r (preadv2/pwritev2 with `rwf`). On a descriptor that
 // cannot seek (pipe, FIFO, socket, character device: ESPIPE) the offset is ignored and the

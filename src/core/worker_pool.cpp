@@ -49,15 +49,76 @@ void worker_pool::enqueue(request *const *reqs, size_t n) {
     size_t woken = 0;
     {
         std::lock_guard lock(mutex_);
-        for (size_t i = 0; i < n; ++i) queue_locked(reqs[i]);
-        woken = staff_locked(n);
+        size_t queued = 0;
+        for (size_t i = 0; i < n; ++i) queued += queue_locked(reqs[i]);
+        woken = staff_locked(queued);
     }
     wake(woken);
 }
 
-void worker_pool::queue_locked(request *r) {
+size_t worker_pool::queue_locked(request *r) {
     r->stage.store(stages_.queued, std::memory_order_release);
+    pool_entry &e = entry(r);
+    e.lane = 0;
+    e.lane_head = false;
+    if (e.serial) {
+        size_t free_slot = max_lanes;
+        bool has_lane = false;
+        for (size_t i = 0; i < max_lanes; ++i) {
+            lane &l = lanes_[i];
+            if (l.fd == r->fd) {
+                has_lane = true;
+                if (may_join_locked(l)) {
+                    l.backlog.push_back(r);  // its worker runs it: nobody to wake
+                    e.lane = static_cast<uint8_t>(i + 1);
+                    return 0;
+                }
+                break;  // other work waits in the FIFO: this write queues behind it, outside the lane
+            }
+            if (l.fd < 0 && free_slot == max_lanes) free_slot = i;
+        }
+        if (!has_lane && free_slot != max_lanes) {
+            lanes_[free_slot].fd = r->fd;
+            e.lane = static_cast<uint8_t>(free_slot + 1);
+            e.lane_head = true;
+        }
+    }
     queue_.push_back(r);
+    return 1;
+}
+
+// A write may join lane l's backlog only while the FIFO holds nothing but l's own head: a lane
+// that kept taking writes while anything else waited for a worker could hold that back for as
+// long as the writes kept coming (with threads = 1, or every worker busy).
+bool worker_pool::may_join_locked(const lane &l) const {
+    if (queue_.empty()) return true;
+    if (queue_.head != queue_.tail) return false;
+    const pool_entry &e = entry(queue_.head);
+    return e.lane_head && &lanes_[e.lane - 1] == &l;
+}
+
+void worker_pool::remove_queued_locked(request *r) {
+    pool_entry &e = entry(r);
+    if (e.lane == 0) {
+        queue_.remove(r);
+        return;
+    }
+    lane &l = lanes_[e.lane - 1];
+    e.lane = 0;
+    if (!e.lane_head) {
+        l.backlog.remove(r);
+        return;
+    }
+    // A head not yet taken: the next write of its backlog takes its place in the FIFO (and so
+    // stays ahead of whatever was queued after the head), or the lane ends.
+    e.lane_head = false;
+    if (request *next = l.backlog.pop_front()) {
+        entry(next).lane_head = true;
+        queue_.replace(r, next);
+    } else {
+        queue_.remove(r);
+        l.fd = -1;
+    }
 }
 
 // For n newly queued requests: returns how many idle workers to wake, and asks the staffer for more
@@ -293,6 +354,10 @@ void worker_pool::worker(worker_slot &self) {
         }
         if (queue_.empty()) return;  // stopping
         request *r = queue_.pop_front();
+        if (entry(r).lane_head) {
+            run_lane(lock, lanes_[entry(r).lane - 1], r);
+            continue;
+        }
         r->stage.store(stages_.running, std::memory_order_release);
         const bool unbounded = entry(r).unbounded;
         if (unbounded) {
@@ -306,11 +371,45 @@ void worker_pool::worker(worker_slot &self) {
         client_.run(r);
         lock.lock();
         if (unbounded) --unbounded_running_;
-        const size_t woken = staff_locked(client_.finished_locked(r));
+        const size_t woken = staff_locked(client_.finished_locked(&r, 1));
         lock.unlock();
         wake(woken);
         client_.after_finish();
         lock.lock();
+    }
+}
+
+// A worker's: runs lane l from its head, then its backlog, lane_chunk writes at a time (finished
+// under one lock), until the backlog is empty; then the lane ends. The lock is held on entry and
+// on exit. Lane writes are on regular files: never unbounded.
+void worker_pool::run_lane(std::unique_lock<std::mutex> &lock, lane &l, request *head) {
+    request *run[lane_chunk];
+    size_t n = 0;
+    run[n++] = head;
+    for (;;) {
+        while (n < lane_chunk && !l.backlog.empty()) run[n++] = l.backlog.pop_front();
+        if (n == 0) {
+            l.fd = -1;
+            return;
+        }
+        for (size_t i = 0; i < n; ++i) {
+            entry(run[i]).lane = 0;
+            entry(run[i]).lane_head = false;
+            run[i]->stage.store(stages_.running, std::memory_order_release);
+            client_.starting_locked(run[i], lock);
+        }
+        lock.unlock();
+        for (size_t i = 0; i < n; ++i) client_.run(run[i]);
+        lock.lock();
+        const size_t woken = staff_locked(client_.finished_locked(run, n));
+        n = 0;
+        if (l.backlog.empty()) l.fd = -1;  // ended: a write from now on starts a lane of its own
+        const bool ended = l.fd < 0;
+        lock.unlock();
+        wake(woken);
+        client_.after_finish();
+        lock.lock();
+        if (ended) return;
     }
 }
 

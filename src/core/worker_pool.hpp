@@ -17,6 +17,20 @@
 // whoever put it there: two cores copy at once and neither waits for the other. A hit completes
 // without a thread switch; what would block is queued like any other request.
 //
+// Lanes: buffered writes to a regular file (entry.serial, set by the backend) run one worker at a
+// time per descriptor. Linux takes the inode lock exclusively for every buffered write (ext4, xfs,
+// btrfs, tmpfs, FUSE), so N workers writing one file add only lock hand-offs and thread switches,
+// and ext4 refuses buffered RWF_NOWAIT writes (EOPNOTSUPP), so they cannot be tried in the
+// submitting thread as cached reads are. The first such write to an fd queues in the FIFO as its
+// lane's head; the ones after it join the lane's backlog, with no wakeup, while the FIFO holds
+// nothing but that head (so a lane never holds back what is queued for others: once anything else
+// waits, further writes queue in the FIFO like any request). The worker that takes the head runs
+// the backlog after it, a chunk at a time, finishing each chunk under one lock, until it is empty:
+// in a steady stream one worker writes without ever sleeping, and a submit hands it writes for
+// the cost of a list append. A backlog request is `queued` (cancel takes it off the lane);
+// cancelling a head puts the next write of its backlog in its place in the FIFO. The fd number
+// keys a lane only while requests are on it (numbers are reused: at worst two files share a lane).
+//
 // Short calls (an event loop's thread submits): nothing a submit calls here starts or joins a
 // thread. The staffer, a thread of the pool's own, sleeps until work is queued that no idle worker
 // can take, then starts workers (without holding the lock while the system creates them), and
@@ -52,6 +66,9 @@ struct pool_entry {
     request *prev;
     uint64_t batch;  // the submit call that shared it (serve_own)
     bool unbounded;  // on a descriptor that may wait indefinitely: the worker running it does not count
+    bool serial;     // a buffered write to a regular file: it runs on its fd's lane (set by the backend)
+    bool lane_head;  // in the FIFO for its lane: the worker that takes it runs the lane
+    uint8_t lane;    // 1 + the index of its lane (0: none)
 };
 
 // The values of request::stage the pool stores, in the backend's numbering.
@@ -69,8 +86,9 @@ public:
     virtual void run(request *r) = 0;
     // r was taken off the queue by a worker, which runs it next. May wait on `lock`.
     virtual void starting_locked(request *r, std::unique_lock<std::mutex> &lock) = 0;
-    // A worker ran r. Returns how many requests this queued (queue_locked) in turn.
-    virtual size_t finished_locked(request *r) = 0;
+    // A worker ran rs[0..n) (a lane runs several, finished under one lock: one wakeup for the
+    // lot). Returns how many requests this queued (queue_locked) in turn.
+    virtual size_t finished_locked(request *const *rs, size_t n) = 0;
     // Cached reads that were served whole (linked through request::next). Returns whether
     // after_finish is wanted (else the pool keeps the lock, as a submit serves chunk after chunk).
     virtual bool served_locked(request_chain &hits) = 0;
@@ -114,24 +132,33 @@ public:
     void serve_candidates(request *const *reqs, size_t n, uint64_t batch);
     static constexpr size_t share_min_batch = 8;  // a batch that wakes an idle worker to help
 
-    // Queues requests (their entry().unbounded set) and staffs them.
+    // Queues requests (their entry().unbounded and .serial set) and staffs them.
     void enqueue(request *const *reqs, size_t n);
-    // The same under the lock, in two steps: queue each, then staff_locked for how many, and
-    // wake() what it returns once the lock is released.
-    void queue_locked(request *r);
+    // The same under the lock, in two steps: queue each, then staff_locked for the sum of what
+    // queue_locked returned (1, or 0 for a write that joined a lane's backlog), and wake() what it
+    // returns once the lock is released.
+    size_t queue_locked(request *r);
     size_t staff_locked(size_t n);
     void wake(size_t n) {
         for (size_t i = 0; i < n; ++i) work_cv_.notify_one();
     }
 
     // For cancel: takes r (stage queued, or shared) off its list.
-    void remove_queued_locked(request *r) { queue_.remove(r); }
+    void remove_queued_locked(request *r);
     void remove_shared_locked(request *r);
+
+    static constexpr size_t max_lanes = 4;   // fds with a lane at once (more: plain FIFO)
+    static constexpr size_t lane_chunk = 16;  // lane writes run between two takings of the lock
 
 private:
     struct links {
         static request *&next(request *r) { return entry(r).next; }
         static request *&prev(request *r) { return entry(r).prev; }
+    };
+    // The buffered writes to one fd, run by one worker at a time (see the top of this file).
+    struct lane {
+        int fd = -1;  // -1: free
+        basic_request_list<links> backlog;
     };
     // A worker's thread; retired (under the lock) once the worker has exited for lack of work.
     struct worker_slot {
@@ -149,6 +176,8 @@ private:
     bool spawn_one(std::unique_lock<std::mutex> &lock);
     void staffer_main();
     void worker(worker_slot &self);
+    bool may_join_locked(const lane &l) const;
+    void run_lane(std::unique_lock<std::mutex> &lock, lane &l, request *head);
 
     std::mutex &mutex_;  // the backend's; guards everything below
     pool_client &client_;
@@ -160,6 +189,7 @@ private:
     basic_request_list<links> queue_;
     basic_request_list<links> shared_;  // cached-read candidates, served a chunk at a time
     size_t shared_size_ = 0;
+    lane lanes_[max_lanes];
     std::atomic<bool> shared_pending_{false};  // shared_ is not empty (read without the lock)
     std::list<worker_slot> workers_;  // started, not yet joined
     size_t spawn_wanted_ = 0;         // workers staff_locked asked the staffer for

@@ -36,6 +36,11 @@ hold_state &state() {
     return s;
 }
 
+hold_state &write_state() {
+    static hold_state s;
+    return s;
+}
+
 #if FILEAIO_CALL_PROBE
 // Whether a preadv2 with these arguments is one to watch.
 bool watched(const struct iovec *iov, int iovcnt, int flags) {
@@ -46,9 +51,17 @@ bool watched(const struct iovec *iov, int iovcnt, int flags) {
     return s.lo != nullptr && p >= s.lo && p < s.hi;
 }
 
+// Whether a pwritev2 from these buffers is one to watch.
+bool watched_write(const struct iovec *iov, int iovcnt) {
+    if (iovcnt < 1) return false;
+    hold_state &s = write_state();
+    std::lock_guard lock(s.m);
+    const char *p = static_cast<const char *>(iov[0].iov_base);
+    return s.lo != nullptr && p >= s.lo && p < s.hi;
+}
+
 // Records the caller and blocks while holding.
-void on_watched_read() {
-    hold_state &s = state();
+void on_watched(hold_state &s) {
     std::unique_lock lock(s.m);
     s.readers.push_back(static_cast<pid_t>(gettid()));
     ++s.held;
@@ -58,6 +71,17 @@ void on_watched_read() {
 }
 
 #endif
+
+bool wait_held_in(hold_state &s, size_t n, std::chrono::milliseconds limit) {
+    std::unique_lock lock(s.m);
+    return s.cv.wait_for(lock, limit, [&] { return s.held >= n; });
+}
+
+void release_in(hold_state &s) {
+    std::lock_guard lock(s.m);
+    s.holding = false;
+    s.cv.notify_all();
+}
 
 }  // namespace
 
@@ -74,21 +98,31 @@ void hold_nowait_reads(const void *base, size_t len) {
     s.readers.clear();
 }
 
-bool wait_held(size_t n, std::chrono::milliseconds limit) {
-    hold_state &s = state();
-    std::unique_lock lock(s.m);
-    return s.cv.wait_for(lock, limit, [&] { return s.held >= n; });
-}
+bool wait_held(size_t n, std::chrono::milliseconds limit) { return wait_held_in(state(), n, limit); }
 
-void release_nowait_reads() {
-    hold_state &s = state();
-    std::lock_guard lock(s.m);
-    s.holding = false;
-    s.cv.notify_all();
-}
+void release_nowait_reads() { release_in(state()); }
 
 std::vector<pid_t> nowait_readers() {
     hold_state &s = state();
+    std::lock_guard lock(s.m);
+    return s.readers;
+}
+
+void hold_writes(const void *base, size_t len) {
+    hold_state &s = write_state();
+    std::lock_guard lock(s.m);
+    s.lo = static_cast<const char *>(base);
+    s.hi = s.lo + len;
+    s.holding = true;
+    s.readers.clear();
+}
+
+bool wait_writes_held(size_t n, std::chrono::milliseconds limit) { return wait_held_in(write_state(), n, limit); }
+
+void release_writes() { release_in(write_state()); }
+
+std::vector<pid_t> writers() {
+    hold_state &s = write_state();
     std::lock_guard lock(s.m);
     return s.readers;
 }
@@ -108,7 +142,16 @@ int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)
 ssize_t preadv2(int fd, const struct iovec *iov, int iovcnt, off_t offset, int flags) {
     using fn = ssize_t (*)(int, const struct iovec *, int, off_t, int);
     static const auto next = reinterpret_cast<fn>(dlsym(RTLD_NEXT, "preadv2"));
-    if (fileaio::test::call_probe::watched(iov, iovcnt, flags)) fileaio::test::call_probe::on_watched_read();
+    if (fileaio::test::call_probe::watched(iov, iovcnt, flags))
+        fileaio::test::call_probe::on_watched(fileaio::test::call_probe::state());
+    return next(fd, iov, iovcnt, offset, flags);
+}
+
+ssize_t pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t offset, int flags) {
+    using fn = ssize_t (*)(int, const struct iovec *, int, off_t, int);
+    static const auto next = reinterpret_cast<fn>(dlsym(RTLD_NEXT, "pwritev2"));
+    if (fileaio::test::call_probe::watched_write(iov, iovcnt))
+        fileaio::test::call_probe::on_watched(fileaio::test::call_probe::write_state());
     return next(fd, iov, iovcnt, offset, flags);
 }
 
