@@ -59,6 +59,9 @@ TEST_P(latency_concurrency, a_reader_thread_sees_counts_grow_while_io_runs) {
             reads_seen.fetch_add(1);
         }
     });
+    // The reader has read once before the I/O begins (a handshake, not a guess at timing), so
+    // it is reading while the rounds run unless the scheduler keeps it off the CPU meanwhile.
+    while (reads_seen.load() == 0) std::this_thread::yield();
     read_rounds(c, fd, reqs, bufs, [](size_t) {});
     done = true;
     reader.join();
