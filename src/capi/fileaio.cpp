@@ -192,6 +192,39 @@ int fileaio_ctx_get_stats(const fileaio_ctx *handle, fileaio_stats *stats) {
     return 0;
 }
 
+int fileaio_ctx_set_latency(fileaio_ctx *handle, int enable) {
+    context *c = ctx_of(handle);
+    if (!fileaio::detail::is_live(c)) return FILEAIO_E_INVALID_HANDLE;
+    return c->set_latency(enable != 0);
+}
+
+int fileaio_ctx_get_latency(const fileaio_ctx *handle, int op_code, fileaio_latency *out) {
+    const context *c = ctx_of(handle);
+    if (!fileaio::detail::is_live(c)) return FILEAIO_E_INVALID_HANDLE;
+    if (out == nullptr) return FILEAIO_E_INVALID_PARAMETER;
+    return guarded([&] { return c->get_latency(op_code, out); });
+}
+
+int fileaio_ctx_get_latency_buckets(const fileaio_ctx *handle, int op_code, uint64_t *counts, size_t capacity,
+                                    size_t *n) {
+    const context *c = ctx_of(handle);
+    if (!fileaio::detail::is_live(c)) return FILEAIO_E_INVALID_HANDLE;
+    if (n == nullptr || (counts == nullptr && capacity != 0)) return FILEAIO_E_INVALID_PARAMETER;
+    return guarded([&] { return c->get_latency_buckets(op_code, counts, capacity, n); });
+}
+
+uint64_t fileaio_latency_bucket_low(size_t i) {
+    using layout = fileaio::detail::log_linear_layout;
+    return i < layout::bucket_count ? layout::bucket_low(i) : UINT64_MAX;
+}
+
+int fileaio_ctx_reset_latency(fileaio_ctx *handle) {
+    context *c = ctx_of(handle);
+    if (!fileaio::detail::is_live(c)) return FILEAIO_E_INVALID_HANDLE;
+    c->reset_latency();
+    return 0;
+}
+
 int fileaio_ctx_register_buffers(fileaio_ctx *handle, const struct iovec *iov, unsigned count) {
     context *c = ctx_of(handle);
     if (!fileaio::detail::is_live(c)) return FILEAIO_E_INVALID_HANDLE;

@@ -6,6 +6,7 @@
 #include <linux/kcmp.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,7 +19,7 @@ namespace {
 
 // The first version of fileaio_ctx_options ends after uring_max_workers.
 constexpr size_t options_v1_size = offsetof(fileaio_ctx_options, uring_max_workers) + sizeof(uint32_t);
-constexpr uint32_t known_ctx_flags = FILEAIO_CTX_WAIT_WITHOUT_PENDING;
+constexpr uint32_t known_ctx_flags = FILEAIO_CTX_WAIT_WITHOUT_PENDING | FILEAIO_CTX_LATENCY;
 constexpr uint32_t known_uring_flags = FILEAIO_URING_SQPOLL;
 constexpr uint32_t max_threads_option = 1024;
 
@@ -30,6 +31,30 @@ bool unknown_tail_is_zero(const fileaio_ctx_options &opts) {
         if (bytes[i] != 0) return false;
     return true;
 }
+
+// The latency clock: CLOCK_MONOTONIC through the vDSO (about 23 ns here, clocksource tsc), read
+// once per submit call and once per batch a wait hands back, only while latency is recorded.
+uint64_t monotonic_ns() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+size_t latency_slot(op kind) {
+    switch (kind) {
+    case op::read:
+    case op::readv: return FILEAIO_LATENCY_READ;
+    case op::write:
+    case op::writev: return FILEAIO_LATENCY_WRITE;
+    case op::flush:
+    case op::datasync: break;
+    }
+    return FILEAIO_LATENCY_SYNC;
+}
+
+// The first version of fileaio_latency ends after p9999_ns.
+constexpr size_t latency_v1_size = offsetof(fileaio_latency, p9999_ns) + sizeof(uint64_t);
+constexpr int latency_ops = 3;
 
 void update_max(std::atomic<uint64_t> &max, uint64_t value) {
     uint64_t cur = max.load(std::memory_order_relaxed);
@@ -94,6 +119,12 @@ int create_context(const fileaio_ctx_options &caller, context **out) {
     if (int rc = create_backend(kind, config, &be, &chosen); rc != 0) return rc;
     auto *ctx = new (std::nothrow) context(opts.max_reqs, opts.flags, chosen, std::move(be));
     if (ctx == nullptr) return FILEAIO_E_NO_MEMORY;
+    if ((opts.flags & FILEAIO_CTX_LATENCY) != 0) {
+        if (int rc = ctx->set_latency(true); rc != 0) {
+            delete ctx;
+            return rc;
+        }
+    }
     *out = ctx;
     return 0;
 }
@@ -145,11 +176,14 @@ int context::submit(request *const *reqs, size_t count, size_t *submitted) {
         signal_ready();
 
     // SUBMITTED before the backend sees them: a completion may be reaped before submit returns.
+    // One clock reading stamps the whole batch (0: not recorded; see record_latency).
+    const uint64_t stamp = latency_on_.load(std::memory_order_relaxed) ? monotonic_ns() : 0;
     for (size_t i = 0; i < count; ++i) {
         request *r = reqs[i];
         r->owner.store(this, std::memory_order_relaxed);  // published by the release below
         r->stage.store(0, std::memory_order_relaxed);
         r->at_stream = false;
+        r->submit_ns = stamp;
         r->state.store(req_state::submitted, std::memory_order_release);
     }
     size_t accepted = 0;
@@ -168,6 +202,16 @@ int context::submit(request *const *reqs, size_t count, size_t *submitted) {
 
 void context::account(request *const *reqs, size_t n) {
     if (n == 0) return;
+    if (latency_state *lat = latency_.load(std::memory_order_acquire); lat != nullptr) {
+        // Only a wait calls this, and waits exclude each other: the recorders' one writer.
+        uint64_t now = 0;
+        for (size_t i = 0; i < n; ++i) {
+            const request *r = reqs[i];
+            if (r->submit_ns == 0) continue;  // submitted while not recording
+            if (now == 0) now = monotonic_ns();
+            lat->rec[latency_slot(r->kind)].record(now > r->submit_ns ? now - r->submit_ns : 0);
+        }
+    }
     uint64_t errors = 0;
     for (size_t i = 0; i < n; ++i)
         if (reqs[i]->result < 0) ++errors;
@@ -401,6 +445,82 @@ void context::get_stats(fileaio_stats *st) const {
     st->failed = failed_.load(std::memory_order_relaxed);
     st->pending = pending_.load(std::memory_order_relaxed);
     st->pending_max = pending_max_.load(std::memory_order_relaxed);
+}
+
+int context::set_latency(bool on) {
+    if (on && latency_.load(std::memory_order_acquire) == nullptr) {
+        std::lock_guard lock(latency_mutex_);
+        if (latency_owned_ == nullptr) {
+            latency_owned_.reset(new (std::nothrow) latency_state);
+            if (latency_owned_ == nullptr) return FILEAIO_E_NO_MEMORY;
+            latency_.store(latency_owned_.get(), std::memory_order_release);
+        }
+    }
+    latency_on_.store(on, std::memory_order_relaxed);
+    return 0;
+}
+
+bool context::latency_snapshot(int op_code, latency_histogram *out) const {
+    const latency_state *lat = latency_.load(std::memory_order_acquire);
+    if (lat == nullptr) {
+        out->reset();
+        return false;
+    }
+    const auto slot = static_cast<size_t>(op_code);
+    std::array<uint64_t, latency_recorder::bucket_count> counts;
+    std::lock_guard lock(latency_mutex_);  // against a reset moving the baseline
+    lat->rec[slot].load_counts(counts.data());
+    // The recorder only grows and the baseline is an earlier reading of it: no difference is negative.
+    for (size_t i = 0; i < counts.size(); ++i) counts[i] -= lat->base_counts[slot][i];
+    out->assign(counts.data(), counts.size(), lat->rec[slot].sum() - lat->base_sum[slot], lat->rec[slot].min(),
+                lat->rec[slot].max());
+    return true;
+}
+
+int context::get_latency(int op_code, fileaio_latency *out) const {
+    if (op_code < 0 || op_code >= latency_ops) return FILEAIO_E_INVALID_PARAMETER;
+    if (out->size < latency_v1_size) return FILEAIO_E_INVALID_PARAMETER;
+    const size_t caller_size = out->size;
+    auto h = std::make_unique<latency_histogram>();  // 10 KiB: not on a caller's small stack
+    latency_snapshot(op_code, h.get());
+    fileaio_latency v{};
+    v.size = std::min(caller_size, sizeof v);
+    v.enabled = latency_on_.load(std::memory_order_relaxed) ? 1 : 0;
+    v.count = h->count();
+    v.min_ns = h->min();
+    v.max_ns = h->max();
+    v.mean_ns = h->count() == 0 ? 0 : h->sum() / h->count();
+    v.p50_ns = h->percentile(50.0);
+    v.p90_ns = h->percentile(90.0);
+    v.p99_ns = h->percentile(99.0);
+    v.p999_ns = h->percentile(99.9);
+    v.p9999_ns = h->percentile(99.99);
+    // A newer caller's struct is longer: what we do not know of it reads 0.
+    std::memcpy(out, &v, std::min(caller_size, sizeof v));
+    if (caller_size > sizeof v) std::memset(reinterpret_cast<unsigned char *>(out) + sizeof v, 0, caller_size - sizeof v);
+    return 0;
+}
+
+int context::get_latency_buckets(int op_code, uint64_t *counts, size_t capacity, size_t *n) const {
+    if (op_code < 0 || op_code >= latency_ops) return FILEAIO_E_INVALID_PARAMETER;
+    *n = latency_recorder::bucket_count;
+    if (counts == nullptr && capacity == 0) return 0;
+    if (capacity < latency_recorder::bucket_count) return FILEAIO_E_OUT_OF_RANGE;
+    auto h = std::make_unique<latency_histogram>();
+    latency_snapshot(op_code, h.get());
+    for (size_t i = 0; i < latency_recorder::bucket_count; ++i) counts[i] = h->bucket(i);
+    return 0;
+}
+
+void context::reset_latency() {
+    latency_state *lat = latency_.load(std::memory_order_acquire);
+    if (lat == nullptr) return;
+    std::lock_guard lock(latency_mutex_);
+    for (size_t k = 0; k < latency_ops; ++k) {
+        lat->rec[k].load_counts(lat->base_counts[k].data());
+        lat->base_sum[k] = lat->rec[k].sum();
+        lat->rec[k].restart_extremes();
+    }
 }
 
 int context::associate_with_file(int fd) {

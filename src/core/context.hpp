@@ -3,6 +3,7 @@
 // gets E_BUSY); destroy alone (a wait in progress makes it E_BUSY).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <mutex>
 
 #include "backends/backend.hpp"
+#include "core/latency_histogram.hpp"
 #include "core/request.hpp"
 #include "core/request_list.hpp"
 #include "fileaio/fileaio.h"
@@ -35,6 +37,11 @@ struct context {
     int associate_with_file(int fd);
     int register_buffers(const struct iovec *iov, unsigned count);
     int unregister_buffers();
+    // API.md "Latency": any thread, any time.
+    int set_latency(bool on);
+    int get_latency(int op_code, fileaio_latency *out) const;
+    int get_latency_buckets(int op_code, uint64_t *counts, size_t capacity, size_t *n) const;
+    void reset_latency();
 
     uint64_t magic = context_magic;
     const uint32_t max_reqs;
@@ -84,6 +91,22 @@ private:
     std::atomic<uint64_t> canceled_{0};
     std::atomic<uint64_t> failed_{0};
     std::atomic<uint64_t> pending_max_{0};
+
+    // Latency (set_latency): the recorders, one per fileaio_latency_op, written only by the
+    // waiting thread (account), read by anyone; allocated by the first set_latency(true), kept
+    // until destroy. A reset moves the baseline (what the readers subtract), under latency_mutex_.
+    struct latency_state {
+        latency_recorder rec[3];
+        std::array<std::array<uint64_t, latency_recorder::bucket_count>, 3> base_counts{};
+        std::array<uint64_t, 3> base_sum{};
+    };
+    // The counts since the last reset, of op_code (0 when nothing was ever recorded).
+    bool latency_snapshot(int op_code, latency_histogram *out) const;
+    void record_latency(request *const *reqs, size_t n);
+    std::unique_ptr<latency_state> latency_owned_;  // under latency_mutex_
+    std::atomic<latency_state *> latency_{nullptr};
+    std::atomic<bool> latency_on_{false};
+    mutable std::mutex latency_mutex_;
 };
 
 inline bool is_live(const context *c) { return c != nullptr && c->magic == context_magic; }

@@ -55,6 +55,7 @@ struct request {
     uint64_t seq = 0;
     std::atomic<uint32_t> stage{0};
     bool at_stream = false;  // the descriptor cannot seek: work at the stream's position (core/sync_io.hpp)
+    uint64_t submit_ns = 0;  // CLOCK_MONOTONIC at submit while the context records latency, else 0
     alignas(16) unsigned char scratch[backend_scratch_size];
 
     bool is_write() const { return kind == op::write || kind == op::writev; }

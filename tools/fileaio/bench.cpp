@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
+#include <utility>
+#include <vector>
 
 namespace fileaio::cli {
 namespace {
@@ -569,6 +571,9 @@ public:
         if (ready) {
             try {
                 io_loop();
+                if (opts_.lib_latency) {
+                    take_library_latency();
+                }
             } catch (const std::exception &e) {  // only the error path builds strings
                 out_.failure = e.what();
             }
@@ -584,6 +589,29 @@ public:
     }
 
 private:
+    // --lib_latency: the job's latency figures are the library's histogram of its context
+    // (every request the waits handed back, failed ones too).
+    void take_library_latency()
+    {
+        std::size_t n = 0;
+        if (const int rc = fileaio_ctx_get_latency_buckets(ctx_.get(), FILEAIO_LATENCY_READ, nullptr, 0, &n); rc != 0) {
+            log_line("note: fileaio_ctx_get_latency_buckets: " + describe_code(rc));
+            return;
+        }
+        std::vector<std::uint64_t> counts(n);
+        const std::pair<int, direction_result *> ops[] = {
+            {FILEAIO_LATENCY_READ, &out_.read}, {FILEAIO_LATENCY_WRITE, &out_.write}, {FILEAIO_LATENCY_SYNC, &out_.sync}};
+        for (const auto &[op, dir] : ops) {
+            fileaio_latency lat{};
+            lat.size = sizeof lat;
+            if (fileaio_ctx_get_latency_buckets(ctx_.get(), op, counts.data(), n, &n) != 0 ||
+                fileaio_ctx_get_latency(ctx_.get(), op, &lat) != 0) {
+                continue;
+            }
+            dir->latency_ns.assign(counts.data(), n, lat.mean_ns * lat.count, lat.min_ns, lat.max_ns);
+        }
+    }
+
     bool set_up()
     {
         blocks_ = blocks_of_job(geo_, args_.index, opts_.numjobs);
@@ -608,6 +636,7 @@ private:
         ctx_opts.backend = args_.backend;
         ctx_opts.threads = opts_.threads;
         ctx_opts.uring_flags = opts_.sqthread_poll ? FILEAIO_URING_SQPOLL : 0u;
+        ctx_opts.flags = opts_.lib_latency ? FILEAIO_CTX_LATENCY : 0u;
         if (const int rc = fileaio_ctx_create_opts(ctx_.out(), &ctx_opts); rc != 0) {
             out_.failure = "fileaio_ctx_create_opts: " + describe_code(rc);
             return false;
@@ -730,7 +759,9 @@ private:
         if (s.kind == op_kind::flush) {
             if (io_rc == 0) {
                 ++out_.sync.ios;
-                out_.sync.latency_ns.record(now - s.submit_ns);
+                if (!opts_.lib_latency) {
+                    out_.sync.latency_ns.record(now - s.submit_ns);
+                }
                 failures_in_a_row_ = 0;
             } else {
                 failed("flush: " + describe_code(io_rc), io_rc);
@@ -752,7 +783,9 @@ private:
         direction_result &dir = write ? out_.write : out_.read;
         ++dir.ios;
         dir.io_bytes += transferred;
-        dir.latency_ns.record(now - s.submit_ns);
+        if (!opts_.lib_latency) {
+            dir.latency_ns.record(now - s.submit_ns);
+        }
         failures_in_a_row_ = 0;
         if (!opts_.verify) {
             return;
@@ -801,9 +834,11 @@ private:
             if (batch == 0) {
                 return;
             }
-            const std::uint64_t now = monotonic_ns();
-            for (std::size_t i = 0; i < batch; ++i) {
-                ready_[i]->submit_ns = now;
+            if (!opts_.lib_latency) {  // else the library times them
+                const std::uint64_t now = monotonic_ns();
+                for (std::size_t i = 0; i < batch; ++i) {
+                    ready_[i]->submit_ns = now;
+                }
             }
             std::size_t submitted = 0;
             const int rc = fileaio_ctx_submit(ctx_.get(), batch_reqs_.data(), batch, &submitted);

@@ -17,7 +17,7 @@ constexpr std::uint32_t complete_min_divisor = 4;  // default wait: iodepth/4 co
 enum class option_id {
     backend, rw, rwmixread, rwmixwrite, bs, iodepth, numjobs, size, runtime, time_based, filename, direct,
     invalidate, fsync, batch_submit, batch_complete_min, verify, fixedbufs, no_fixedbufs, registerfiles,
-    no_registerfiles, sqthread_poll, threads, output_format, output, report
+    no_registerfiles, sqthread_poll, threads, output_format, output, report, lib_latency
 };
 
 // How an option takes its value.
@@ -65,6 +65,7 @@ constexpr std::array option_specs{
     option_spec{"output-format", option_id::output_format},
     option_spec{"output", option_id::output},
     option_spec{"report", option_id::report},
+    option_spec{"lib_latency", option_id::lib_latency, value_kind::optional, "1"},
 };
 
 struct backend_name {
@@ -332,6 +333,8 @@ std::optional<std::string> apply(bench_options &opts, const option_spec &spec, s
         return std::nullopt;
     case option_id::sqthread_poll:
         return set_switch(opts.sqthread_poll);
+    case option_id::lib_latency:
+        return set_switch(opts.lib_latency);
     case option_id::threads:
         return parse_count(value, 0, limits::max_threads, where, opts.threads);
     case option_id::output_format:
@@ -606,6 +609,9 @@ Backends and output
   --output=FILE        write the table or JSON to FILE instead of stdout
   --report=FILE.html   also write a self-contained HTML page: IOPS over time and latency
                        percentile curves per backend, IOPS and IOPS per CPU-second
+  --lib_latency[=0|1]  take the latency figures from the library's own histogram
+                       (FILEAIO_CTX_LATENCY, fileaio_ctx_get_latency_buckets) instead of
+                       timing requests in the bench; it counts failed requests too
 
 With no options at all (what `make bench` runs): every available backend, randread, bs 4k,
 iodepth 32, on a 256 MiB temporary file in the page cache (that run alone sets

@@ -72,6 +72,7 @@ struct bench_options {
     bool fixed_buffers = true;      // fileaio_ctx_register_buffers with the job's buffers
     bool register_files = true;     // fileaio_ctx_associate_with_file with the job's fd
     bool sqthread_poll = false;     // FILEAIO_URING_SQPOLL
+    bool lib_latency = false;       // latency from the library's histogram (FILEAIO_CTX_LATENCY)
     std::uint32_t threads = 0;  // fileaio_ctx_options.threads; 0 = the backend's default
     output_format format = output_format::normal;
     std::string output_path;  // --output: the table or JSON goes there instead of stdout
