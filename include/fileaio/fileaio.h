@@ -54,7 +54,10 @@ typedef enum fileaio_req_state {
 
 #define FILEAIO_UNLIMITED_REQS UINT32_MAX
 #define FILEAIO_WAIT_FOREVER UINT32_MAX
-#define FILEAIO_CTX_WAIT_WITHOUT_PENDING 0x1u /* the only context flag so far */
+#define FILEAIO_CTX_WAIT_WITHOUT_PENDING 0x1u
+/* The caller promises that submit, wait, cancel and buffer registration come from one thread
+ * (the first to submit or wait); others get FILEAIO_E_BUSY. Lets io_uring run single-issuer. */
+#define FILEAIO_CTX_SINGLE_THREAD 0x2u
 
 /* io_uring tuning flags for fileaio_ctx_options.uring_flags. */
 #define FILEAIO_URING_SQPOLL 0x1u
