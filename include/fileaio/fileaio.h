@@ -55,6 +55,9 @@ typedef enum fileaio_req_state {
 #define FILEAIO_UNLIMITED_REQS UINT32_MAX
 #define FILEAIO_WAIT_FOREVER UINT32_MAX
 #define FILEAIO_CTX_WAIT_WITHOUT_PENDING 0x1u
+/* The caller promises that submit, wait, cancel and buffer registration come from one thread
+ * (the first to submit or wait); others get FILEAIO_E_BUSY. Lets io_uring run single-issuer. */
+#define FILEAIO_CTX_SINGLE_THREAD 0x2u
 /* Record submit-to-completion latency per operation from the start (fileaio_ctx_get_latency);
  * the same as fileaio_ctx_set_latency(ctx, 1) right after create. */
 #define FILEAIO_CTX_LATENCY 0x4u

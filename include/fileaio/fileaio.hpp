@@ -110,6 +110,7 @@ enum class req_state : int {
 };
 
 inline constexpr uint32_t wait_without_pending = FILEAIO_CTX_WAIT_WITHOUT_PENDING;
+inline constexpr uint32_t single_thread = FILEAIO_CTX_SINGLE_THREAD;
 inline constexpr uint32_t uring_sqpoll = FILEAIO_URING_SQPOLL;
 
 // A timeout of `forever` never expires; zero polls.

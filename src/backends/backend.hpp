@@ -36,6 +36,10 @@ struct backend_config {
     uint32_t threads = 0;            // 0: the backend's default
     uint32_t uring_flags = 0;
     uint32_t uring_max_workers = 0;
+    // FILEAIO_CTX_SINGLE_THREAD: the core lets only the owner thread call submit, reap, cancel and
+    // the buffer hints (the first submit or reap comes from it); kick, notify_through and
+    // has_completions still come from any thread.
+    bool single_thread = false;
 };
 
 class backend {

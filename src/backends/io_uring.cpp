@@ -80,6 +80,13 @@
 // CQE) signals it too when ready_ was empty; the core re-arms it after every wait, looking at
 // ready_ and the CQ under cq_mutex_. Before that, nothing is registered and nothing is signalled.
 //
+// One owner thread (FILEAIO_CTX_SINGLE_THREAD). The core lets only the owner submit, reap and
+// cancel, so the ring is IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN, created disabled and enabled
+// by the owner's first call (which also registers the ring fd); there is no progress helper (only
+// the owner may consume the CQ, and deferred completions are posted when it enters the ring); a
+// kick from another thread is a MSG_RING CQE (IORING_REGISTER_SEND_MSG_RING). Everything above
+// holds otherwise, the locks included (uncontended). Details at "the single-thread ring".
+//
 // Registered buffers; no registered files. A read or write whose buffer lies inside a registered
 // buffer uses IORING_OP_READ_FIXED/WRITE_FIXED. associate_with_file() only checks that the fd is
 // open: a fixed-file slot would hold its own reference to the file, so after the caller closed
@@ -91,7 +98,10 @@
 
 #include <fcntl.h>
 #include <liburing.h>
+#include <pthread.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -168,6 +178,22 @@ struct backlog_links {
     static request *&prev(request *r) { return slot_of(r).backlog_prev; }
 };
 
+// Linux 6.13: io_uring_register(-1, IORING_REGISTER_SEND_MSG_RING, sqe, 1) posts a MSG_RING CQE
+// into any ring without a ring of one's own (liburing 2.3 and its header predate it).
+constexpr unsigned register_send_msg_ring = 31;
+
+// Posts a CQE with `tag` as user_data into the ring `ring_fd`, from any thread: 0 or -errno.
+int send_msg_ring(int ring_fd, uint64_t tag) {
+    io_uring_sqe sqe{};
+    io_uring_prep_msg_ring(&sqe, ring_fd, 0, tag, 0);
+    const long rc = ::syscall(__NR_io_uring_register, -1, register_send_msg_ring, &sqe, 1);
+    return rc < 0 ? -errno : 0;
+}
+
+// Whether this kernel has IORING_REGISTER_SEND_MSG_RING: to a descriptor that is no ring it
+// answers EBADF; a kernel without the opcode answers EINVAL.
+bool have_send_msg_ring() { return send_msg_ring(-1, 0) == -EBADF; }
+
 unsigned round_up_pow2(uint64_t v) {
     uint64_t p = 1;
     while (p < v) p <<= 1;
@@ -214,10 +240,16 @@ public:
             return FILEAIO_E_NO_MEMORY;
         }
 
-        // Flags newer kernels know are dropped one by one when the kernel says EINVAL.
-        const unsigned optional_flags[] = {IORING_SETUP_SUBMIT_ALL};
+        // Flags newer kernels know are dropped one by one when the kernel says EINVAL: first
+        // COOP_TASKRUN, then the whole single-thread set (the ring is then the ordinary one and
+        // the flag changes nothing here), then SUBMIT_ALL.
+        constexpr unsigned solo_flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+                                        IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_R_DISABLED;
+        const unsigned optional_flags[] = {IORING_SETUP_COOP_TASKRUN, solo_flags, IORING_SETUP_SUBMIT_ALL};
         unsigned flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
         if (sqpoll) flags |= IORING_SETUP_SQPOLL;
+        // The single-thread ring needs another way for wakeups, which cannot post a NOP into it.
+        if (config.single_thread && !sqpoll && have_send_msg_ring()) flags |= solo_flags | IORING_SETUP_COOP_TASKRUN;
         int rc = 0;
         size_t dropped = 0;
         for (;;) {
@@ -234,6 +266,7 @@ public:
         }
         if (rc < 0) return io_uring_setup_error(-rc);
         ring_ready_ = true;
+        solo_ = (flags & IORING_SETUP_DEFER_TASKRUN) != 0;
         sqpoll_ = (ring_.flags & IORING_SETUP_SQPOLL) != 0;
         if (sqpoll != sqpoll_) return FILEAIO_E_NOT_SUPPORTED;  // never silently without SQPOLL
         // Waiting with a timeout must not take an SQE (it races with submitters): needs EXT_ARG.
@@ -251,16 +284,20 @@ public:
         reg.timeout.tv_sec = 0;
         reg.timeout.tv_nsec = 0;
         can_cancel_ = io_uring_register_sync_cancel(&ring_, &reg) == -ENOENT;
+        // The single-thread ring has no progress helper: it could not consume the CQ (only the
+        // owner may), and the kernel posts its completions only when the owner enters it anyway.
+        if (solo_) return 0;
         return start_quiet_thread([&] { helper_ = std::thread([this] { helper_main(); }); });
     }
 
     int submit(request *const *reqs, size_t n, size_t *accepted) override {
+        if (solo_) solo_enter();
         // Counted before the kernel can complete any of them (the CQ owner counts them down).
         outstanding_.fetch_add(static_cast<int64_t>(n), std::memory_order_seq_cst);
         int rc = submit_sq(reqs, n, accepted);
         if (*accepted < n) outstanding_.fetch_sub(static_cast<int64_t>(n - *accepted), std::memory_order_seq_cst);
         // The progress helper sleeps until there is work; one load when it is already watching.
-        if (*accepted != 0 && helper_state_.load(std::memory_order_seq_cst) == helper_idle) {
+        if (*accepted != 0 && !solo_ && helper_state_.load(std::memory_order_seq_cst) == helper_idle) {
             std::lock_guard lock(cq_mutex_);
             helper_cv_.notify_one();
         }
@@ -268,6 +305,7 @@ public:
     }
 
     size_t reap(request **out, size_t cap, size_t want, const deadline &dl) override {
+        if (solo_) solo_enter();
         std::unique_lock lock(cq_mutex_);
         ++reaps_;
         if (cq_owner_ != owner_none && !kick_seen_ && !dl.expired()) {
@@ -304,6 +342,7 @@ public:
         cq_owner_ = owner_reaper;
         size_t got = 0;
         for (;;) {
+            if (solo_) solo_run_task_work();
             drain_locked();
             got += take_ready_locked(out + got, cap - got);
             if (kick_seen_) {
@@ -324,12 +363,24 @@ public:
 
     void kick() override {
         if (kick_outstanding_.exchange(true, std::memory_order_acq_rel)) return;  // one NOP wakes for all
+        if (solo_) {
+            // Any thread: a MSG_RING CQE (only the owner may submit). Before the owner enabled the
+            // ring it is posted by solo_enter().
+            std::lock_guard lock(solo_mutex_);
+            if (!solo_enabled_.load(std::memory_order_relaxed)) {
+                solo_kick_deferred_ = true;
+            } else if (send_msg_ring(ring_.ring_fd, kick_tag) != 0) {
+                kick_outstanding_.store(false, std::memory_order_release);
+            }
+            return;
+        }
         std::lock_guard lock(sq_mutex_);
         // Only when the kernel refuses even a NOP (out of memory) is there nothing to wait for.
         if (!post_nop_locked(kick_tag)) kick_outstanding_.store(false, std::memory_order_release);
     }
 
     int notify_through(int efd) override {
+        if (solo_) return solo_notify_through(efd);
         // CQEs posted before this are in the CQ already: the core looks at it next (has_completions).
         if (int rc = io_uring_register_eventfd(&ring_, efd); rc < 0) return rc == -ENOMEM ? FILEAIO_E_INSUFFICIENT_RESOURCES : rc;
         std::lock_guard lock(cq_mutex_);
@@ -342,6 +393,7 @@ public:
     // at entry by entry (read only; the owner may be consuming it meanwhile, which at worst makes
     // this answer a spurious yes).
     bool has_completions() override {
+        if (solo_ && solo_has_deferred_work()) return true;
         std::lock_guard lock(cq_mutex_);
         if (!ready_.empty() || io_uring_cq_has_overflow(&ring_)) return true;
         unsigned head;
@@ -472,6 +524,82 @@ private:
         uintptr_t end;
         int32_t index;
     };
+
+    // ---- the single-thread ring (FILEAIO_CTX_SINGLE_THREAD) ----
+    //
+    // IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN | TASKRUN_FLAG (| COOP_TASKRUN), created
+    // disabled (R_DISABLED): the kernel makes the thread that enables it the only one allowed to
+    // submit, wait and register, so it is enabled by the owner's first submit or reap (the core
+    // lets no other thread reach those). That thread also registers the ring's descriptor
+    // (io_uring_register_ring_fd). Completions that need the kernel's task work are posted only
+    // when the owner enters the ring: the reaper, a poll included, enters it when the kernel flags
+    // such work (IORING_SQ_TASKRUN). Kicks from any thread are MSG_RING CQEs with kick_tag posted
+    // through IORING_REGISTER_SEND_MSG_RING (Linux 6.13; without it the ring is the ordinary one).
+    // An event loop's eventfd is registered at once when that is allowed (ring not enabled yet,
+    // or the owner asks); asked by another thread, it is registered by the owner's next submit or
+    // reap, which a poke MSG_RING brings about at once when the owner sleeps in the ring, and
+    // until then has_completions() says yes (a spurious readiness that makes the loop call wait).
+
+    void solo_enter() {
+        if (!solo_enabled_.load(std::memory_order_acquire)) solo_enable();
+        if (solo_efd_pending_.load(std::memory_order_acquire) >= 0) solo_register_pending_efd();
+    }
+
+    void solo_enable() {
+        std::lock_guard lock(solo_mutex_);
+        if (solo_enabled_.load(std::memory_order_relaxed)) return;
+        // Cannot fail for a disabled ring of ours; if it did, submit and wait get the kernel's
+        // refusal (E_INSUFFICIENT_RESOURCES, a wait that returns early), never a hang here.
+        (void)::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
+        (void)io_uring_register_ring_fd(&ring_);  // at most 16 per thread: without it, the plain fd
+        solo_owner_ = static_cast<uintptr_t>(pthread_self());
+        solo_enabled_.store(true, std::memory_order_release);
+        if (solo_kick_deferred_) {
+            solo_kick_deferred_ = false;
+            if (send_msg_ring(ring_.ring_fd, kick_tag) != 0) kick_outstanding_.store(false, std::memory_order_release);
+        }
+    }
+
+    void solo_register_pending_efd() {
+        const int efd = solo_efd_pending_.load(std::memory_order_acquire);
+        if (efd < 0) return;
+        // Refused (ENOMEM): the descriptor stays signalled by has_completions() and we try again.
+        if (io_uring_register_eventfd(&ring_, efd) == 0) solo_efd_pending_.store(-1, std::memory_order_release);
+    }
+
+    int solo_notify_through(int efd) {
+        {
+            std::lock_guard lock(solo_mutex_);
+            if (!solo_enabled_.load(std::memory_order_relaxed) || solo_owner_ == static_cast<uintptr_t>(pthread_self())) {
+                if (int rc = io_uring_register_eventfd(&ring_, efd); rc < 0)
+                    return rc == -ENOMEM ? FILEAIO_E_INSUFFICIENT_RESOURCES : rc;
+            } else {
+                solo_efd_pending_.store(efd, std::memory_order_seq_cst);
+                (void)send_msg_ring(ring_.ring_fd, poke_tag);  // an owner asleep in the ring registers it
+            }
+        }
+        std::lock_guard lock(cq_mutex_);
+        notify_fd_ = efd;
+        return 0;
+    }
+
+    // Completions the kernel holds back until the owner enters the ring, or an eventfd not yet
+    // registered. Any thread; the owner runs the work instead, and then looks at the CQ itself.
+    bool solo_has_deferred_work() {
+        if (solo_efd_pending_.load(std::memory_order_seq_cst) >= 0) return true;
+        if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) == 0) return false;
+        if (!solo_enabled_.load(std::memory_order_acquire) || solo_owner_ != static_cast<uintptr_t>(pthread_self()))
+            return true;
+        std::lock_guard lock(cq_mutex_);
+        (void)io_uring_get_events(&ring_);
+        return false;
+    }
+
+    // The owner: posts the completions the kernel holds as task work.
+    void solo_run_task_work() {
+        if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) != 0) (void)io_uring_get_events(&ring_);
+        if (solo_efd_pending_.load(std::memory_order_relaxed) >= 0) solo_register_pending_efd();
+    }
 
     // ---- submission side (sq_mutex_) ----
 
@@ -906,6 +1034,12 @@ private:
 
     io_uring ring_{};
     bool ring_ready_ = false;
+    bool solo_ = false;  // the single-thread ring (see "the single-thread ring")
+    std::atomic<bool> solo_enabled_{false};
+    std::atomic<int> solo_efd_pending_{-1};  // an eventfd the owner has yet to register
+    std::mutex solo_mutex_;                  // enabling, and kicks before it
+    bool solo_kick_deferred_ = false;
+    uintptr_t solo_owner_ = 0;               // pthread_self() of the thread that enabled the ring
     bool sqpoll_ = false;
     bool can_cancel_ = false;
     unsigned features_ = 0;

@@ -3,7 +3,8 @@
 // keeps requests going while nobody waits); wakeup is a NOP posted to the ring; cancel is
 // IORING_REGISTER_SYNC_CANCEL; flush/data sync are held back in the backend until the earlier
 // writes to their fd have completed; association takes no reference to the file. Needs Linux
-// 5.11 (IORING_FEAT_EXT_ARG); cancel needs 6.0. The engine is io_uring.cpp, setup and the probe
+// 5.11 (IORING_FEAT_EXT_ARG); cancel needs 6.0. With FILEAIO_CTX_SINGLE_THREAD (Linux 6.13) the
+// ring is single-issuer with deferred task work, no helper, and wakeups are MSG_RING CQEs. The engine is io_uring.cpp, setup and the probe
 // io_uring_setup.cpp.
 #pragma once
 

@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,7 +20,8 @@ namespace {
 
 // The first version of fileaio_ctx_options ends after uring_max_workers.
 constexpr size_t options_v1_size = offsetof(fileaio_ctx_options, uring_max_workers) + sizeof(uint32_t);
-constexpr uint32_t known_ctx_flags = FILEAIO_CTX_WAIT_WITHOUT_PENDING | FILEAIO_CTX_LATENCY;
+constexpr uint32_t known_ctx_flags =
+    FILEAIO_CTX_WAIT_WITHOUT_PENDING | FILEAIO_CTX_SINGLE_THREAD | FILEAIO_CTX_LATENCY;
 constexpr uint32_t known_uring_flags = FILEAIO_URING_SQPOLL;
 constexpr uint32_t max_threads_option = 1024;
 
@@ -113,6 +115,7 @@ int create_context(const fileaio_ctx_options &caller, context **out) {
     config.threads = opts.threads;
     config.uring_flags = opts.uring_flags;
     config.uring_max_workers = opts.uring_max_workers;
+    config.single_thread = (opts.flags & FILEAIO_CTX_SINGLE_THREAD) != 0;
 
     std::unique_ptr<backend> be;
     fileaio_backend chosen = FILEAIO_BACKEND_AUTO;
@@ -129,6 +132,16 @@ int create_context(const fileaio_ctx_options &caller, context **out) {
     return 0;
 }
 
+bool context::owner_thread_ok(bool claim) {
+    if ((flags & FILEAIO_CTX_SINGLE_THREAD) == 0) return true;
+    const auto me = static_cast<uintptr_t>(pthread_self());
+    uintptr_t owner = owner_thread_.load(std::memory_order_relaxed);
+    if (owner == me) return true;
+    if (owner != 0 || !claim) return owner == 0;
+    // The first submit or wait makes its thread the owner; a racing second thread loses.
+    return owner_thread_.compare_exchange_strong(owner, me, std::memory_order_relaxed) || owner == me;
+}
+
 void context::rollback_claims(request *const *reqs, size_t n) {
     for (size_t i = 0; i < n; ++i) reqs[i]->state.store(req_state::prepared, std::memory_order_release);
 }
@@ -136,6 +149,7 @@ void context::rollback_claims(request *const *reqs, size_t n) {
 int context::submit(request *const *reqs, size_t count, size_t *submitted) {
     if (submitted != nullptr) *submitted = 0;
     if (reqs == nullptr || count == 0) return FILEAIO_E_INVALID_PARAMETER;
+    if (!owner_thread_ok(true)) return FILEAIO_E_BUSY;  // FILEAIO_CTX_SINGLE_THREAD, another thread
 
     // Claim every element (PREPARED -> CLAIMED) in order; the first faulty one undoes the claims.
     for (size_t i = 0; i < count; ++i) {
@@ -276,6 +290,8 @@ size_t context::take_back_kept_aside(request **out, size_t cap) {
 int context::wait(size_t min_reqs, uint32_t timeout_ms, request **completed, size_t capacity, size_t *count) {
     *count = 0;
     if (min_reqs > capacity) return FILEAIO_E_OUT_OF_RANGE;
+    // FILEAIO_CTX_SINGLE_THREAD, another thread: before the one-waiter flag, which it must not touch.
+    if (!owner_thread_ok(true)) return FILEAIO_E_BUSY;
     // seq_cst: a wakeup stores its flag, then looks for a wait to kick; we enter, then look at the
     // flag before every reap. One of us sees the other.
     if (waiting_.exchange(true, std::memory_order_seq_cst)) return FILEAIO_E_BUSY;
@@ -404,7 +420,8 @@ int context::cancel(request *r) {
     // Once r is given back, its wait may hand it back and its owner destroy this context at once:
     // destroy is refused (E_BUSY) while cancels_running_ says that this cancel still uses it.
     cancels_running_.fetch_add(1, std::memory_order_seq_cst);
-    const int rc = backend_->cancel(r);
+    // FILEAIO_CTX_SINGLE_THREAD: another thread than the owner gets E_BUSY and changes nothing.
+    const int rc = owner_thread_ok(false) ? backend_->cancel(r) : FILEAIO_E_BUSY;
     if (rc == 0) {
         r->result = FILEAIO_E_CANCELED;
         r->transferred = 0;
@@ -530,6 +547,7 @@ int context::associate_with_file(int fd) {
 
 int context::register_buffers(const struct iovec *iov, unsigned count) {
     if (pending_.load(std::memory_order_acquire) != 0) return FILEAIO_E_BUSY;  // state before arguments
+    if (!owner_thread_ok(false)) return FILEAIO_E_BUSY;
     if (iov == nullptr || count == 0 || count > IOV_MAX) return FILEAIO_E_INVALID_PARAMETER;
     for (unsigned i = 0; i < count; ++i)
         if (iov[i].iov_base == nullptr || iov[i].iov_len == 0) return FILEAIO_E_INVALID_PARAMETER;
@@ -538,6 +556,7 @@ int context::register_buffers(const struct iovec *iov, unsigned count) {
 
 int context::unregister_buffers() {
     if (pending_.load(std::memory_order_acquire) != 0) return FILEAIO_E_BUSY;
+    if (!owner_thread_ok(false)) return FILEAIO_E_BUSY;
     return backend_->unregister_buffers();
 }
 

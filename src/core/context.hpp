@@ -49,6 +49,11 @@ struct context {
     const fileaio_backend kind;
 
 private:
+    // FILEAIO_CTX_SINGLE_THREAD: true when the calling thread may submit, wait, cancel and change
+    // the buffer hints: it is the owner, or becomes it (the first to submit or wait). Always true
+    // without the flag.
+    bool owner_thread_ok(bool claim);
+
     // Marks reaped requests COMPLETED and accounts for them; from one that a cancel holds
     // (CANCELLING) on, they are kept aside instead (in order), and reqs[0 .. returned) are the
     // ones finished now.
@@ -79,6 +84,7 @@ private:
     std::atomic<uint64_t> pending_{0};
     std::atomic<bool> waiting_{false};
     std::atomic<bool> wakeup_pending_{false};
+    std::atomic<uintptr_t> owner_thread_{0};  // pthread_self() of the owner; 0 until claimed
     std::mutex ready_fd_mutex_;      // creating the descriptor
     std::atomic<int> ready_fd_{-1};  // the caller's copy: -1 until get_fd is first asked
     // Our own duplicate of the same eventfd, the only number the library writes, drains and hands

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/io_uring.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
@@ -40,6 +41,7 @@
 #include "support/settings_guard.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_fs.hpp"
+#include "support/threads.hpp"
 
 namespace fileaio::test {
 namespace {
@@ -831,6 +833,45 @@ TEST(io_uring_disabled, the_probe_names_the_sysctl_auto_moves_on_and_io_uring_by
     ::close(fd);
     EXPECT_EQ(fileaio_ctx_destroy(before), 0);
     EXPECT_EQ(io_uring_unavailable(), "") << "kernel.io_uring_disabled was not restored";
+}
+
+// ---- one owner thread (FILEAIO_CTX_SINGLE_THREAD) ----
+
+// Whether this kernel has IORING_REGISTER_SEND_MSG_RING (Linux 6.13), which the single-issuer ring
+// needs for wakeups: to a descriptor that is no ring it answers EBADF, without the opcode EINVAL.
+bool kernel_has_send_msg_ring() {
+    io_uring_sqe sqe{};
+    sqe.opcode = IORING_OP_MSG_RING;
+    sqe.fd = -1;
+    return ::syscall(SYS_io_uring_register, -1, 31, &sqe, 1) < 0 && errno == EBADF;
+}
+
+// The single-issuer ring has no progress helper (only the owner may consume its CQ): a context
+// with the flag starts no thread, one without starts its helper. That is how the test sees that
+// the flag reached the ring setup.
+TEST_F(io_uring_backend, a_single_thread_context_runs_a_single_issuer_ring_without_a_helper_thread) {
+    if (!kernel_has_send_msg_ring()) GTEST_SKIP() << "no IORING_REGISTER_SEND_MSG_RING (Linux 6.13): the ring is the ordinary one";
+    const size_t before = quiet_threads();
+    fileaio_ctx *solo = make_ctx(8, FILEAIO_CTX_SINGLE_THREAD);
+    ASSERT_NE(solo, nullptr);
+    EXPECT_EQ(quiet_threads(), before) << "the single-thread context started a helper thread";
+    fileaio_ctx *shared = make_ctx(8);
+    ASSERT_NE(shared, nullptr);
+    EXPECT_EQ(quiet_threads(), before + 1) << "the ordinary context should start its progress helper";
+    // And it moves data, through a cancel too, on the owner thread.
+    const int fd = pattern_file("data", 4096);
+    std::vector<unsigned char> buf(4096);
+    fileaio_req *r = make_req();
+    ASSERT_EQ(fileaio_req_prepare_read(r, fd, 0, buf.data(), buf.size(), nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(solo, &r, 1, nullptr), 0);
+    ASSERT_EQ(reap(solo, 1).size(), 1u);
+    expect_done(r, 0, 4096, "read");
+    int p[2];
+    make_pipe(p);
+    ASSERT_EQ(fileaio_req_prepare_read(r, p[0], 0, buf.data(), buf.size(), nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(solo, &r, 1, nullptr), 0);
+    EXPECT_EQ(fileaio_req_cancel(r), 0) << "a pipe read waiting in the kernel is cancelled by its owner";
+    EXPECT_EQ(pending(solo), 0u);
 }
 
 // ---- event loops (API.md "Event loops") ----

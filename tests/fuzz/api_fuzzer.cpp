@@ -785,7 +785,7 @@ void op_ctx_create(reader &in)
         case create_max_zero: o.max_reqs = 0; expected = FILEAIO_E_INVALID_PARAMETER; break;
         case create_max_unlimited: o.max_reqs = FILEAIO_UNLIMITED_REQS; expected = FILEAIO_E_OUT_OF_RANGE; break;
         case create_bad_flags:
-            o.flags |= (max_b & 1) != 0 ? 0x2u : 0x80000000u;
+            o.flags |= (max_b & 1) != 0 ? 0x8u : 0x80000000u;
             expected = FILEAIO_E_INVALID_PARAMETER;
             break;
         case create_bad_backend: {  // made in C by the shim (tests/capi/invalid_enum_shim.c)

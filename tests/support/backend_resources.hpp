@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +20,17 @@
 namespace fileaio::test {
 
 constexpr uint32_t long_timeout_ms = 10000;  // a safety net against hangs, never expected to expire
+
+// Context flags every context a fixture makes gets on top of the test's own: the environment
+// variable FILEAIO_TEST_CTX_FLAGS (a number), so that a suite whose tests use each context from one
+// thread runs again with FILEAIO_CTX_SINGLE_THREAD (tests/conformance/CMakeLists.txt).
+inline uint32_t extra_ctx_flags() {
+    static const uint32_t flags = [] {
+        const char *v = std::getenv("FILEAIO_TEST_CTX_FLAGS");
+        return v != nullptr ? static_cast<uint32_t>(std::strtoul(v, nullptr, 0)) : 0u;
+    }();
+    return flags;
+}
 
 // Returns once another thread is inside fileaio_ctx_wait on c (a wait of ours then gets E_BUSY),
 // or false after the safety net. The probes are polls (timeout 0): they never take a wakeup or a
@@ -97,7 +109,7 @@ protected:
         fileaio_ctx_options o{};
         o.size = sizeof o;
         o.max_reqs = max_reqs;
-        o.flags = flags;
+        o.flags = flags | extra_ctx_flags();
         o.backend = b;
         return o;
     }

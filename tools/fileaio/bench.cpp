@@ -633,6 +633,8 @@ private:
         fileaio_ctx_options ctx_opts{};
         ctx_opts.size = sizeof ctx_opts;
         ctx_opts.max_reqs = opts_.iodepth;
+        // Each job submits, waits and registers on its own thread only: io_uring's single-issuer ring.
+        ctx_opts.flags = FILEAIO_CTX_SINGLE_THREAD;
         ctx_opts.backend = args_.backend;
         ctx_opts.threads = opts_.threads;
         ctx_opts.uring_flags = opts_.sqthread_poll ? FILEAIO_URING_SQPOLL : 0u;
