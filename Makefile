@@ -62,7 +62,9 @@ WORKLOADS ?=
 BACKENDS ?=
 COMPARE_DIR ?=
 HOLD ?=
-compare: build
+compare: deps
+	cmake --preset release
+	cmake --build build/release -j $(JOBS) --target fileaio_compare_tools
 	rm -rf build/compare/raw
 	mkdir -p build/compare
 	bench/compare_fio.sh --rounds $(ROUNDS) --runtime $(RUNTIME) --keep build/compare/raw \

@@ -241,7 +241,8 @@ done
 
 # The header of the table: what was measured, where, with what.
 commit="$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-git -C "$here" diff --quiet HEAD 2>/dev/null || commit="$commit-dirty (uncommitted changes)"
+# dirty: uncommitted changes to anything but documentation (which cannot change a figure)
+git -C "$here" diff --quiet HEAD -- . ':!docs' ':!*.md' 2>/dev/null || commit="$commit-dirty (uncommitted changes)"
 echo "- Commit measured: \`$commit\`; date $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "- Machine: nproc = $(nproc), $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), kernel $(uname -r)," \
      "$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME" || echo unknown OS); files on" \
