@@ -55,16 +55,18 @@ test-tsan: deps
 # 25 minutes on a 2-CPU VM. Writes build/compare/PERFORMANCE-table.md (and prints it), keeps every
 # run's output in build/compare/raw. Narrower: make compare WORKLOADS=cached-randrw BACKENDS=io_uring
 # ROUNDS=3. COMPARE_DIR: where the benchmark files go (default $TMPDIR or /tmp). HOLD: a command
-# each workload's rounds run under, e.g. HOLD='flock -x /work/cpu.lock' on a shared machine.
+# each workload's rounds run under, e.g. HOLD='flock -x /work/cpu.lock' on a shared machine
+# (BUILD_HOLD likewise for the build step, e.g. BUILD_HOLD='flock -s /work/cpu.lock').
 ROUNDS ?= 5
 RUNTIME ?= 3
 WORKLOADS ?=
 BACKENDS ?=
 COMPARE_DIR ?=
 HOLD ?=
+BUILD_HOLD ?=
 compare: deps
-	cmake --preset release
-	cmake --build build/release -j $(JOBS) --target fileaio_compare_tools
+	$(BUILD_HOLD) cmake --preset release
+	$(BUILD_HOLD) cmake --build build/release -j $(JOBS) --target fileaio_compare_tools
 	rm -rf build/compare/raw
 	mkdir -p build/compare
 	bench/compare_fio.sh --rounds $(ROUNDS) --runtime $(RUNTIME) --keep build/compare/raw \
