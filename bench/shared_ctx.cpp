@@ -125,8 +125,11 @@ void run_thread(fileaio_ctx *ctx, std::vector<slot> &mine, fileaio::cli::index_g
         if (turn.owns_lock()) {
             turn.unlock();
         }
-        if (rc == FILEAIO_E_NO_REQUEST && !running) {
-            break;  // this context has nothing left (own mode: the other thread's still drain)
+        if (rc == FILEAIO_E_NO_REQUEST) {
+            if (!running) {
+                break;  // this context has nothing left (own mode: the other thread's still drain)
+            }
+            continue;  // shared: the other thread reaped everything and is about to resubmit
         }
         if (rc != 0 && rc != FILEAIO_E_TIMEOUT && rc != FILEAIO_E_INTERRUPTED) {
             std::fprintf(stderr, "shared_ctx: fileaio_ctx_wait: %s\n", fileaio_strerror(rc));
