@@ -111,7 +111,9 @@ direct_file="$dir/fileaio-compare-$size"
 cached_file="$dir/fileaio-compare-cached-$cached_size"
 for f in "$direct_file:$size" "$cached_file:$cached_size"; do  # written once with random data
   path="${f%:*}"; bytes=$(to_bytes "${f##*:}")
-  if [ ! -f "$path" ] || [ "$(stat -c %s "$path")" -ne "$bytes" ]; then
+  # with --hold, inside the hold (writing 1 GiB of random data is work too); not for the table
+  if [ "$mode" != table ] && { [ -z "$hold" ] || [ "$mode" = measure ]; } &&
+     { [ ! -f "$path" ] || [ "$(stat -c %s "$path")" -ne "$bytes" ]; }; then
     echo "compare_fio.sh: writing $path (${f##*:})" >&2
     head -c "$bytes" /dev/urandom >"$path"
     sync "$path"
