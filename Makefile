@@ -9,7 +9,7 @@
 JOBS ?= $(shell nproc)
 CTEST_FLAGS ?= --output-on-failure -j $(JOBS) --timeout 600
 
-.PHONY: all deps build bench test test-dev test-asan test-tsan test-fuzz soak abi-baseline package clean
+.PHONY: all deps build bench compare test test-dev test-asan test-tsan test-fuzz soak abi-baseline package clean
 
 all: build
 
@@ -48,6 +48,31 @@ test-tsan: deps
 	cmake --build build/tsan -j $(JOBS)
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ctest --test-dir build/tsan $(CTEST_FLAGS) -L 'concurrency|stress'
+
+# The headline table of docs/PERFORMANCE.md: every workload of BENCHMARKS.md through `fileaio bench`
+# and the strongest peers of each backend (fio's engines, raw liburing, libuv), ROUNDS interleaved
+# rounds of RUNTIME s per run, medians (bench/compare_fio.sh --help). The default run takes about
+# 25 minutes on a 2-CPU VM. Writes build/compare/PERFORMANCE-table.md (and prints it), keeps every
+# run's output in build/compare/raw. Narrower: make compare WORKLOADS=cached-randrw BACKENDS=io_uring
+# ROUNDS=3. COMPARE_DIR: where the benchmark files go (default $TMPDIR or /tmp). HOLD: a command
+# each workload's rounds run under, e.g. HOLD='flock -x /work/cpu.lock' on a shared machine
+# (BUILD_HOLD likewise for the build step, e.g. BUILD_HOLD='flock -s /work/cpu.lock').
+ROUNDS ?= 5
+RUNTIME ?= 3
+WORKLOADS ?=
+BACKENDS ?=
+COMPARE_DIR ?=
+HOLD ?=
+BUILD_HOLD ?=
+compare: deps
+	$(BUILD_HOLD) cmake --preset release
+	$(BUILD_HOLD) cmake --build build/release -j $(JOBS) --target fileaio_compare_tools
+	rm -rf build/compare/raw
+	mkdir -p build/compare
+	bench/compare_fio.sh --rounds $(ROUNDS) --runtime $(RUNTIME) --keep build/compare/raw \
+	  $(if $(WORKLOADS),--workloads $(WORKLOADS)) $(if $(BACKENDS),--backends $(BACKENDS)) \
+	  $(if $(COMPARE_DIR),--dir $(COMPARE_DIR)) $(if $(HOLD),--hold '$(HOLD)') >build/compare/PERFORMANCE-table.md
+	@cat build/compare/PERFORMANCE-table.md
 
 # The libFuzzer harness: its corpus once, then FUZZ_SECONDS of fuzzing (build/fuzz, clang). New
 # inputs stay under build/fuzz/fuzz-run. Skipped, with the reason, where clang or libFuzzer is missing.

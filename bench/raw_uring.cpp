@@ -1,13 +1,17 @@
-// The raw liburing baseline of BENCHMARKS.md: random reads written straight on liburing with fixed
-// buffers and a registered file, submitting every free slot and reaping at least `batch` at a time
-// (the shape of fio's t/io_uring). It is the ceiling for the io_uring backend: everything our API
-// adds costs time against it.
+// The raw liburing baseline of BENCHMARKS.md: random reads (or writes, or both) written straight
+// on liburing with fixed buffers and a registered file, submitting every free slot and reaping at
+// least `batch` at a time (the shape of fio's t/io_uring). It is the ceiling for the io_uring
+// backend: everything our API adds costs time against it. Offsets follow `fileaio bench`: fio's
+// random map (every block once per pass; tools/fileaio/offsets.hpp), or --norandommap.
 //
 //   raw_uring FILE [--runtime S] [--iodepth N] [--batch N] [--bs N] [--direct]
+//                  [--rw randread|randwrite|randrw] [--rwmixread P] [--norandommap]
 //
 // Prints one JSON object: {"ios": N, "runtime_s": X, "iops": X, "usr_s": X, "sys_s": X,
 // "iops_per_cpu_s": X}. CPU is the whole process (getrusage), measured around the loop only,
 // as `fileaio bench` does.
+#include "offsets.hpp"
+
 #include <liburing.h>
 
 #include <cerrno>
@@ -32,6 +36,10 @@ struct config {
     unsigned batch = 8;
     unsigned block_size = 4096;
     bool direct = false;
+    bool reads = true;   // --rw randread (default) or randrw
+    bool writes = false; // --rw randwrite or randrw
+    unsigned rwmixread = 50;
+    bool random_map = true;
 };
 
 std::uint64_t now_ns()
@@ -45,16 +53,9 @@ double cpu_seconds(const timeval &tv) { return static_cast<double>(tv.tv_sec) + 
 
 int usage()
 {
-    std::fprintf(stderr, "usage: raw_uring FILE [--runtime S] [--iodepth N] [--batch N] [--bs N] [--direct]\n");
+    std::fprintf(stderr, "usage: raw_uring FILE [--runtime S] [--iodepth N] [--batch N] [--bs N] [--direct]\n"
+                         "                 [--rw randread|randwrite|randrw] [--rwmixread P] [--norandommap]\n");
     return 2;
-}
-
-std::uint64_t splitmix(std::uint64_t &state)
-{
-    std::uint64_t z = (state += 0x9E3779B97F4A7C15u);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
 }
 
 }  // namespace
@@ -67,6 +68,22 @@ int main(int argc, char **argv)
         const auto next = [&]() -> const char * { return i + 1 < argc ? argv[++i] : nullptr; };
         if (arg == "--direct") {
             cfg.direct = true;
+        } else if (arg == "--norandommap") {
+            cfg.random_map = false;
+        } else if (arg == "--rw") {
+            const char *value = next();
+            const std::string rw = value != nullptr ? value : "";
+            if (rw != "randread" && rw != "randwrite" && rw != "randrw") {
+                return usage();
+            }
+            cfg.reads = rw != "randwrite";
+            cfg.writes = rw != "randread";
+        } else if (arg == "--rwmixread") {
+            const char *value = next();
+            if (value == nullptr) {
+                return usage();
+            }
+            cfg.rwmixread = static_cast<unsigned>(std::strtoul(value, nullptr, 10));
         } else if (arg == "--runtime" || arg == "--iodepth" || arg == "--batch" || arg == "--bs") {
             const char *value = next();
             if (value == nullptr) {
@@ -88,7 +105,7 @@ int main(int argc, char **argv)
         return usage();
     }
 
-    const int fd = ::open(cfg.path, O_RDONLY | O_CLOEXEC | (cfg.direct ? O_DIRECT : 0));
+    const int fd = ::open(cfg.path, (cfg.writes ? O_RDWR : O_RDONLY) | O_CLOEXEC | (cfg.direct ? O_DIRECT : 0));
     struct stat st {};
     if (fd < 0 || ::fstat(fd, &st) != 0) {
         std::fprintf(stderr, "raw_uring: %s: %s\n", cfg.path, std::strerror(errno));
@@ -123,7 +140,13 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    std::uint64_t rng = 0x5EEDF11EA10Bu;
+    for (std::size_t i = 0; i < std::size_t{cfg.block_size} * cfg.iodepth; ++i) {
+        buffers[i] = static_cast<char>(i * 131u);  // what writes write: not zeros
+    }
+    fileaio::cli::index_generator offsets(cfg.random_map ? fileaio::cli::offset_order::random_map
+                                                         : fileaio::cli::offset_order::random_uniform,
+                                          blocks, 0x5EEDF11EA10Bu);
+    fileaio::cli::splitmix64 directions(0xD1EC7104u);
     std::vector<unsigned> free_slots;
     for (unsigned i = 0; i < cfg.iodepth; ++i) {
         free_slots.push_back(i);
@@ -146,9 +169,15 @@ int main(int argc, char **argv)
                 std::fprintf(stderr, "raw_uring: submission queue full\n");
                 return 1;
             }
-            const std::uint64_t block = static_cast<std::uint64_t>((static_cast<unsigned __int128>(splitmix(rng)) * blocks) >> 64);
-            io_uring_prep_read_fixed(sqe, 0, iov[slot].iov_base, cfg.block_size,
-                                     static_cast<__u64>(block * cfg.block_size), static_cast<int>(slot));
+            const std::uint64_t block = offsets.next();
+            const bool write = cfg.writes && (!cfg.reads || directions.below(100) >= cfg.rwmixread);
+            if (write) {
+                io_uring_prep_write_fixed(sqe, 0, iov[slot].iov_base, cfg.block_size,
+                                          static_cast<__u64>(block * cfg.block_size), static_cast<int>(slot));
+            } else {
+                io_uring_prep_read_fixed(sqe, 0, iov[slot].iov_base, cfg.block_size,
+                                         static_cast<__u64>(block * cfg.block_size), static_cast<int>(slot));
+            }
             sqe->flags |= IOSQE_FIXED_FILE;
             io_uring_sqe_set_data64(sqe, slot);
             ++in_flight;

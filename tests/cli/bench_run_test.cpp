@@ -87,6 +87,82 @@ TEST(bench_run, mixed_workload_with_flushes_and_two_jobs)
     EXPECT_GT(job.find("sync")->find("ios")->number, 0);
 }
 
+// A zeroed (sparse) file of `blocks` 4 KiB blocks at path.
+std::string zero_file(const std::string &path, std::size_t blocks)
+{
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    EXPECT_GE(fd, 0) << std::strerror(errno);
+    EXPECT_EQ(::ftruncate(fd, static_cast<off_t>(blocks * 4096)), 0);
+    ::close(fd);
+    return path;
+}
+
+// How many 4 KiB blocks of the file are no longer all zeros.
+std::size_t written_blocks(const std::string &path)
+{
+    const std::string bytes = read_whole_file(path);
+    std::size_t written = 0;
+    for (std::size_t at = 0; at + 4096 <= bytes.size(); at += 4096) {
+        written += bytes.find_first_not_of('\0', at) < at + 4096 ? 1 : 0;
+    }
+    return written;
+}
+
+// fio's random map (the default): one pass of --runtime=0 writes each block exactly once, so a
+// zeroed file has no zero block left; --norandommap leaves about 1/e of them untouched.
+TEST(bench_run, one_pass_of_randwrite_writes_every_block_once_unless_norandommap)
+{
+    temp_dir dir;
+    constexpr std::size_t blocks = 2048;
+    for (const bool map : {true, false}) {
+        const std::string file = zero_file(dir.path() + (map ? "/map" : "/nomap"), blocks);
+        std::vector<std::string> args{"bench", "--backend=thread_pool", "--rw=randwrite", "--bs=4k", "--iodepth=8",
+                                      "--runtime=0", "--filename=" + file, "--output-format=json"};
+        if (!map) {
+            args.emplace_back("--norandommap");
+        }
+        const auto r = run_cli(dir.path(), args);
+        ASSERT_EQ(r.exit_code, 0) << r.all();
+        const json_value doc = parse_or_fail(r.out);
+        EXPECT_EQ(doc.find("jobs")->items[0].find("write")->find("ios")->number, static_cast<double>(blocks));
+        const std::size_t written = written_blocks(file);
+        if (map) {
+            EXPECT_EQ(written, blocks) << "every block once";
+        } else {
+            EXPECT_LT(written, blocks * 3 / 4) << "independent draws repeat blocks";
+            EXPECT_GT(written, blocks / 2);
+        }
+    }
+}
+
+// randrw: each block is read or written once per pass, so the writes land on distinct blocks.
+// (--verify tells them apart: a written block carries its write's generation, a laid-out one 0;
+// the buffers are shared by reads and writes, so the data alone could not.)
+TEST(bench_run, one_pass_of_randrw_writes_distinct_blocks)
+{
+    temp_dir dir;
+    constexpr std::size_t blocks = 2048;
+    const std::string file = dir.path() + "/f";
+    const auto r = run_cli(dir.path(), {"bench", "--backend=thread_pool", "--rw=randrw", "--bs=4k", "--iodepth=8",
+                                        "--runtime=0", "--size=8m", "--verify", "--filename=" + file,
+                                        "--output-format=json"});
+    ASSERT_EQ(r.exit_code, 0) << r.all();
+    const json_value doc = parse_or_fail(r.out);
+    const json_value &job = doc.find("jobs")->items[0];
+    const auto writes = static_cast<std::size_t>(job.find("write")->find("ios")->number);
+    EXPECT_EQ(static_cast<std::size_t>(job.find("read")->find("ios")->number) + writes, blocks);
+    EXPECT_GT(writes, blocks / 4);
+    const std::string bytes = read_whole_file(file);
+    ASSERT_EQ(bytes.size(), blocks * 4096);
+    std::size_t rewritten = 0;
+    for (std::size_t at = 0; at < bytes.size(); at += 4096) {
+        std::uint64_t generation = 0;
+        std::memcpy(&generation, bytes.data() + at + 16, sizeof generation);  // verify.hpp's header
+        rewritten += generation != 0 ? 1 : 0;
+    }
+    EXPECT_EQ(rewritten, writes) << "no block written twice in the pass";
+}
+
 TEST(bench_run, report_has_a_series_per_available_backend)
 {
     temp_dir dir;

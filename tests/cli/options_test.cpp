@@ -58,6 +58,7 @@ TEST(bench_options, defaults_with_any_option_follow_fio)
     EXPECT_TRUE(opts->fixed_buffers);
     EXPECT_TRUE(opts->register_files);
     EXPECT_FALSE(opts->sqthread_poll);
+    EXPECT_TRUE(opts->random_map) << "fio's default: each block once per pass";
     EXPECT_FALSE(opts->verify);
     EXPECT_FALSE(opts->direct);
 }
@@ -109,6 +110,9 @@ TEST(bench_options, good_command_lines_set_what_they_say)
         {{"--fixedbufs=0", "--registerfiles=0"}, [](auto &o) { return !o.fixed_buffers && !o.register_files; }},
         {{"--sqthread_poll"}, [](auto &o) { return o.sqthread_poll; }},
         {{"--sqthread_poll=0"}, [](auto &o) { return !o.sqthread_poll; }},
+        {{"--norandommap"}, [](auto &o) { return !o.random_map; }},
+        {{"--norandommap=0"}, [](auto &o) { return o.random_map; }},
+        {{"--rw=randrw"}, [](auto &o) { return o.random_map; }},  // fio's default: the map is on
         {{"--threads=3"}, [](auto &o) { return o.threads == 3; }},
         {{"--output-format=json", "--output=x.json", "--report=r.html"},
          [](auto &o) {
@@ -157,6 +161,7 @@ TEST(bench_options, bad_command_lines_are_refused_with_a_reason)
         {{"--backend=io_uring,"}, "unknown backend"},
         {{"--no-fixedbufs=1"}, "takes no value"},
         {{"--sqthread_poll=2"}, "expected 0 or 1"},
+        {{"--norandommap=yes"}, "expected 0 or 1"},
         {{"--output="}, "needs a file name"},
         {{"--report="}, "needs a file name"},
         {{"--output=a", "--report=a"}, "same file"},

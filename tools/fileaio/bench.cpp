@@ -1,5 +1,6 @@
 #include "bench.hpp"
 
+#include "offsets.hpp"
 #include "progress.hpp"
 #include "util.hpp"
 #include "verify.hpp"
@@ -74,27 +75,6 @@ private:
 
 bool stopping() { return stop_requested.load(std::memory_order_relaxed) != 0; }
 
-// splitmix64: tiny, fast, good enough to scatter offsets and fill buffers.
-class splitmix64 {
-public:
-    explicit splitmix64(std::uint64_t seed) noexcept : state_(seed) {}
-    std::uint64_t next() noexcept
-    {
-        std::uint64_t z = (state_ += 0x9E3779B97F4A7C15u);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-        return z ^ (z >> 31);
-    }
-    // Uniform in [0, n): Lemire's multiply-shift, an unbiased-enough reduction without a division.
-    std::uint64_t below(std::uint64_t n) noexcept
-    {
-        return static_cast<std::uint64_t>((static_cast<unsigned __int128>(next()) * n) >> 64);
-    }
-
-private:
-    std::uint64_t state_;
-};
-
 void fill_pattern(std::byte *data, std::size_t size, splitmix64 &rng)
 {
     for (std::size_t at = 0; at < size; at += sizeof(std::uint64_t)) {
@@ -102,30 +82,6 @@ void fill_pattern(std::byte *data, std::size_t size, splitmix64 &rng)
         std::memcpy(data + at, &word, std::min(sizeof word, size - at));
     }
 }
-
-// Indexes in [0, count): sequential (wrapping) or uniformly random.
-class index_generator {
-public:
-    index_generator(bool random, std::uint64_t count, std::uint64_t seed) noexcept
-        : random_(random), count_(count), rng_(seed)
-    {
-    }
-    std::uint64_t next() noexcept
-    {
-        if (random_) {
-            return rng_.below(count_);
-        }
-        const std::uint64_t index = next_;
-        next_ = next_ + 1 == count_ ? 0 : next_ + 1;
-        return index;
-    }
-
-private:
-    bool random_;
-    std::uint64_t count_;
-    std::uint64_t next_ = 0;
-    splitmix64 rng_;
-};
 
 struct free_deleter {
     void operator()(void *p) const noexcept { std::free(p); }
@@ -868,8 +824,10 @@ private:
     // were set up before, and the counters the sampler reads are plain atomics.
     void io_loop()
     {
-        const bool random = rw_is_random(opts_.rw);
-        index_generator indexes(random, blocks_.count, offset_seed + args_.index * job_seed_step);
+        const offset_order order = !rw_is_random(opts_.rw) ? offset_order::sequential
+                                   : opts_.random_map      ? offset_order::random_map
+                                                           : offset_order::random_uniform;
+        index_generator indexes(order, blocks_.count, offset_seed + args_.index * job_seed_step);
         splitmix64 directions(direction_seed + args_.index * job_seed_step);
         mixed_ = rw_is_mixed(opts_.rw);
         writes_only_ = rw_is_write(opts_.rw);

@@ -17,7 +17,7 @@ constexpr std::uint32_t complete_min_divisor = 4;  // default wait: iodepth/4 co
 enum class option_id {
     backend, rw, rwmixread, rwmixwrite, bs, iodepth, numjobs, size, runtime, time_based, filename, direct,
     invalidate, fsync, batch_submit, batch_complete_min, verify, fixedbufs, no_fixedbufs, registerfiles,
-    no_registerfiles, sqthread_poll, threads, output_format, output, report, lib_latency
+    no_registerfiles, sqthread_poll, threads, norandommap, output_format, output, report, lib_latency
 };
 
 // How an option takes its value.
@@ -62,6 +62,7 @@ constexpr std::array option_specs{
     option_spec{"no-registerfiles", option_id::no_registerfiles, value_kind::none, "1"},
     option_spec{"sqthread_poll", option_id::sqthread_poll, value_kind::optional, "1"},
     option_spec{"threads", option_id::threads},
+    option_spec{"norandommap", option_id::norandommap, value_kind::optional, "1"},
     option_spec{"output-format", option_id::output_format},
     option_spec{"output", option_id::output},
     option_spec{"report", option_id::report},
@@ -337,6 +338,8 @@ std::optional<std::string> apply(bench_options &opts, const option_spec &spec, s
         return set_switch(opts.lib_latency);
     case option_id::threads:
         return parse_count(value, 0, limits::max_threads, where, opts.threads);
+    case option_id::norandommap:
+        return set_switch(opts.random_map, true);
     case option_id::output_format:
         if (value == "normal") {
             opts.format = output_format::normal;
@@ -583,6 +586,10 @@ Workload
                        device. For page-cached reads give --invalidate=0 (the file is then
                        read once into the cache before the first backend)
   --fsync=N            a flush request after every N writes, per job (0 = never, default)
+  --norandommap[=0|1]  random offsets drawn independently, as fio's --norandommap: some
+                       blocks come twice in a pass over the file, others not at all. By
+                       default, as in fio, random I/O visits every block exactly once per
+                       pass (size/bs I/Os), in a new order each pass
   --verify[=0|1]       writes put the offset, a generation and a checksum in every block;
                        reads check them. A bad block fails the run (exit 1) and names its
                        offset. Write with --verify first (a new file is laid out verifiable),
