@@ -229,7 +229,8 @@ FILEAIO_API int fileaio_ctx_get_latency(const fileaio_ctx *ctx, int op, fileaio_
  * (capacity 0) to ask for it; a capacity below it: E_OUT_OF_RANGE (nothing copied). */
 FILEAIO_API int fileaio_ctx_get_latency_buckets(const fileaio_ctx *ctx, int op, uint64_t *counts, size_t capacity,
                                                 size_t *n);
-/* The lowest latency (ns) counted in bucket i; UINT64_MAX for i at or past the last bucket. */
+/* The lowest latency (ns) counted in bucket i; UINT64_MAX for i past the last bucket (i >= the
+ * bucket count), so that bucket_low(i + 1) bounds the last bucket too. */
 FILEAIO_API uint64_t fileaio_latency_bucket_low(size_t i);
 /* Starts every operation's counts afresh (recording goes on as it was). */
 FILEAIO_API int fileaio_ctx_reset_latency(fileaio_ctx *ctx);
