@@ -98,7 +98,6 @@
 
 #include <fcntl.h>
 #include <liburing.h>
-#include <pthread.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -121,6 +120,7 @@
 #include "core/quiet_thread.hpp"
 #include "core/request.hpp"
 #include "core/request_list.hpp"
+#include "core/thread_id.hpp"
 
 namespace fileaio::detail {
 namespace {
@@ -552,7 +552,7 @@ private:
         // refusal (E_INSUFFICIENT_RESOURCES, a wait that returns early), never a hang here.
         (void)::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
         (void)io_uring_register_ring_fd(&ring_);  // at most 16 per thread: without it, the plain fd
-        solo_owner_ = static_cast<uintptr_t>(pthread_self());
+        solo_owner_ = this_thread_id();
         solo_enabled_.store(true, std::memory_order_release);
         if (solo_kick_deferred_) {
             solo_kick_deferred_ = false;
@@ -570,7 +570,7 @@ private:
     int solo_notify_through(int efd) {
         {
             std::lock_guard lock(solo_mutex_);
-            if (!solo_enabled_.load(std::memory_order_relaxed) || solo_owner_ == static_cast<uintptr_t>(pthread_self())) {
+            if (!solo_enabled_.load(std::memory_order_relaxed) || solo_owner_ == this_thread_id()) {
                 if (int rc = io_uring_register_eventfd(&ring_, efd); rc < 0)
                     return rc == -ENOMEM ? FILEAIO_E_INSUFFICIENT_RESOURCES : rc;
             } else {
@@ -588,7 +588,7 @@ private:
     bool solo_has_deferred_work() {
         if (solo_efd_pending_.load(std::memory_order_seq_cst) >= 0) return true;
         if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) == 0) return false;
-        if (!solo_enabled_.load(std::memory_order_acquire) || solo_owner_ != static_cast<uintptr_t>(pthread_self()))
+        if (!solo_enabled_.load(std::memory_order_acquire) || solo_owner_ != this_thread_id())
             return true;
         std::lock_guard lock(cq_mutex_);
         (void)io_uring_get_events(&ring_);
@@ -1039,7 +1039,7 @@ private:
     std::atomic<int> solo_efd_pending_{-1};  // an eventfd the owner has yet to register
     std::mutex solo_mutex_;                  // enabling, and kicks before it
     bool solo_kick_deferred_ = false;
-    uintptr_t solo_owner_ = 0;               // pthread_self() of the thread that enabled the ring
+    uint64_t solo_owner_ = 0;               // this_thread_id() of the thread that enabled the ring
     bool sqpoll_ = false;
     bool can_cancel_ = false;
     unsigned features_ = 0;
