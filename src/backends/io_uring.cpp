@@ -536,9 +536,10 @@ private:
     // such work (IORING_SQ_TASKRUN). Kicks from any thread are MSG_RING CQEs with kick_tag posted
     // through IORING_REGISTER_SEND_MSG_RING (Linux 6.13; without it the ring is the ordinary one).
     // An event loop's eventfd is registered at once when that is allowed (ring not enabled yet,
-    // or the owner asks); asked by another thread, it is registered by the owner's next submit or
-    // reap, which a poke MSG_RING brings about at once when the owner sleeps in the ring, and
-    // until then has_completions() says yes (a spurious readiness that makes the loop call wait).
+    // or the owner asks); asked by another thread, it is registered by the owner's next submit,
+    // reap or has_completions() (a wait with nothing pending), which a poke MSG_RING brings about
+    // at once when the owner sleeps in the ring, and until then has_completions() says yes (a
+    // spurious readiness that makes the loop call wait).
 
     void solo_enter() {
         if (!solo_enabled_.load(std::memory_order_acquire)) solo_enable();
@@ -586,10 +587,16 @@ private:
     // Completions the kernel holds back until the owner enters the ring, or an eventfd not yet
     // registered. Any thread; the owner runs the work instead, and then looks at the CQ itself.
     bool solo_has_deferred_work() {
-        if (solo_efd_pending_.load(std::memory_order_seq_cst) >= 0) return true;
+        const bool by_owner = solo_enabled_.load(std::memory_order_acquire) && solo_owner_ == this_thread_id();
+        if (solo_efd_pending_.load(std::memory_order_seq_cst) >= 0) {
+            if (!by_owner) return true;
+            // The owner registers it here too: its wait with nothing pending (E_NO_REQUEST) never
+            // reaches reap, and a descriptor left pending would poll readable until a submit.
+            solo_register_pending_efd();
+            if (solo_efd_pending_.load(std::memory_order_seq_cst) >= 0) return true;  // refused: later
+        }
         if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) == 0) return false;
-        if (!solo_enabled_.load(std::memory_order_acquire) || solo_owner_ != this_thread_id())
-            return true;
+        if (!by_owner) return true;
         std::lock_guard lock(cq_mutex_);
         (void)io_uring_get_events(&ring_);
         return false;
