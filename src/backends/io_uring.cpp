@@ -98,7 +98,6 @@
 
 #include <fcntl.h>
 #include <liburing.h>
-#include <pthread.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -121,6 +120,7 @@
 #include "core/quiet_thread.hpp"
 #include "core/request.hpp"
 #include "core/request_list.hpp"
+#include "core/thread_id.hpp"
 
 namespace fileaio::detail {
 namespace {
@@ -536,9 +536,10 @@ private:
     // such work (IORING_SQ_TASKRUN). Kicks from any thread are MSG_RING CQEs with kick_tag posted
     // through IORING_REGISTER_SEND_MSG_RING (Linux 6.13; without it the ring is the ordinary one).
     // An event loop's eventfd is registered at once when that is allowed (ring not enabled yet,
-    // or the owner asks); asked by another thread, it is registered by the owner's next submit or
-    // reap, which a poke MSG_RING brings about at once when the owner sleeps in the ring, and
-    // until then has_completions() says yes (a spurious readiness that makes the loop call wait).
+    // or the owner asks); asked by another thread, it is registered by the owner's next submit,
+    // reap or has_completions() (a wait with nothing pending), which a poke MSG_RING brings about
+    // at once when the owner sleeps in the ring, and until then has_completions() says yes (a
+    // spurious readiness that makes the loop call wait).
 
     void solo_enter() {
         if (!solo_enabled_.load(std::memory_order_acquire)) solo_enable();
@@ -552,7 +553,7 @@ private:
         // refusal (E_INSUFFICIENT_RESOURCES, a wait that returns early), never a hang here.
         (void)::syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
         (void)io_uring_register_ring_fd(&ring_);  // at most 16 per thread: without it, the plain fd
-        solo_owner_ = static_cast<uintptr_t>(pthread_self());
+        solo_owner_ = this_thread_id();
         solo_enabled_.store(true, std::memory_order_release);
         if (solo_kick_deferred_) {
             solo_kick_deferred_ = false;
@@ -570,7 +571,7 @@ private:
     int solo_notify_through(int efd) {
         {
             std::lock_guard lock(solo_mutex_);
-            if (!solo_enabled_.load(std::memory_order_relaxed) || solo_owner_ == static_cast<uintptr_t>(pthread_self())) {
+            if (!solo_enabled_.load(std::memory_order_relaxed) || solo_owner_ == this_thread_id()) {
                 if (int rc = io_uring_register_eventfd(&ring_, efd); rc < 0)
                     return rc == -ENOMEM ? FILEAIO_E_INSUFFICIENT_RESOURCES : rc;
             } else {
@@ -586,10 +587,16 @@ private:
     // Completions the kernel holds back until the owner enters the ring, or an eventfd not yet
     // registered. Any thread; the owner runs the work instead, and then looks at the CQ itself.
     bool solo_has_deferred_work() {
-        if (solo_efd_pending_.load(std::memory_order_seq_cst) >= 0) return true;
+        const bool by_owner = solo_enabled_.load(std::memory_order_acquire) && solo_owner_ == this_thread_id();
+        if (solo_efd_pending_.load(std::memory_order_seq_cst) >= 0) {
+            if (!by_owner) return true;
+            // The owner registers it here too: its wait with nothing pending (E_NO_REQUEST) never
+            // reaches reap, and a descriptor left pending would poll readable until a submit.
+            solo_register_pending_efd();
+            if (solo_efd_pending_.load(std::memory_order_seq_cst) >= 0) return true;  // refused: later
+        }
         if ((IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) == 0) return false;
-        if (!solo_enabled_.load(std::memory_order_acquire) || solo_owner_ != static_cast<uintptr_t>(pthread_self()))
-            return true;
+        if (!by_owner) return true;
         std::lock_guard lock(cq_mutex_);
         (void)io_uring_get_events(&ring_);
         return false;
@@ -1039,7 +1046,7 @@ private:
     std::atomic<int> solo_efd_pending_{-1};  // an eventfd the owner has yet to register
     std::mutex solo_mutex_;                  // enabling, and kicks before it
     bool solo_kick_deferred_ = false;
-    uintptr_t solo_owner_ = 0;               // pthread_self() of the thread that enabled the ring
+    uint64_t solo_owner_ = 0;               // this_thread_id() of the thread that enabled the ring
     bool sqpoll_ = false;
     bool can_cancel_ = false;
     unsigned features_ = 0;

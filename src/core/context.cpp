@@ -1,13 +1,13 @@
 #include "core/context.hpp"
 
 #include "core/eventfd.hpp"
+#include "core/thread_id.hpp"
 
 #include <fcntl.h>
 #include <linux/kcmp.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
-#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -134,8 +134,8 @@ int create_context(const fileaio_ctx_options &caller, context **out) {
 
 bool context::owner_thread_ok(bool claim) {
     if ((flags & FILEAIO_CTX_SINGLE_THREAD) == 0) return true;
-    const auto me = static_cast<uintptr_t>(pthread_self());
-    uintptr_t owner = owner_thread_.load(std::memory_order_relaxed);
+    const uint64_t me = this_thread_id();  // never a pthread_t: an exited owner's is reused
+    uint64_t owner = owner_thread_.load(std::memory_order_relaxed);
     if (owner == me) return true;
     if (owner != 0 || !claim) return owner == 0;
     // The first submit or wait makes its thread the owner; a racing second thread loses.

@@ -84,7 +84,7 @@ private:
     std::atomic<uint64_t> pending_{0};
     std::atomic<bool> waiting_{false};
     std::atomic<bool> wakeup_pending_{false};
-    std::atomic<uintptr_t> owner_thread_{0};  // pthread_self() of the owner; 0 until claimed
+    std::atomic<uint64_t> owner_thread_{0};  // this_thread_id() of the owner; 0 until claimed
     std::mutex ready_fd_mutex_;      // creating the descriptor
     std::atomic<int> ready_fd_{-1};  // the caller's copy: -1 until get_fd is first asked
     // Our own duplicate of the same eventfd, the only number the library writes, drains and hands

@@ -5,6 +5,7 @@
 // check the thread). The rest of the conformance suite's single-threaded binary runs with the
 // flag too (CMakeLists.txt: conformance_single_thread).
 #include <poll.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -238,6 +239,74 @@ TEST_P(single_thread, get_fd_from_another_thread_after_the_owner_started_still_h
     EXPECT_EQ(out[0], held);
     expect_done(held, 0, block, "the held read");
     EXPECT_FALSE(readable(fd, 0)) << "still readable after the wait took everything: a loop would spin";
+}
+
+// The owner is a thread, not a pthread_t: glibc hands a new thread the pthread_t (and stack) of
+// one that has exited, so a thread started after the owner's end is usually "the same" by
+// pthread_self(). It is another thread all the same (the kernel's single issuer is the exited
+// task): it gets E_BUSY and changes nothing, whatever its pthread_t.
+TEST_P(single_thread, a_thread_started_after_the_owner_exited_is_not_the_owner) {
+    fileaio_ctx *c = make_ctx(8, solo);
+    const int fd = pattern_file("data", block);
+    fileaio_req *r = make_req();
+    ASSERT_EQ(fileaio_req_prepare_read(r, fd, 0, buf_.data(), block, nullptr), 0);
+    pthread_t first_id{};
+    std::thread first([&] {
+        first_id = pthread_self();
+        EXPECT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+        EXPECT_EQ(reap(c, 1).size(), 1u);
+    });
+    first.join();
+    expect_done(r, 0, block, "read by the owner thread");
+    ASSERT_EQ(fileaio_req_prepare_read(r, fd, 0, buf_.data(), block, nullptr), 0);
+    bool same_id = false;
+    std::thread second([&] {
+        same_id = pthread_equal(first_id, pthread_self()) != 0;
+        size_t submitted = 99;
+        EXPECT_EQ(fileaio_ctx_submit(c, &r, 1, &submitted), FILEAIO_E_BUSY) << "same pthread_t: " << same_id;
+        EXPECT_EQ(submitted, 0u);
+        fileaio_req *out[1] = {};
+        size_t count = 99;
+        EXPECT_EQ(fileaio_ctx_wait(c, 1, 0, out, 1, &count), FILEAIO_E_BUSY) << "same pthread_t: " << same_id;
+    });
+    second.join();
+    EXPECT_EQ(fileaio_req_get_state(r), FILEAIO_REQ_PREPARED);
+    EXPECT_EQ(pending(c), 0u);
+}
+
+// get_fd asked by another thread once the owner has started, with nothing pending: a wait that
+// would answer E_NO_REQUEST is no reason to be readable (API.md "Event loops"). Readiness may be
+// spurious for a round or two (the flag's text: until the owner's next wait), but the owner's
+// waits must end it, or an event loop on the owner thread spins (readable, wait: E_NO_REQUEST,
+// readable, ...) until something is submitted.
+TEST_P(single_thread, get_fd_from_another_thread_with_nothing_pending_is_quiet_after_the_owners_waits) {
+    fileaio_ctx *c = make_ctx(8, solo);
+    const int data = pattern_file("data", block);
+    fileaio_req *r = make_req();
+    ASSERT_EQ(fileaio_req_prepare_read(r, data, 0, buf_.data(), block, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);  // this thread owns the context now
+    ASSERT_EQ(reap(c, 1).size(), 1u);
+    int fd = -1;
+    std::thread other([&] { EXPECT_EQ(fileaio_ctx_get_fd(c, &fd), 0); });
+    other.join();
+    ASSERT_GE(fd, 0);
+    fileaio_req *out[1] = {};
+    size_t count = 99;
+    for (int round = 0; round < 3 && readable(fd, 0); ++round)
+        EXPECT_EQ(fileaio_ctx_wait(c, 1, 0, out, 1, &count), FILEAIO_E_NO_REQUEST);
+    EXPECT_FALSE(readable(fd, 0)) << "readable with nothing pending after the owner's waits: a loop would spin";
+    // And it still hears of a completion.
+    fileaio_req *held = pipe_read();
+    ASSERT_EQ(fileaio_ctx_submit(c, &held, 1, nullptr), 0);
+    feed();
+    ASSERT_TRUE(readable(fd, static_cast<int>(long_timeout_ms)));
+    ASSERT_TRUE(eventually([&] {
+        if (fileaio_ctx_wait(c, 1, 0, out, 1, &count) == 0 && count == 1) return true;
+        (void)readable(fd, static_cast<int>(long_timeout_ms));
+        return false;
+    }));
+    expect_done(held, 0, block, "the held read");
+    EXPECT_FALSE(readable(fd, 0));
 }
 
 FILEAIO_INSTANTIATE_FOR_EVERY_BACKEND(single_thread);
