@@ -124,6 +124,16 @@ out="${keep:-$(mktemp -d)}"
 mkdir -p "$out"
 [ -n "$keep" ] || trap 'rm -rf "$out"' EXIT
 
+# The commit measured is the one checked out when the measuring starts (a long run may see new
+# commits land before it writes the table); --table-only reuses what the measuring run recorded.
+if [ "$mode" != table ] || [ ! -s "$out/commit" ]; then
+  commit="$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  # dirty: uncommitted changes to anything but documentation (which cannot change a figure)
+  git -C "$here" diff --quiet HEAD -- . ':!docs' ':!*.md' 2>/dev/null || commit="$commit-dirty (uncommitted changes)"
+  [ "$mode" = table ] || echo "$commit" >"$out/commit"
+fi
+[ -s "$out/commit" ] && commit="$(cat "$out/commit")"
+
 # The CPU window: from skip s after the start to skip + window s (inside the run, past start-up).
 read -r skip window <<<"$(python3 -c 'import sys; r=float(sys.argv[1]); s=min(0.5, r/4); print(s, round(r-s-0.1, 3))' "$runtime")"
 
@@ -242,9 +252,6 @@ done
 [ "$mode" != measure ] || exit 0
 
 # The header of the table: what was measured, where, with what.
-commit="$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-# dirty: uncommitted changes to anything but documentation (which cannot change a figure)
-git -C "$here" diff --quiet HEAD -- . ':!docs' ':!*.md' 2>/dev/null || commit="$commit-dirty (uncommitted changes)"
 echo "- Commit measured: \`$commit\`; date $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "- Machine: nproc = $(nproc), $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), kernel $(uname -r)," \
      "$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME" || echo unknown OS); files on" \
