@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fixture.hpp"
+#include "support/watch.hpp"
 #include "kinds_fixture.hpp"
 
 namespace fileaio::test {
@@ -24,32 +25,10 @@ namespace {
 
 constexpr size_t block = 4096;
 
-// Whether fd polls readable within timeout_ms (0: now).
-bool readable(int fd, int timeout_ms = 0) {
-    pollfd p{fd, POLLIN, 0};
-    int rc;
-    do {
-        rc = ::poll(&p, 1, timeout_ms);
-    } while (rc < 0 && errno == EINTR);
-    return rc == 1 && (p.revents & POLLIN) != 0;
-}
-
 int get_fd(fileaio_ctx *c) {
     int fd = -1;
     EXPECT_EQ(fileaio_ctx_get_fd(c, &fd), 0);
     return fd;
-}
-
-// The system call thread `tid` is blocked in now, or -1 while it runs.
-long blocked_in(pid_t tid) {
-    std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/syscall");
-    std::string first;
-    if (!(f >> first) || first == "running") return -1;
-    try {
-        return std::stol(first);
-    } catch (...) {
-        return -1;
-    }
 }
 
 // Waits until thread `tid` sleeps in one of the given system calls (bounded by the safety net).

@@ -16,33 +16,13 @@
 #include <vector>
 
 #include "fixture.hpp"
+#include "support/watch.hpp"
 
 namespace fileaio::test {
 namespace {
 
 constexpr size_t block = 4096;
 constexpr uint32_t solo = FILEAIO_CTX_SINGLE_THREAD;
-
-// The system call thread `tid` is blocked in now, or -1 while it runs.
-long blocked_in(pid_t tid) {
-    std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/syscall");
-    std::string first;
-    if (!(f >> first) || first == "running") return -1;
-    try {
-        return std::stol(first);
-    } catch (...) {
-        return -1;
-    }
-}
-
-bool readable(int fd, int timeout_ms) {
-    pollfd p{fd, POLLIN, 0};
-    int rc;
-    do {
-        rc = ::poll(&p, 1, timeout_ms);
-    } while (rc < 0 && errno == EINTR);
-    return rc == 1 && (p.revents & POLLIN) != 0;
-}
 
 class single_thread : public backend_test {
 protected:
