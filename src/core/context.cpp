@@ -498,7 +498,7 @@ int context::get_latency(int op_code, fileaio_latency *out) const {
     if (op_code < 0 || op_code >= latency_ops) return FILEAIO_E_INVALID_PARAMETER;
     if (out->size < latency_v1_size) return FILEAIO_E_INVALID_PARAMETER;
     const size_t caller_size = out->size;
-    auto h = std::make_unique<latency_histogram>();  // 10 KiB: not on a caller's small stack
+    auto h = std::make_unique<latency_histogram>();  // 10 KiB; bad_alloc is E_NO_MEMORY (capi guarded)
     latency_snapshot(op_code, h.get());
     fileaio_latency v{};
     v.size = std::min(caller_size, sizeof v);
