@@ -56,9 +56,10 @@ TEST(bench_run, json_output_file_has_the_documented_shape)
     ASSERT_NE(doc.find("jobs"), nullptr);
     ASSERT_EQ(doc.find("jobs")->items.size(), 1u);
     const json_value &job = doc.find("jobs")->items[0];
-    EXPECT_EQ(job.keys, (std::vector<std::string>{"backend", "rw", "bs", "iodepth", "numjobs", "direct", "runtime_s",
+    EXPECT_EQ(job.keys, (std::vector<std::string>{"backend", "context_flags", "rw", "bs", "iodepth", "numjobs", "direct", "runtime_s",
                                                   "read", "write", "cpu", "iops_per_cpu_s", "errors"}));
     EXPECT_EQ(job.find("backend")->text, "thread_pool");
+    EXPECT_EQ(job.find("context_flags")->text, "single_thread") << "each job's context is used by its thread only";
     EXPECT_EQ(job.find("rw")->text, "randread");
     EXPECT_EQ(job.find("iodepth")->number, 8);
     EXPECT_GT(job.find("read")->find("ios")->number, 0);
@@ -66,6 +67,22 @@ TEST(bench_run, json_output_file_has_the_documented_shape)
     EXPECT_EQ(job.find("write")->find("ios")->number, 0);
     EXPECT_EQ(job.find("errors")->number, 0);
     EXPECT_GT(job.find("runtime_s")->number, 0.2);
+}
+
+// --lib_latency adds the library's histogram to the context; it must not take away the
+// single-thread ring every job runs on (it once did: the second flag replaced the first).
+TEST(bench_run, lib_latency_keeps_the_single_thread_context)
+{
+    temp_dir dir;
+    const auto r = run_cli(dir.path(), {"bench", "--backend=thread_pool", "--size=8m", "--iodepth=8", short_runtime,
+                                        "--lib_latency=1", "--filename=" + dir.path() + "/f",
+                                        "--output-format=json"});
+    ASSERT_EQ(r.exit_code, 0) << r.all();
+    const json_value doc = parse_or_fail(r.out);
+    ASSERT_EQ(doc.find("jobs")->items.size(), 1u);
+    const json_value &job = doc.find("jobs")->items[0];
+    EXPECT_EQ(job.find("context_flags")->text, "single_thread,latency");
+    EXPECT_GT(job.find("read")->find("lat_ns")->find("p50")->number, 0) << "figures from the library's histogram";
 }
 
 TEST(bench_run, mixed_workload_with_flushes_and_two_jobs)

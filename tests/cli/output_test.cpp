@@ -72,13 +72,15 @@ std::set<std::string> keys_of(const json_value &object)
 void expect_job_shape(const json_value &job, bool with_sync)
 {
     ASSERT_TRUE(job.is(json_value::kind::object));
-    std::set<std::string> expected{"backend", "rw",    "bs",  "iodepth", "numjobs",        "direct",
-                                   "runtime_s", "read", "write", "cpu",  "iops_per_cpu_s", "errors"};
+    std::set<std::string> expected{"backend",   "context_flags", "rw",    "bs",  "iodepth", "numjobs",
+                                   "direct",    "runtime_s",     "read",  "write", "cpu", "iops_per_cpu_s",
+                                   "errors"};
     if (with_sync) {
         expected.insert("sync");
     }
     EXPECT_EQ(keys_of(job), expected);
     EXPECT_TRUE(job.find("backend")->is(json_value::kind::string));
+    EXPECT_TRUE(job.find("context_flags")->is(json_value::kind::string));
     EXPECT_TRUE(job.find("rw")->is(json_value::kind::string));
     for (const char *number : {"bs", "iodepth", "numjobs", "direct", "runtime_s", "iops_per_cpu_s", "errors"}) {
         EXPECT_TRUE(job.find(number)->is(json_value::kind::number)) << number;

@@ -482,6 +482,7 @@ struct start_gate {
 // What one job did.
 struct job_output {
     fileaio_backend backend = FILEAIO_BACKEND_AUTO;
+    std::uint32_t ctx_flags = 0;  // the FILEAIO_CTX_* flags its context was created with
     direction_result read;
     direction_result write;
     direction_result sync;
@@ -594,12 +595,13 @@ private:
         ctx_opts.backend = args_.backend;
         ctx_opts.threads = opts_.threads;
         ctx_opts.uring_flags = opts_.sqthread_poll ? FILEAIO_URING_SQPOLL : 0u;
-        ctx_opts.flags = opts_.lib_latency ? FILEAIO_CTX_LATENCY : 0u;
+        if (opts_.lib_latency) ctx_opts.flags |= FILEAIO_CTX_LATENCY;
         if (const int rc = fileaio_ctx_create_opts(ctx_.out(), &ctx_opts); rc != 0) {
             out_.failure = "fileaio_ctx_create_opts: " + describe_code(rc);
             return false;
         }
         out_.backend = fileaio_ctx_get_backend(ctx_.get());
+        out_.ctx_flags = ctx_opts.flags;
 
         // Hints that let a backend use its fastest path (registered file, fixed buffers).
         if (opts_.register_files) {
@@ -1013,6 +1015,7 @@ job_result run_measurement(const bench_options &opts, fileaio_backend backend, c
         const job_output &out = outputs[j];
         if (!backend_known && out.backend != FILEAIO_BACKEND_AUTO) {
             result.backend = out.backend;
+            result.ctx_flags = out.ctx_flags;
             backend_known = true;
         }
         result.read.merge(out.read);

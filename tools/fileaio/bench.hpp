@@ -64,6 +64,7 @@ struct iops_sample {
 struct job_result {
     fileaio_backend requested = FILEAIO_BACKEND_AUTO;  // what the options asked for
     fileaio_backend backend = FILEAIO_BACKEND_AUTO;    // what really ran (fileaio_ctx_get_backend)
+    std::uint32_t ctx_flags = 0;  // FILEAIO_CTX_* the jobs' contexts were created with
     rw_mode rw = rw_mode::randread;
     std::uint32_t rwmixread = 0;  // for rw/randrw
     std::uint64_t block_size = 0;

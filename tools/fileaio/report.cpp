@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string_view>
+#include <utility>
 
 namespace fileaio::cli {
 namespace {
@@ -297,6 +298,31 @@ std::string format_table(std::span<const job_result> jobs)
     return out;
 }
 
+namespace {
+
+// The FILEAIO_CTX_* flags as names joined by ',' ("" for none): JSON readers (and the tests) see
+// which of the library's paths a run measured, e.g. io_uring's single-thread ring.
+std::string context_flag_names(std::uint32_t flags)
+{
+    static constexpr std::pair<std::uint32_t, const char *> names[] = {
+        {FILEAIO_CTX_WAIT_WITHOUT_PENDING, "wait_without_pending"},
+        {FILEAIO_CTX_SINGLE_THREAD, "single_thread"},
+        {FILEAIO_CTX_LATENCY, "latency"}};
+    std::string out;
+    for (const auto &[bit, name] : names) {
+        if ((flags & bit) == 0) {
+            continue;
+        }
+        if (!out.empty()) {
+            out += ',';
+        }
+        out += name;
+    }
+    return out;
+}
+
+}  // namespace
+
 std::string format_json(std::span<const job_result> jobs)
 {
     json_writer json;
@@ -306,6 +332,7 @@ std::string format_json(std::span<const job_result> jobs)
     for (const auto &job : jobs) {
         json.begin_object();
         json.field("backend", fileaio_backend_name(job.backend));
+        json.field("context_flags", context_flag_names(job.ctx_flags));
         json.field("rw", rw_name(job.rw));
         json.field("bs", job.block_size);
         json.field("iodepth", job.iodepth);
