@@ -30,9 +30,10 @@
 #
 # Like for like (BENCHMARKS.md):
 # - Batching: both sides get the same explicit values, --iodepth_batch_submit=QD (every free
-#   request in one submit call: fileaio bench's default) and --iodepth_batch_complete_min=QD/4
-#   (at least 1; fileaio bench's default). fio's engines with a queue (io_uring, libaio,
-#   posixaio) get exactly these; psync has no queue (QD1 by nature).
+#   request in one submit call: fileaio bench's default), --iodepth_batch_complete_min=QD/4
+#   (at least 1; fileaio bench's default) and --iodepth_batch_complete_max=QD/4 (fio's default:
+#   the min; fileaio bench's too). fio's engines with a queue (io_uring, libaio, posixaio) get
+#   exactly these; psync has no queue (QD1 by nature).
 # - Offsets: the same random-map setting on every side.
 # - CPU: the whole process (every thread) over the steady state, the same way for every program:
 #   bench/cpu_window.py reads /proc/PID/stat from SKIP s after the start to SKIP + WINDOW s (about
@@ -182,7 +183,7 @@ run_cmd() {  # who backend workload
   file="$direct_file"; [ "$kind" = cached ] && file="$cached_file"
   bsub="$depth"; bcmin=$(( depth / 4 > 0 ? depth / 4 : 1 ))
   local map=""; [ "$norandommap" = 0 ] || map="--norandommap"
-  local batch="--iodepth_batch_submit=$bsub --iodepth_batch_complete_min=$bcmin"
+  local batch="--iodepth_batch_submit=$bsub --iodepth_batch_complete_min=$bcmin --iodepth_batch_complete_max=$bcmin"
   local fio_common="fio --name=peer --filename=$file --rw=$rw --bs=$bs --direct=$direct --numjobs=$jobs --thread --group_reporting $extra $map --time_based --runtime=$runtime --lat_percentiles=1 --output-format=json"
   case "$1" in
     fa|fa-sqpoll|base)

@@ -836,6 +836,10 @@ private:
         io_limit_ = opts_.runtime_s > 0 ? UINT64_MAX : blocks_.count;  // runtime 0: one pass
         failure_window_ = std::max<std::uint64_t>(min_failure_window, failure_window_per_depth * depth_);
         const std::size_t complete_min = opts_.complete_min();
+        // fio's iodepth_batch_complete_max (default: the min): take that many, submit as many again,
+        // and find the rest at the next wait. Taking every completion at once would refill the
+        // queue in one burst, and a device that finishes a burst together then idles between.
+        const std::size_t complete_max = std::min<std::size_t>(opts_.complete_max(), depth_);
         const std::uint64_t deadline_ns = args_.gate->deadline_ns;
         job_progress &progress = *args_.progress;
 
@@ -847,7 +851,7 @@ private:
             }
             std::size_t count = 0;
             const int rc = fileaio_ctx_wait(ctx_.get(), std::min(complete_min, in_flight_), wait_timeout_ms,
-                                            completed_.data(), depth_, &count);
+                                            completed_.data(), complete_max, &count);
             const std::uint64_t now = monotonic_ns();
             for (std::size_t i = 0; i < count; ++i) {
                 complete(*static_cast<slot *>(fileaio_req_get_user(completed_[i])), now);

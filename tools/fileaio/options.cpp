@@ -16,7 +16,7 @@ constexpr std::uint32_t complete_min_divisor = 4;  // default wait: iodepth/4 co
 
 enum class option_id {
     backend, rw, rwmixread, rwmixwrite, bs, iodepth, numjobs, size, runtime, time_based, filename, direct,
-    invalidate, fsync, batch_submit, batch_complete_min, verify, fixedbufs, no_fixedbufs, registerfiles,
+    invalidate, fsync, batch_submit, batch_complete_min, batch_complete_max, verify, fixedbufs, no_fixedbufs, registerfiles,
     no_registerfiles, sqthread_poll, threads, norandommap, output_format, output, report, lib_latency
 };
 
@@ -55,6 +55,7 @@ constexpr std::array option_specs{
     option_spec{"iodepth_batch", option_id::batch_submit},  // fio's older name
     option_spec{"iodepth_batch_complete_min", option_id::batch_complete_min},
     option_spec{"iodepth_batch_complete", option_id::batch_complete_min},  // fio's older name
+    option_spec{"iodepth_batch_complete_max", option_id::batch_complete_max},
     option_spec{"verify", option_id::verify, value_kind::optional, "1"},
     option_spec{"fixedbufs", option_id::fixedbufs, value_kind::optional, "1"},
     option_spec{"no-fixedbufs", option_id::no_fixedbufs, value_kind::none, "1"},
@@ -320,6 +321,8 @@ std::optional<std::string> apply(bench_options &opts, const option_spec &spec, s
         opts.batch_complete_min = std::max<std::uint32_t>(min, 1);  // fio's 0 (poll) waits for one here
         return std::nullopt;
     }
+    case option_id::batch_complete_max:
+        return parse_count(value, 0, limits::max_iodepth, where, opts.batch_complete_max);
     case option_id::verify:
         return set_switch(opts.verify);
     case option_id::fixedbufs:
@@ -386,6 +389,14 @@ std::optional<std::string> validate(const bench_options &opts)
     if (opts.batch_complete_min > opts.iodepth) {
         return "--iodepth_batch_complete_min=" + std::to_string(opts.batch_complete_min) +
                " is more than --iodepth=" + std::to_string(opts.iodepth);
+    }
+    if (opts.batch_complete_max > opts.iodepth) {
+        return "--iodepth_batch_complete_max=" + std::to_string(opts.batch_complete_max) +
+               " is more than --iodepth=" + std::to_string(opts.iodepth);
+    }
+    if (opts.batch_complete_max != 0 && opts.batch_complete_max < opts.complete_min()) {
+        return "--iodepth_batch_complete_max=" + std::to_string(opts.batch_complete_max) +
+               " is less than --iodepth_batch_complete_min=" + std::to_string(opts.complete_min());
     }
     if (opts.verify && opts.block_size < verify_header_bytes) {
         return "--bs=" + format_size(opts.block_size) + " with --verify: each block must hold the " +
@@ -488,6 +499,11 @@ bool rw_writes(rw_mode rw) { return rw_is_write(rw) || rw_is_mixed(rw); }
 std::uint32_t bench_options::complete_min() const
 {
     return batch_complete_min != 0 ? batch_complete_min : std::max<std::uint32_t>(1, iodepth / complete_min_divisor);
+}
+
+std::uint32_t bench_options::complete_max() const
+{
+    return batch_complete_max != 0 ? batch_complete_max : complete_min();
 }
 
 std::optional<double> parse_seconds(std::string_view text) { return parse_duration(text); }
@@ -600,6 +616,8 @@ Submission (the defaults are the fast settings)
                                   the default)
   --iodepth_batch_complete_min=N  wait until N requests completed (default iodepth/4, at
                                   least 1; 0 is taken as 1)
+  --iodepth_batch_complete_max=N  take at most N completions per wait, then submit again
+                                  (default: the min, as in fio; 0 = the default)
   --no-fixedbufs       do not register the buffers (fileaio_ctx_register_buffers); io_uring
                        uses fixed buffers by default (also --fixedbufs=0|1)
   --no-registerfiles   do not associate the file (fileaio_ctx_associate_with_file); io_uring
