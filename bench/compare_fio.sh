@@ -22,7 +22,8 @@
 #                /work/cpu.lock' on a shared machine: the lock is held for one workload at a
 #                time and released in between (all rounds of a workload stay in one hold)
 #   --baseline PATH  another fileaio binary (an earlier commit's build) run in the same rounds,
-#                right after this one's run; a second table compares the two
+#                right after this one's run; a second table compares the two (a build without
+#                --iodepth_batch_complete_max runs without it: it took every completion at once)
 #
 # Workloads (default: all): cached-randread, cached-randrw, cached-randwrite, direct-randread,
 # direct-randwrite, seq-read-1m, mixed-flush, direct-qd1, two-jobs. Backends (default: every
@@ -31,9 +32,11 @@
 # Like for like (BENCHMARKS.md):
 # - Batching: both sides get the same explicit values, --iodepth_batch_submit=QD (every free
 #   request in one submit call: fileaio bench's default), --iodepth_batch_complete_min=QD/4
-#   (at least 1; fileaio bench's default) and --iodepth_batch_complete_max=QD/4 (fio's default:
-#   the min; fileaio bench's too). fio's engines with a queue (io_uring, libaio, posixaio) get
-#   exactly these; psync has no queue (QD1 by nature).
+#   (at least 1; fileaio bench's default) and --iodepth_batch_complete_max: QD on the cached
+#   workloads (every completion, then one refill: fio's faster setting there, fileaio bench's
+#   default without --direct), QD/4 on the direct ones (fio's default, the min; fileaio bench's
+#   with --direct=1). fio's engines with a queue (io_uring, libaio, posixaio), bench/raw_uring
+#   (--batch/--batch-max) and fileaio get exactly these; psync has no queue (QD1 by nature).
 # - Offsets: the same random-map setting on every side.
 # - CPU: the whole process (every thread) over the steady state, the same way for every program:
 #   bench/cpu_window.py reads /proc/PID/stat from SKIP s after the start to SKIP + WINDOW s (about
@@ -102,6 +105,8 @@ done
 [ -x "$raw_uring" ] || raw_uring=""
 [ -x "$uv_bench" ] || uv_bench=""
 [ -z "$baseline" ] || [ -x "$baseline" ] || { echo "compare_fio.sh: --baseline $baseline is not an executable" >&2; exit 1; }
+baseline_has_max=0
+[ -z "$baseline" ] || ! "$baseline" bench --help 2>&1 | grep -q -- --iodepth_batch_complete_max || baseline_has_max=1
 
 if [ -z "$backends" ]; then
   backends=$("$fileaio" info | awk '/^backends:/{f=1;next} f&&/^  [a-z_]+ +available/{print $1} f&&/^$/{exit}' | paste -sd, -)
@@ -182,13 +187,19 @@ run_cmd() {  # who backend workload
   read -r rw bs depth direct jobs kind extra <<<"$(workload_args "$3")"
   file="$direct_file"; [ "$kind" = cached ] && file="$cached_file"
   bsub="$depth"; bcmin=$(( depth / 4 > 0 ? depth / 4 : 1 ))
+  # At most: every completion for page-cache I/O (faster for fio too), the min for O_DIRECT.
+  local bcmax="$bcmin"; [ "$kind" != cached ] || bcmax="$depth"
   local map=""; [ "$norandommap" = 0 ] || map="--norandommap"
-  local batch="--iodepth_batch_submit=$bsub --iodepth_batch_complete_min=$bcmin --iodepth_batch_complete_max=$bcmin"
+  local batch="--iodepth_batch_submit=$bsub --iodepth_batch_complete_min=$bcmin --iodepth_batch_complete_max=$bcmax"
   local fio_common="fio --name=peer --filename=$file --rw=$rw --bs=$bs --direct=$direct --numjobs=$jobs --thread --group_reporting $extra $map --time_based --runtime=$runtime --lat_percentiles=1 --output-format=json"
   case "$1" in
     fa|fa-sqpoll|base)
       local bin="$fileaio" sq=""
-      [ "$1" = base ] && bin="$baseline"
+      if [ "$1" = base ]; then
+        bin="$baseline"
+        # A build older than --iodepth_batch_complete_max took every completion at once.
+        [ "$baseline_has_max" = 1 ] || batch="${batch% --iodepth_batch_complete_max=*}"
+      fi
       [ "$1" = fa-sqpoll ] && sq="--sqthread_poll=1"
       echo "$bin bench --backend=$2 --rw=$rw --bs=$bs --iodepth=$depth --direct=$direct --numjobs=$jobs $extra $batch $map $sq --runtime=$runtime --filename=$file --output-format=json" ;;
     fio-uring)    echo "$fio_common --ioengine=io_uring --iodepth=$depth --fixedbufs --registerfiles $batch" ;;
@@ -196,7 +207,7 @@ run_cmd() {  # who backend workload
     fio-libaio)   echo "$fio_common --ioengine=libaio --iodepth=$depth $batch" ;;
     fio-posixaio) echo "$fio_common --ioengine=posixaio --iodepth=$depth $batch" ;;
     fio-psync)    echo "$fio_common --ioengine=psync --iodepth=1" ;;
-    raw)          echo "$raw_uring $file --rw $rw ${extra//--invalidate=0/} --runtime $runtime --iodepth $depth --batch $bcmin ${map}" | sed 's/--rwmixread=/--rwmixread /' ;;
+    raw)          echo "$raw_uring $file --rw $rw ${extra//--invalidate=0/} --runtime $runtime --iodepth $depth --batch $bcmin --batch-max $bcmax ${map}" | sed 's/--rwmixread=/--rwmixread /' ;;
     uv)           echo "$uv_bench $file --rw $rw ${extra//--invalidate=0/} --bs 4096 --iodepth $depth --runtime $runtime ${map}" | sed 's/--rwmixread=/--rwmixread /' ;;
   esac
 }
@@ -261,7 +272,7 @@ echo "- Tools: $(fio --version); fileaio $("$fileaio" --version | awk '{print $2
 echo "- Command: \`bench/compare_fio.sh$([ -z "$hold" ] || echo " --hold '$hold'") --rounds $rounds --runtime $runtime --size $size --cached-size $cached_size --workloads $workloads --backends $backends$([ "$norandommap" = 0 ] || echo ' --norandommap')${baseline:+ --baseline $baseline}\`"
 echo "- $rounds interleaved rounds of $runtime s per run, medians (ratio of the medians; \"rounds\" is the range of the per-round ratios)." \
      "Offsets: $([ "$norandommap" = 0 ] && echo "fio's random map on every side" || echo "--norandommap on every side")." \
-     "Batch: submit QD, complete_min QD/4 on both sides. CPU: whole process, all threads, over ${window} s from ${skip} s into each run (bench/cpu_window.py)."
+     "Batch: submit QD, complete_min QD/4, complete_max QD (cached) or QD/4 (direct) on every side. CPU: whole process, all threads, over ${window} s from ${skip} s into each run (bench/cpu_window.py)."
 echo
 
 python3 - "$out" "$rounds" "$workloads" "$backends" "${baseline:+base}" "$(for w in "${wl[@]}"; do for b in "${bk[@]}"; do echo "$w:$b:$(runs_of "$b" "$w" | tr ' ' '+')"; done; done | paste -sd, -)" <<'PY'

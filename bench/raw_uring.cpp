@@ -1,10 +1,11 @@
 // The raw liburing baseline of BENCHMARKS.md: random reads (or writes, or both) written straight
 // on liburing with fixed buffers and a registered file, submitting every free slot and reaping at
-// least `batch` at a time (the shape of fio's t/io_uring). It is the ceiling for the io_uring
+// least `batch` at a time (the shape of fio's t/io_uring), and at most --batch-max (default: all;
+// fio's iodepth_batch_complete_max, which bench/compare_fio.sh sets equal on every side). It is the ceiling for the io_uring
 // backend: everything our API adds costs time against it. Offsets follow `fileaio bench`: fio's
 // random map (every block once per pass; tools/fileaio/offsets.hpp), or --norandommap.
 //
-//   raw_uring FILE [--runtime S] [--iodepth N] [--batch N] [--bs N] [--direct]
+//   raw_uring FILE [--runtime S] [--iodepth N] [--batch N] [--batch-max N] [--bs N] [--direct]
 //                  [--rw randread|randwrite|randrw] [--rwmixread P] [--norandommap]
 //
 // Prints one JSON object: {"ios": N, "runtime_s": X, "iops": X, "usr_s": X, "sys_s": X,
@@ -34,6 +35,7 @@ struct config {
     double runtime_s = 5.0;
     unsigned iodepth = 32;
     unsigned batch = 8;
+    unsigned batch_max = 0;  // completions taken per loop at most (fio's iodepth_batch_complete_max); 0 = all
     unsigned block_size = 4096;
     bool direct = false;
     bool reads = true;   // --rw randread (default) or randrw
@@ -53,7 +55,7 @@ double cpu_seconds(const timeval &tv) { return static_cast<double>(tv.tv_sec) + 
 
 int usage()
 {
-    std::fprintf(stderr, "usage: raw_uring FILE [--runtime S] [--iodepth N] [--batch N] [--bs N] [--direct]\n"
+    std::fprintf(stderr, "usage: raw_uring FILE [--runtime S] [--iodepth N] [--batch N] [--batch-max N] [--bs N] [--direct]\n"
                          "                 [--rw randread|randwrite|randrw] [--rwmixread P] [--norandommap]\n");
     return 2;
 }
@@ -84,7 +86,8 @@ int main(int argc, char **argv)
                 return usage();
             }
             cfg.rwmixread = static_cast<unsigned>(std::strtoul(value, nullptr, 10));
-        } else if (arg == "--runtime" || arg == "--iodepth" || arg == "--batch" || arg == "--bs") {
+        } else if (arg == "--runtime" || arg == "--iodepth" || arg == "--batch" || arg == "--batch-max" ||
+                   arg == "--bs") {
             const char *value = next();
             if (value == nullptr) {
                 return usage();
@@ -93,7 +96,10 @@ int main(int argc, char **argv)
                 cfg.runtime_s = std::strtod(value, nullptr);
             } else {
                 const auto n = static_cast<unsigned>(std::strtoul(value, nullptr, 10));
-                (arg == "--iodepth" ? cfg.iodepth : arg == "--batch" ? cfg.batch : cfg.block_size) = n;
+                (arg == "--iodepth"     ? cfg.iodepth
+                 : arg == "--batch"     ? cfg.batch
+                 : arg == "--batch-max" ? cfg.batch_max
+                                        : cfg.block_size) = n;
             }
         } else if (cfg.path == nullptr && !arg.starts_with("--")) {
             cfg.path = argv[i];
@@ -101,7 +107,8 @@ int main(int argc, char **argv)
             return usage();
         }
     }
-    if (cfg.path == nullptr || cfg.iodepth == 0 || cfg.block_size == 0 || cfg.batch == 0 || cfg.batch > cfg.iodepth) {
+    if (cfg.path == nullptr || cfg.iodepth == 0 || cfg.block_size == 0 || cfg.batch == 0 || cfg.batch > cfg.iodepth ||
+        (cfg.batch_max != 0 && (cfg.batch_max < cfg.batch || cfg.batch_max > cfg.iodepth))) {
         return usage();
     }
 
@@ -198,7 +205,9 @@ int main(int argc, char **argv)
                 ++errors;
             }
             free_slots.push_back(static_cast<unsigned>(io_uring_cqe_get_data64(cqe)));
-            ++seen;
+            if (++seen == cfg.batch_max) {
+                break;  // the rest are taken after the next submit, as fio does
+            }
         }
         io_uring_cq_advance(&ring, seen);
         in_flight -= seen;

@@ -55,7 +55,7 @@ TEST(bench_options, defaults_with_any_option_follow_fio)
     EXPECT_EQ(opts->fsync_every, 0u);
     EXPECT_EQ(opts->batch_submit, 0u) << "every free request in one submit";
     EXPECT_EQ(opts->complete_min(), 8u) << "iodepth / 4";
-    EXPECT_EQ(opts->complete_max(), 8u) << "fio: iodepth_batch_complete_max defaults to the min";
+    EXPECT_EQ(opts->complete_max(), 32u) << "buffered: every completion, then one refill";
     EXPECT_TRUE(opts->fixed_buffers);
     EXPECT_TRUE(opts->register_files);
     EXPECT_FALSE(opts->sqthread_poll);
@@ -98,9 +98,11 @@ TEST(bench_options, good_command_lines_set_what_they_say)
         {{"--iodepth_batch=4", "--iodepth_batch_complete=2"},
          [](auto &o) { return o.batch_submit == 4 && o.complete_min() == 2; }},
         {{"--iodepth_batch_complete_min=0"}, [](auto &o) { return o.complete_min() == 1; }},
-        {{"--iodepth_batch_complete_min=2"}, [](auto &o) { return o.complete_max() == 2; }},
-        {{"--iodepth_batch_complete_max=32"}, [](auto &o) { return o.complete_min() == 8 && o.complete_max() == 32; }},
-        {{"--iodepth_batch_complete_max=0"}, [](auto &o) { return o.complete_max() == 8; }},
+        {{"--direct=1", "--iodepth_batch_complete_min=2"}, [](auto &o) { return o.complete_max() == 2; }},
+        {{"--direct=1"}, [](auto &o) { return o.complete_max() == 8; }},  // fio's default: the min
+        {{"--iodepth_batch_complete_max=16"}, [](auto &o) { return o.complete_min() == 8 && o.complete_max() == 16; }},
+        {{"--direct=1", "--iodepth_batch_complete_max=0"}, [](auto &o) { return o.complete_max() == 8; }},
+        {{"--iodepth_batch_complete_max=0"}, [](auto &o) { return o.complete_max() == 32; }},
         {{"--verify"}, [](auto &o) { return o.verify; }},
         {{"--verify=0"}, [](auto &o) { return !o.verify; }},
         {{"--backend=io_uring,thread_pool"},
@@ -160,6 +162,7 @@ TEST(bench_options, bad_command_lines_are_refused_with_a_reason)
         {{"--iodepth=8", "--iodepth_batch_complete_min=9"}, "more than --iodepth"},
         {{"--iodepth=8", "--iodepth_batch_complete_max=9"}, "more than --iodepth"},
         {{"--iodepth_batch_complete_min=4", "--iodepth_batch_complete_max=2"}, "less than --iodepth_batch_complete_min"},
+        {{"--iodepth_batch_complete_max=4"}, "--iodepth_batch_complete_min=8 (its default, iodepth/4)"},
         {{"--verify=maybe"}, "expected 0 or 1"},
         {{"--verify", "--bs=16"}, "verify header"},
         {{"--backend=floppy"}, "unknown backend"},

@@ -596,12 +596,12 @@ private:
         ctx_opts.threads = opts_.threads;
         ctx_opts.uring_flags = opts_.sqthread_poll ? FILEAIO_URING_SQPOLL : 0u;
         if (opts_.lib_latency) ctx_opts.flags |= FILEAIO_CTX_LATENCY;
+        out_.ctx_flags = ctx_opts.flags;  // what was asked for, also when the context cannot be made
         if (const int rc = fileaio_ctx_create_opts(ctx_.out(), &ctx_opts); rc != 0) {
             out_.failure = "fileaio_ctx_create_opts: " + describe_code(rc);
             return false;
         }
         out_.backend = fileaio_ctx_get_backend(ctx_.get());
-        out_.ctx_flags = ctx_opts.flags;
 
         // Hints that let a backend use its fastest path (registered file, fixed buffers).
         if (opts_.register_files) {
@@ -836,9 +836,9 @@ private:
         io_limit_ = opts_.runtime_s > 0 ? UINT64_MAX : blocks_.count;  // runtime 0: one pass
         failure_window_ = std::max<std::uint64_t>(min_failure_window, failure_window_per_depth * depth_);
         const std::size_t complete_min = opts_.complete_min();
-        // fio's iodepth_batch_complete_max (default: the min): take that many, submit as many again,
-        // and find the rest at the next wait. Taking every completion at once would refill the
-        // queue in one burst, and a device that finishes a burst together then idles between.
+        // fio's iodepth_batch_complete_max: take at most that many, submit as many again, and find
+        // the rest at the next wait (bench_options::complete_max says why its default differs
+        // between page-cache and O_DIRECT I/O).
         const std::size_t complete_max = std::min<std::size_t>(opts_.complete_max(), depth_);
         const std::uint64_t deadline_ns = args_.gate->deadline_ns;
         job_progress &progress = *args_.progress;
@@ -1019,9 +1019,9 @@ job_result run_measurement(const bench_options &opts, fileaio_backend backend, c
         const job_output &out = outputs[j];
         if (!backend_known && out.backend != FILEAIO_BACKEND_AUTO) {
             result.backend = out.backend;
-            result.ctx_flags = out.ctx_flags;
             backend_known = true;
         }
+        result.ctx_flags |= out.ctx_flags;  // the same for every job: they follow the options
         result.read.merge(out.read);
         result.write.merge(out.write);
         result.sync.merge(out.sync);

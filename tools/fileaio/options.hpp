@@ -68,7 +68,7 @@ struct bench_options {
     std::uint32_t fsync_every = 0;  // a flush request after every N writes, per job; 0 = never
     std::uint32_t batch_submit = 0;        // at most this many requests per submit call; 0 = every free one
     std::uint32_t batch_complete_min = 0;  // wait for this many completions; 0 = max(1, iodepth / 4)
-    std::uint32_t batch_complete_max = 0;  // take at most this many per wait; 0 = complete_min() (fio's default)
+    std::uint32_t batch_complete_max = 0;  // take at most this many per wait; 0 = see complete_max()
     bool random_map = true;         // random I/O: every block once per pass (fio's map); --norandommap: off
     bool verify = false;            // writes stamp each block; reads check it (see verify.hpp)
     bool fixed_buffers = true;      // fileaio_ctx_register_buffers with the job's buffers
