@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <functional>
@@ -483,6 +484,40 @@ TEST_P(asio_files, a_read_completed_before_its_start_returns_is_not_touched_agai
     guard.reset();
     f.close();  // takes a lost completion itself
     loop.join();
+}
+
+// max_reqs 1: the second read waits in the adapter's queue; when the first completes, the driver
+// gives it the request and submits it in the batch after that round of handlers. A cancel that
+// comes from another thread in that gap (the first read's handler, run by the driver, has a
+// thread emit it) must abort it: never submitted, its handler gets operation_aborted once, its
+// buffer is never written. (The cancel was dropped: fileaio_req_cancel refuses a request that is
+// PREPARED, not yet SUBMITTED, and the read ran.)
+TEST_P(asio_files, a_cancel_between_getting_a_request_and_its_submit_aborts_the_operation) {
+    const int fd = temp_file("in", block);
+    ::asio::io_context io;
+    fileaio::asio::context actx(io, ctx(1));
+    fileaio::asio::file f(actx, fd);
+    ::asio::cancellation_signal sig;
+    std::vector<unsigned char> first(block), second(block, 0xEE);
+    int first_calls = 0, second_calls = 0;
+    std::error_code second_ec;
+    size_t second_moved = 0;
+    f.async_read_some_at(0, ::asio::buffer(first), [&](std::error_code, size_t) {
+        ++first_calls;
+        std::thread([&] { sig.emit(::asio::cancellation_type::terminal); }).join();
+    });
+    f.async_read_some_at(0, ::asio::buffer(second),
+                         ::asio::bind_cancellation_slot(sig.slot(), [&](std::error_code ec, size_t n) {
+                             second_ec = ec;
+                             second_moved = n;
+                             ++second_calls;
+                         }));
+    run(io);
+    EXPECT_EQ(first_calls, 1);
+    EXPECT_EQ(second_calls, 1);
+    EXPECT_EQ(second_ec, ::asio::error::operation_aborted) << second_ec.message();
+    EXPECT_EQ(second_moved, 0u);
+    EXPECT_EQ(std::count(second.begin(), second.end(), 0xEE), static_cast<long>(block)) << "the aborted read wrote";
 }
 
 INSTANTIATE_TEST_SUITE_P(every_backend, asio_files, ::testing::ValuesIn(all_backends()),
