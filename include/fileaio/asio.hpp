@@ -24,7 +24,10 @@
 //
 // Requests come from a pool of fileaio requests made on first use, at most max_reqs of them
 // (fileaio_ctx_get_max_req_count); operations beyond that wait in a FIFO and are submitted as
-// requests come back — never an error. Per operation, the only allocation is the one Asio's
+// requests come back — never an error. If a request cannot be made (fileaio_req_create fails,
+// E_NO_MEMORY) the operation waits the same way while some request is out (one comes back);
+// with none out nothing would ever take it from the queue, so it completes (posted) with
+// fileaio::errc::no_memory. Per operation, the only allocation is the one Asio's
 // handler allocator makes (the operation object holds the handler and its iovecs). Operations
 // started by a handler that this driver runs are submitted in one batch after the handlers of
 // that round.
@@ -182,14 +185,19 @@ public:
         std::error_code failed;
         {
             std::lock_guard lock(mutex_);
+            int create_rc = 0;
             if (o->cancel_asked || closed_) {
                 failed = ::asio::error::operation_aborted;
-            } else if (queue_head_ == nullptr && bind_request(o)) {
+            } else if (queue_head_ == nullptr && bind_request(o, &create_rc)) {
                 run = true;
                 if (tl_driver() != this && !o->bad) {
                     o->state = op_state::submitting;
                     marked = true;
                 }
+            } else if (create_rc != 0 && made_ == free_.size()) {
+                // No request could be made (E_NO_MEMORY) and none is out: none will come back
+                // to take o from the queue. It fails now rather than wait forever.
+                failed = to_asio_error(create_rc, o->kind, 0, 0);
             } else {
                 o->state = op_state::queued;
                 if (queue_tail_ != nullptr) queue_tail_->next = o;
@@ -420,13 +428,17 @@ private:
     }
 
     // Gives o a request of the pool and prepares it (o is then bound); false while max_reqs are
-    // out. mutex_ held.
-    bool bind_request(op_base *o) noexcept {
+    // out, or when a request cannot be made (fileaio_req_create's code in *create_rc). mutex_ held.
+    bool bind_request(op_base *o, int *create_rc = nullptr) noexcept {
         fileaio_req *r = nullptr;
         if (!free_.empty()) {
             r = free_.back();
             free_.pop_back();
-        } else if (made_ < max_reqs_ && fileaio_req_create(&r) == 0) {
+        } else if (made_ < max_reqs_) {
+            if (const int rc = fileaio_req_create(&r); rc != 0) {
+                if (create_rc != nullptr) *create_rc = rc;
+                return false;
+            }
             ++made_;
         } else {
             return false;
