@@ -1,7 +1,9 @@
 // fileaio/asio.hpp on every backend: data through callbacks and use_awaitable, many operations
 // beyond max_reqs, errors in Asio's terms (EBADF, EOF), per-operation cancellation with
-// exactly-once handlers, close() waiting out what it cannot stop, and threads that start
-// operations while the loop thread drives. Reads held on an empty pipe stand for I/O in flight.
+// exactly-once handlers (also for a cancel between an operation's request and its submit),
+// close() waiting out what it cannot stop, threads that start operations while the loop thread
+// drives, and a request that cannot be made (E_NO_MEMORY). Reads held on an empty pipe stand for
+// I/O in flight.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -581,6 +583,48 @@ TEST_P(asio_files, an_operation_whose_request_cannot_be_made_with_none_out_fails
     f.async_read_some_at(0, ::asio::buffer(buf), handler);
     run(io);
     ASSERT_EQ(calls, 2);
+    EXPECT_FALSE(got) << got.message();
+    EXPECT_EQ(moved, block);
+    EXPECT_TRUE(is_pattern(buf.data(), block, 0));
+#endif
+}
+
+// fileaio_req_create fails while a request is out (held by a read on an empty pipe): the operation
+// waits in the queue like one past max_reqs, and runs on that request once it comes back.
+TEST_P(asio_files, an_operation_whose_request_cannot_be_made_waits_for_one_that_is_out) {
+#ifdef FILEAIO_TEST_SANITIZED
+    GTEST_SKIP() << "replaces operator new: not under a sanitizer";
+#else
+    int p[2];
+    make_pipe(p);
+    const int fd = temp_file("in", block);
+    ::asio::io_context io;
+    fileaio::asio::context actx(io, ctx(4));
+    fileaio::asio::file pipe_in(actx, p[0]);
+    fileaio::asio::file f(actx, fd);
+    unsigned char held_buf[16];
+    std::vector<unsigned char> buf(block, 0xEE);
+    int held_calls = 0, calls = 0;
+    std::error_code held_ec, got;
+    size_t moved = 0;
+    pipe_in.async_read_some_at(0, ::asio::buffer(held_buf), [&](std::error_code ec, size_t) {
+        held_ec = ec;
+        ++held_calls;
+    });
+    fail_nothrow_new = true;
+    f.async_read_some_at(0, ::asio::buffer(buf), [&](std::error_code ec, size_t n) {
+        got = ec;
+        moved = n;
+        ++calls;
+    });
+    fail_nothrow_new = false;
+    io.poll();
+    EXPECT_EQ(calls, 0) << got.message();
+    write_pattern(p[1], sizeof held_buf);  // the held read ends; its request goes to the queued one
+    run(io);
+    EXPECT_EQ(held_calls, 1);
+    EXPECT_FALSE(held_ec) << held_ec.message();
+    ASSERT_EQ(calls, 1);
     EXPECT_FALSE(got) << got.message();
     EXPECT_EQ(moved, block);
     EXPECT_TRUE(is_pattern(buf.data(), block, 0));
