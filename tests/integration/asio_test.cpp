@@ -631,6 +631,42 @@ TEST_P(asio_files, an_operation_whose_request_cannot_be_made_waits_for_one_that_
 #endif
 }
 
+// A submit the context refuses (here E_BUSY: an owner-thread context, and the read started from
+// another thread) fails its operation, and the loop then has nothing left to wait for: run()
+// returns. Before, the wait the adapter had armed for the read stayed queued and run() never did.
+TEST_P(asio_files, run_returns_after_a_submit_the_context_refuses) {
+    fileaio_ctx *c = make_ctx_on(GetParam(), 8, FILEAIO_CTX_SINGLE_THREAD);
+    ASSERT_NE(c, nullptr);
+    const int fd = temp_file("in", block);
+    unsigned char first[block];
+    {  // this thread becomes the owner
+        fileaio_req *r = nullptr;
+        ASSERT_EQ(fileaio_req_create(&r), 0);
+        ASSERT_EQ(fileaio_req_prepare_read(r, fd, 0, first, sizeof first, nullptr), 0);
+        ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+        fileaio_req *out = nullptr;
+        size_t n = 0;
+        ASSERT_EQ(fileaio_ctx_wait(c, 1, long_timeout_ms, &out, 1, &n), 0);
+        ASSERT_EQ(n, 1u);
+        fileaio_req_destroy(r);
+    }
+    ::asio::io_context io;
+    fileaio::asio::context actx(io, c);
+    fileaio::asio::file f(actx, fd);
+    unsigned char buf[block];
+    std::error_code got;
+    int calls = 0;
+    std::thread([&] {
+        f.async_read_some_at(0, ::asio::buffer(buf), [&](std::error_code ec, size_t) {
+            got = ec;
+            ++calls;
+        });
+    }).join();
+    run(io);  // fails if the loop still has work after the safety net
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(got, fileaio::to_error_code(FILEAIO_E_BUSY)) << got.message();
+}
+
 INSTANTIATE_TEST_SUITE_P(every_backend, asio_files, ::testing::ValuesIn(all_backends()),
                          [](const auto &param_info) { return backend_param_name(param_info.param); });
 
