@@ -112,7 +112,7 @@ inline std::error_code to_asio_error(int rc, op_kind kind, std::size_t asked, st
 
 struct file_state {
     int fd = -1;
-    std::size_t in_flight = 0;  // its operations queued or submitted (core::mutex_)
+    std::size_t in_flight = 0;  // its operations not yet retired: queued, bound, submitting, submitted, reaped (core::mutex_)
 };
 
 // What the driver keeps of an operation; the handler lives in op<> (allocated with the handler's
@@ -243,7 +243,8 @@ public:
             case op_state::queued: unlink_queued(o); break;
             // Its request is PREPARED (fileaio_req_cancel would refuse it) or on its way into
             // submit: whoever submits it sees the flag and aborts it unsubmitted, or cancels it
-            // once the submit has returned (submit_marked, flush_batch).
+            // once the submit has returned (the abort in submit_now and flush_batch, the cancel
+            // after the submit in submitted()).
             case op_state::bound:
             case op_state::submitting: o->cancel_asked = true; return;
             case op_state::submitted:
@@ -599,7 +600,7 @@ private:
     std::vector<fileaio_req *> free_;  // the pool
     op_base *queue_head_ = nullptr;    // waiting for a request, FIFO
     op_base *queue_tail_ = nullptr;
-    op_base *live_head_ = nullptr;     // queued and submitted
+    op_base *live_head_ = nullptr;     // every operation not yet retired (queued through reaped)
     std::size_t in_flight_ = 0;
     bool wait_queued_ = false;  // the descriptor's async_wait is queued (at most one)
     bool driving_ = false;      // drive runs (and arms before it leaves if work is in flight)
