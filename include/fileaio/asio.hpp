@@ -24,7 +24,10 @@
 //
 // Requests come from a pool of fileaio requests made on first use, at most max_reqs of them
 // (fileaio_ctx_get_max_req_count); operations beyond that wait in a FIFO and are submitted as
-// requests come back — never an error. Per operation, the only allocation is the one Asio's
+// requests come back — never an error. If a request cannot be made (fileaio_req_create fails,
+// E_NO_MEMORY) the operation waits the same way while some request is out (one comes back);
+// with none out nothing would ever take it from the queue, so it completes (posted) with
+// fileaio::errc::no_memory. Per operation, the only allocation is the one Asio's
 // handler allocator makes (the operation object holds the handler and its iovecs). Operations
 // started by a handler that this driver runs are submitted in one batch after the handlers of
 // that round.
@@ -40,12 +43,14 @@
 //
 // Cancellation: asio::bind_cancellation_slot (or anything that associates a slot, like
 // awaitable operators and asio::experimental::make_parallel_group) — terminal, partial and total
-// requests all map to fileaio_req_cancel. An operation still queued is removed; a submitted one
-// is cancelled if the backend can stop it (its handler gets operation_aborted), else it finishes
-// and its handler gets the real result. Either way the handler runs exactly once. file::close()
-// and ~file() cancel the file's operations and wait out the ones that cannot be stopped (the
-// kernel never writes into a buffer after close returns); ~context does the same for all. Their
-// handlers are posted (not run inside close).
+// requests all map to fileaio_req_cancel. An operation still queued is removed; one that has its
+// request but is not yet submitted (in the driver's batch, or on another thread on its way to
+// submit) is aborted before the submit, or — if the cancel meets it inside the submit — cancelled
+// right after; a submitted one is cancelled if the backend can stop it (its handler gets
+// operation_aborted), else it finishes and its handler gets the real result. Either way the
+// handler runs exactly once. file::close() and ~file() cancel the file's operations and wait out
+// the ones that cannot be stopped (the kernel never writes into a buffer after close returns);
+// ~context does the same for all. Their handlers are posted (not run inside close).
 //
 // Handlers run on their associated executor (default: the context's executor), via dispatch
 // when the driver already runs there; their associated allocator allocates the operation.
@@ -89,7 +94,10 @@ namespace detail {
 inline constexpr int max_iov = 16;
 
 enum class op_kind : unsigned char { read, write, flush, datasync };
-enum class op_state : unsigned char { created, queued, submitted, done };
+// bound: holds a prepared request not yet handed to fileaio_ctx_submit (in the driver's batch,
+// or on its way to submit); submitting: inside that submit; reaped: a wait took its completion
+// before its submitter saw the submit return (the submitter finishes it).
+enum class op_state : unsigned char { created, queued, bound, submitting, submitted, reaped, done };
 
 // A C result as Asio users expect it (see the top of this file).
 inline std::error_code to_asio_error(int rc, op_kind kind, std::size_t asked, std::size_t moved) noexcept {
@@ -104,7 +112,7 @@ inline std::error_code to_asio_error(int rc, op_kind kind, std::size_t asked, st
 
 struct file_state {
     int fd = -1;
-    std::size_t in_flight = 0;  // its operations queued or submitted (core::mutex_)
+    std::size_t in_flight = 0;  // its operations not yet retired: queued, bound, submitting, submitted, reaped (core::mutex_)
 };
 
 // What the driver keeps of an operation; the handler lives in op<> (allocated with the handler's
@@ -118,10 +126,10 @@ struct op_base {
     op_base *live_prev = nullptr;  // every operation in flight (for close and shutdown)
     op_base *live_next = nullptr;
     file_state *owner = nullptr;
-    fileaio_req *req = nullptr;  // while submitted
+    fileaio_req *req = nullptr;  // from bound until done
     op_kind kind = op_kind::read;
     op_state state = op_state::created;
-    bool cancel_asked = false;  // a cancel came before start
+    bool cancel_asked = false;  // a cancel came before start, or while bound/submitting
     bool bad = false;           // prepare refused it: fails at submit with ec
     int fd = -1;
     int iovcnt = 0;
@@ -150,6 +158,7 @@ public:
         const uint32_t cap = max_reqs_ < 4096 ? max_reqs_ : 4096;
         free_.reserve(cap);
         batch_.reserve(cap);
+        batch_reqs_.reserve(cap);
         std::error_code ec;
         sd_.assign(fd, ec);
         return ec;
@@ -172,13 +181,31 @@ public:
     // Starts o: filled in, its cancellation slot (if any) already connected.
     void start(op_base *o) {
         bool run = false;
-        bool aborted = false;
+        bool marked = false;  // submitting: submit it now
+        std::error_code failed;
         {
             std::lock_guard lock(mutex_);
+            int create_rc = 0;
             if (o->cancel_asked || closed_) {
+                failed = ::asio::error::operation_aborted;
+            } else if (queue_head_ == nullptr && bind_request(o, &create_rc)) {
+                run = true;
+                if (tl_driver() != this && !o->bad) {
+                    o->state = op_state::submitting;
+                    marked = true;
+                }
+            } else if (create_rc != 0 && made_ == free_.size()) {
+                // No request could be made (E_NO_MEMORY) and none is out: none will come back
+                // to take o from the queue. It fails now rather than wait forever.
+                failed = to_asio_error(create_rc, o->kind, 0, 0);
+            } else {
+                o->state = op_state::queued;
+                if (queue_tail_ != nullptr) queue_tail_->next = o;
+                else queue_head_ = o;
+                queue_tail_ = o;
+            }
+            if (failed) {
                 o->state = op_state::done;
-                o->ec = ::asio::error::operation_aborted;
-                aborted = true;
             } else {
                 link_live(o);
                 ++o->owner->in_flight;
@@ -186,18 +213,15 @@ public:
                 // Armed before the submit: a completion then makes an edge the wait sees (or
                 // the driver, running now, looks again before it leaves).
                 if (!wait_queued_ && !driving_) arm_locked();
-                if (queue_head_ == nullptr && bind_request(o)) {
-                    run = true;
-                } else {
-                    o->state = op_state::queued;
-                    if (queue_tail_ != nullptr) queue_tail_->next = o;
-                    else queue_head_ = o;
-                    queue_tail_ = o;
-                }
             }
         }
-        if (aborted) return o->finish(o, true);
-        if (run) submit_or_batch(o);
+        if (failed) {
+            o->ec = failed;
+            o->moved = 0;
+            return o->finish(o, true);
+        }
+        if (marked) submit_marked(o);
+        else if (run) submit_or_batch(o);
     }
 
     // Completes an operation that needs no I/O (nothing to read or write): posted, as Asio does
@@ -211,17 +235,23 @@ public:
 
     // From a cancellation slot (the thread that emits it). o is alive: finish clears the slot.
     void cancel(op_base *o) {
-        if (tl_driver() == this) flush_batch();  // a batched request cannot be cancelled
         op_base *next = nullptr;
         {
             std::lock_guard lock(mutex_);
             switch (o->state) {
             case op_state::created: o->cancel_asked = true; return;
             case op_state::queued: unlink_queued(o); break;
+            // Its request is PREPARED (fileaio_req_cancel would refuse it) or on its way into
+            // submit: whoever submits it sees the flag and aborts it unsubmitted, or cancels it
+            // once the submit has returned (the abort in submit_now and flush_batch, the cancel
+            // after the submit in submitted()).
+            case op_state::bound:
+            case op_state::submitting: o->cancel_asked = true; return;
             case op_state::submitted:
                 if (fileaio_req_cancel(o->req) != 0) return;  // finishing: a wait hands it back
                 next = release_request(o);
                 break;
+            case op_state::reaped:  // completed: its submitter finishes it with the result
             case op_state::done: return;
             }
             retire(o);
@@ -235,7 +265,6 @@ public:
 
     // Cancels the operations of f (nullptr: all) and returns once none of them is in flight.
     void cancel_and_wait_out(file_state *f) {
-        if (tl_driver() == this) flush_batch();
         std::vector<op_base *> aborted;
         std::vector<op_base *> resubmit;
         {
@@ -250,7 +279,9 @@ public:
             }
             for (op_base *o = live_head_; o != nullptr; o = o->live_next) {
                 if (f != nullptr && o->owner != f) continue;
-                if (o->state == op_state::submitted && fileaio_req_cancel(o->req) == 0) {
+                if (o->state == op_state::bound || o->state == op_state::submitting) {
+                    o->cancel_asked = true;  // its submitter aborts or cancels it (as in cancel)
+                } else if (o->state == op_state::submitted && fileaio_req_cancel(o->req) == 0) {
                     if (op_base *n = release_request(o)) resubmit.push_back(n);
                     aborted.push_back(o);
                 }
@@ -264,6 +295,9 @@ public:
         }
         for (op_base *n : resubmit) submit_now(n);
         for (op_base *o : aborted) o->finish(o, true);
+        // The driver's own batch would never go out while it waits here: the flagged ones in it
+        // are aborted, the rest submitted.
+        if (tl_driver() == this) flush_batch();
         // What could not be stopped finishes: take completions (as the waiter) until f has none.
         for (;;) {
             {
@@ -351,13 +385,22 @@ private:
             op_base *o = static_cast<op_base *>(fileaio_req_get_user(out[i]));
             std::size_t moved = 0;
             const int result = fileaio_req_get_result(out[i], &moved);
+            const std::error_code ec = to_asio_error(result, o->kind, o->asked, moved);
             op_base *next;
             {
                 std::lock_guard lock(mutex_);
+                done[i] = nullptr;
+                if (o->state == op_state::submitting) {
+                    // Its submitter has not yet seen the submit return: it finishes o.
+                    o->state = op_state::reaped;
+                    o->ec = ec;
+                    o->moved = moved;
+                    continue;
+                }
                 next = release_request(o);
                 retire(o);
             }
-            o->ec = to_asio_error(result, o->kind, o->asked, moved);
+            o->ec = ec;
             o->moved = moved;
             done[i] = o;
             if (next != nullptr) {
@@ -365,7 +408,8 @@ private:
                 else submit_or_batch(next);
             }
         }
-        for (std::size_t i = 0; i < count; ++i) done[i]->finish(done[i], post);
+        for (std::size_t i = 0; i < count; ++i)
+            if (done[i] != nullptr) done[i]->finish(done[i], post);
         if (!post) flush_batch();
         return count;
     }
@@ -384,13 +428,18 @@ private:
         return n;
     }
 
-    // Gives o a request of the pool and prepares it; false while max_reqs are out. mutex_ held.
-    bool bind_request(op_base *o) noexcept {
+    // Gives o a request of the pool and prepares it (o is then bound); false while max_reqs are
+    // out, or when a request cannot be made (fileaio_req_create's code in *create_rc). mutex_ held.
+    bool bind_request(op_base *o, int *create_rc = nullptr) noexcept {
         fileaio_req *r = nullptr;
         if (!free_.empty()) {
             r = free_.back();
             free_.pop_back();
-        } else if (made_ < max_reqs_ && fileaio_req_create(&r) == 0) {
+        } else if (made_ < max_reqs_) {
+            if (const int rc = fileaio_req_create(&r); rc != 0) {
+                if (create_rc != nullptr) *create_rc = rc;
+                return false;
+            }
             ++made_;
         } else {
             return false;
@@ -409,7 +458,7 @@ private:
         case op_kind::datasync: rc = fileaio_req_prepare_datasync(r, o->fd, o); break;
         }
         o->req = r;
-        o->state = op_state::submitted;
+        o->state = op_state::bound;
         o->bad = rc != 0;
         if (rc != 0) o->ec = to_asio_error(rc, o->kind, 0, 0);  // fd < 0, offset < 0, ...
         return true;
@@ -417,26 +466,62 @@ private:
 
     // Submits o now, or with the batch when a handler that this driver runs started it.
     void submit_or_batch(op_base *o) {
-        if (tl_driver() == this && !o->bad) batch_.push_back(o->req);
+        if (tl_driver() == this && !o->bad) batch_.push_back(o);
         else submit_now(o);
     }
 
+    // Submits o (bound), unless it was refused at prepare or cancelled meanwhile.
     void submit_now(op_base *o) {
-        if (o->bad) return fail_unsubmitted(o, o->ec);
-        // Nothing of o is read once the submit took it: the driver (on another thread) may take
-        // its completion, finish it and free it before fileaio_ctx_submit has even returned.
-        fileaio_req *r = o->req;
-        if (const int rc = fileaio_ctx_submit(ctx_, &r, 1, nullptr); rc != 0)
-            fail_unsubmitted(o, to_asio_error(rc, o->kind, 0, 0));  // not submitted: o is alive
+        std::error_code refused;
+        {
+            std::lock_guard lock(mutex_);
+            if (o->bad) refused = o->ec;
+            else if (o->cancel_asked) refused = ::asio::error::operation_aborted;
+            else o->state = op_state::submitting;
+        }
+        if (refused) return fail_unsubmitted(o, refused);
+        submit_marked(o);
     }
 
-    // o holds a request that is not submitted (refused): it finishes with ec.
+    // o is submitting: submits it. A wait may take its completion before the submit returns;
+    // while o is submitting it only marks o reaped, so o and its request stay ours until
+    // submitted() has looked.
+    void submit_marked(op_base *o) {
+        fileaio_req *r = o->req;
+        if (const int rc = fileaio_ctx_submit(ctx_, &r, 1, nullptr); rc != 0)
+            return fail_unsubmitted(o, to_asio_error(rc, o->kind, 0, 0));  // not submitted
+        submitted(o);
+    }
+
+    // o's submit took it. Normally it is now in flight and nothing of it is read any more; a
+    // cancel that came while it was submitting is carried out now, and if a wait already took
+    // its completion (reaped), it finishes here.
+    void submitted(op_base *o) {
+        op_base *next;
+        {
+            std::lock_guard lock(mutex_);
+            if (o->state == op_state::submitting) {
+                o->state = op_state::submitted;
+                if (!o->cancel_asked || fileaio_req_cancel(o->req) != 0) return;
+                o->ec = ::asio::error::operation_aborted;
+                o->moved = 0;
+            }
+            next = release_request(o);
+            retire(o);
+            disarm_if_idle();
+        }
+        if (next != nullptr) submit_now(next);
+        o->finish(o, true);
+    }
+
+    // o holds a request that is not submitted (refused, or cancelled before): it finishes with ec.
     void fail_unsubmitted(op_base *o, std::error_code ec) {
         op_base *next;
         {
             std::lock_guard lock(mutex_);
             next = release_request(o);
             retire(o);
+            disarm_if_idle();
         }
         o->ec = ec;
         o->moved = 0;
@@ -445,15 +530,30 @@ private:
     }
 
     void flush_batch() {
+        if (batch_.empty()) return;
+        // The ones cancelled while they waited here move behind the rest and are aborted
+        // unsubmitted; the rest (in their order) are submitting from now on.
+        std::size_t kept = 0;
+        {
+            std::lock_guard lock(mutex_);
+            for (std::size_t i = 0; i < batch_.size(); ++i) {
+                if (batch_[i]->cancel_asked) continue;
+                batch_[i]->state = op_state::submitting;
+                std::swap(batch_[kept++], batch_[i]);
+            }
+        }
+        batch_reqs_.clear();
+        for (std::size_t i = 0; i < kept; ++i) batch_reqs_.push_back(batch_[i]->req);
+        for (std::size_t i = kept; i < batch_.size(); ++i) fail_unsubmitted(batch_[i], ::asio::error::operation_aborted);
         std::size_t done = 0;
-        while (done < batch_.size()) {
+        while (done < kept) {
             std::size_t n = 0;
-            const int rc = fileaio_ctx_submit(ctx_, batch_.data() + done, batch_.size() - done, &n);
+            const int rc = fileaio_ctx_submit(ctx_, batch_reqs_.data() + done, kept - done, &n);
+            for (std::size_t i = done; i < done + n; ++i) submitted(batch_[i]);
             done += n;
-            if (rc != 0 && done < batch_.size()) {
+            if (rc != 0 && done < kept) {
                 // The first one not taken fails alone with the reason; the rest are tried again.
-                op_base *o = static_cast<op_base *>(fileaio_req_get_user(batch_[done]));
-                ++done;
+                op_base *o = batch_[done++];
                 fail_unsubmitted(o, to_asio_error(rc, o->kind, 0, 0));
             }
         }
@@ -500,13 +600,14 @@ private:
     std::vector<fileaio_req *> free_;  // the pool
     op_base *queue_head_ = nullptr;    // waiting for a request, FIFO
     op_base *queue_tail_ = nullptr;
-    op_base *live_head_ = nullptr;     // queued and submitted
+    op_base *live_head_ = nullptr;     // every operation not yet retired (queued through reaped)
     std::size_t in_flight_ = 0;
     bool wait_queued_ = false;  // the descriptor's async_wait is queued (at most one)
     bool driving_ = false;      // drive runs (and arms before it leaves if work is in flight)
     bool closed_ = false;  // shutdown: no fileaio call any more
 
-    std::vector<fileaio_req *> batch_;  // started by handlers the driver runs (driver thread only)
+    std::vector<op_base *> batch_;  // bound, started by handlers the driver runs (driver thread only)
+    std::vector<fileaio_req *> batch_reqs_;  // their requests, for the submit
 };
 
 // An operation with its handler. Sized: the handler gets (ec, bytes); else (ec).

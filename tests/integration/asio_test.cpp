@@ -1,13 +1,17 @@
 // fileaio/asio.hpp on every backend: data through callbacks and use_awaitable, many operations
 // beyond max_reqs, errors in Asio's terms (EBADF, EOF), per-operation cancellation with
-// exactly-once handlers, close() waiting out what it cannot stop, and threads that start
-// operations while the loop thread drives. Reads held on an empty pipe stand for I/O in flight.
+// exactly-once handlers (also for a cancel between an operation's request and its submit),
+// close() waiting out what it cannot stop, threads that start operations while the loop thread
+// drives, and a request that cannot be made (E_NO_MEMORY). Reads held on an empty pipe stand for
+// I/O in flight.
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <functional>
+#include <new>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -24,6 +28,32 @@
 
 #include "fileaio/asio.hpp"
 #include "support/backend_resources.hpp"
+
+// Allocation failure for fileaio_req_create (its `new (std::nothrow)`): this binary replaces the
+// nothrow operator new with one that fails while the calling thread sets the flag (the technique
+// of tests/cpp/coro_alloc_test.cpp). Not under the sanitizers, whose runtimes own operator new.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define FILEAIO_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define FILEAIO_TEST_SANITIZED 1
+#endif
+#endif
+
+#ifndef FILEAIO_TEST_SANITIZED
+namespace {
+thread_local bool fail_nothrow_new = false;
+}  // namespace
+
+void *operator new(std::size_t n, const std::nothrow_t &) noexcept {
+    if (fail_nothrow_new) return nullptr;
+    try {
+        return ::operator new(n);
+    } catch (...) {
+        return nullptr;
+    }
+}
+#endif
 
 namespace fileaio::test {
 namespace {
@@ -483,6 +513,158 @@ TEST_P(asio_files, a_read_completed_before_its_start_returns_is_not_touched_agai
     guard.reset();
     f.close();  // takes a lost completion itself
     loop.join();
+}
+
+// max_reqs 1: the second read waits in the adapter's queue; when the first completes, the driver
+// gives it the request and submits it in the batch after that round of handlers. A cancel that
+// comes from another thread in that gap (the first read's handler, run by the driver, has a
+// thread emit it) must abort it: never submitted, its handler gets operation_aborted once, its
+// buffer is never written. (The cancel was dropped: fileaio_req_cancel refuses a request that is
+// PREPARED, not yet SUBMITTED, and the read ran.)
+TEST_P(asio_files, a_cancel_between_getting_a_request_and_its_submit_aborts_the_operation) {
+    const int fd = temp_file("in", block);
+    ::asio::io_context io;
+    fileaio::asio::context actx(io, ctx(1));
+    fileaio::asio::file f(actx, fd);
+    ::asio::cancellation_signal sig;
+    std::vector<unsigned char> first(block), second(block, 0xEE);
+    int first_calls = 0, second_calls = 0;
+    std::error_code second_ec;
+    size_t second_moved = 0;
+    f.async_read_some_at(0, ::asio::buffer(first), [&](std::error_code, size_t) {
+        ++first_calls;
+        std::thread([&] { sig.emit(::asio::cancellation_type::terminal); }).join();
+    });
+    f.async_read_some_at(0, ::asio::buffer(second),
+                         ::asio::bind_cancellation_slot(sig.slot(), [&](std::error_code ec, size_t n) {
+                             second_ec = ec;
+                             second_moved = n;
+                             ++second_calls;
+                         }));
+    run(io);
+    EXPECT_EQ(first_calls, 1);
+    EXPECT_EQ(second_calls, 1);
+    EXPECT_EQ(second_ec, ::asio::error::operation_aborted) << second_ec.message();
+    EXPECT_EQ(second_moved, 0u);
+    EXPECT_EQ(std::count(second.begin(), second.end(), 0xEE), static_cast<long>(block)) << "the aborted read wrote";
+}
+
+// fileaio_req_create fails (E_NO_MEMORY) for a context's first operation: none of its requests is
+// out, so none will come back to take the operation from the queue. It completes (posted) with
+// fileaio::errc::no_memory instead of waiting forever, and the next operation, with memory
+// again, makes its request and runs.
+TEST_P(asio_files, an_operation_whose_request_cannot_be_made_with_none_out_fails_with_no_memory) {
+#ifdef FILEAIO_TEST_SANITIZED
+    GTEST_SKIP() << "replaces operator new: not under a sanitizer";
+#else
+    const int fd = temp_file("in", block);
+    ::asio::io_context io;
+    fileaio::asio::context actx(io, ctx(4));
+    fileaio::asio::file f(actx, fd);
+    std::vector<unsigned char> buf(block, 0xEE);
+    int calls = 0;
+    std::error_code got;
+    size_t moved = 99;
+    auto handler = [&](std::error_code ec, size_t n) {
+        got = ec;
+        moved = n;
+        ++calls;
+    };
+    fail_nothrow_new = true;
+    f.async_read_some_at(0, ::asio::buffer(buf), handler);
+    fail_nothrow_new = false;
+    EXPECT_EQ(calls, 0) << "ran inside the initiating function";
+    run(io);
+    ASSERT_EQ(calls, 1) << "never completed";
+    EXPECT_EQ(got, fileaio::make_error_code(fileaio::errc::no_memory)) << got.message();
+    EXPECT_EQ(moved, 0u);
+    EXPECT_EQ(std::count(buf.begin(), buf.end(), 0xEE), static_cast<long>(block));
+
+    f.async_read_some_at(0, ::asio::buffer(buf), handler);
+    run(io);
+    ASSERT_EQ(calls, 2);
+    EXPECT_FALSE(got) << got.message();
+    EXPECT_EQ(moved, block);
+    EXPECT_TRUE(is_pattern(buf.data(), block, 0));
+#endif
+}
+
+// fileaio_req_create fails while a request is out (held by a read on an empty pipe): the operation
+// waits in the queue like one past max_reqs, and runs on that request once it comes back.
+TEST_P(asio_files, an_operation_whose_request_cannot_be_made_waits_for_one_that_is_out) {
+#ifdef FILEAIO_TEST_SANITIZED
+    GTEST_SKIP() << "replaces operator new: not under a sanitizer";
+#else
+    int p[2];
+    make_pipe(p);
+    const int fd = temp_file("in", block);
+    ::asio::io_context io;
+    fileaio::asio::context actx(io, ctx(4));
+    fileaio::asio::file pipe_in(actx, p[0]);
+    fileaio::asio::file f(actx, fd);
+    unsigned char held_buf[16];
+    std::vector<unsigned char> buf(block, 0xEE);
+    int held_calls = 0, calls = 0;
+    std::error_code held_ec, got;
+    size_t moved = 0;
+    pipe_in.async_read_some_at(0, ::asio::buffer(held_buf), [&](std::error_code ec, size_t) {
+        held_ec = ec;
+        ++held_calls;
+    });
+    fail_nothrow_new = true;
+    f.async_read_some_at(0, ::asio::buffer(buf), [&](std::error_code ec, size_t n) {
+        got = ec;
+        moved = n;
+        ++calls;
+    });
+    fail_nothrow_new = false;
+    io.poll();
+    EXPECT_EQ(calls, 0) << got.message();
+    write_pattern(p[1], sizeof held_buf);  // the held read ends; its request goes to the queued one
+    run(io);
+    EXPECT_EQ(held_calls, 1);
+    EXPECT_FALSE(held_ec) << held_ec.message();
+    ASSERT_EQ(calls, 1);
+    EXPECT_FALSE(got) << got.message();
+    EXPECT_EQ(moved, block);
+    EXPECT_TRUE(is_pattern(buf.data(), block, 0));
+#endif
+}
+
+// A submit the context refuses (here E_BUSY: an owner-thread context, and the read started from
+// another thread) fails its operation, and the loop then has nothing left to wait for: run()
+// returns. Before, the wait the adapter had armed for the read stayed queued and run() never did.
+TEST_P(asio_files, run_returns_after_a_submit_the_context_refuses) {
+    fileaio_ctx *c = make_ctx_on(GetParam(), 8, FILEAIO_CTX_SINGLE_THREAD);
+    ASSERT_NE(c, nullptr);
+    const int fd = temp_file("in", block);
+    unsigned char first[block];
+    {  // this thread becomes the owner
+        fileaio_req *r = nullptr;
+        ASSERT_EQ(fileaio_req_create(&r), 0);
+        ASSERT_EQ(fileaio_req_prepare_read(r, fd, 0, first, sizeof first, nullptr), 0);
+        ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+        fileaio_req *out = nullptr;
+        size_t n = 0;
+        ASSERT_EQ(fileaio_ctx_wait(c, 1, long_timeout_ms, &out, 1, &n), 0);
+        ASSERT_EQ(n, 1u);
+        fileaio_req_destroy(r);
+    }
+    ::asio::io_context io;
+    fileaio::asio::context actx(io, c);
+    fileaio::asio::file f(actx, fd);
+    unsigned char buf[block];
+    std::error_code got;
+    int calls = 0;
+    std::thread([&] {
+        f.async_read_some_at(0, ::asio::buffer(buf), [&](std::error_code ec, size_t) {
+            got = ec;
+            ++calls;
+        });
+    }).join();
+    run(io);  // fails if the loop still has work after the safety net
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(got, fileaio::to_error_code(FILEAIO_E_BUSY)) << got.message();
 }
 
 INSTANTIATE_TEST_SUITE_P(every_backend, asio_files, ::testing::ValuesIn(all_backends()),
