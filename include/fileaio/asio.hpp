@@ -549,7 +549,18 @@ private:
         while (done < kept) {
             std::size_t n = 0;
             const int rc = fileaio_ctx_submit(ctx_, batch_reqs_.data() + done, kept - done, &n);
-            for (std::size_t i = done; i < done + n; ++i) submitted(batch_[i]);
+            {
+                // One lock for the batch: the usual op (no cancel, not reaped yet) is now simply
+                // in flight and is not touched again; submitted() takes the others one by one.
+                std::lock_guard lock(mutex_);
+                for (std::size_t i = done; i < done + n; ++i) {
+                    if (batch_[i]->state != op_state::submitting || batch_[i]->cancel_asked) continue;
+                    batch_[i]->state = op_state::submitted;
+                    batch_[i] = nullptr;
+                }
+            }
+            for (std::size_t i = done; i < done + n; ++i)
+                if (batch_[i] != nullptr) submitted(batch_[i]);
             done += n;
             if (rc != 0 && done < kept) {
                 // The first one not taken fails alone with the reason; the rest are tried again.
