@@ -16,6 +16,7 @@
 //
 //   shared_ctx FILE [--backend NAME] [--mode own|shared] [--threads T] [--iodepth N] [--runtime S]
 #include "offsets.hpp"
+#include "util.hpp"
 
 #include <fileaio/fileaio.h>
 
@@ -40,6 +41,8 @@
 
 namespace {
 
+using fileaio::cli::monotonic_ns;
+
 constexpr std::size_t block_size = 4096;
 constexpr std::uint32_t wait_timeout_ms = 10;
 
@@ -51,13 +54,6 @@ struct config {
     unsigned iodepth = 32;
     double runtime_s = 3.0;
 };
-
-std::uint64_t now_ns()
-{
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 double seconds(const timeval &tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; }
 
@@ -258,16 +254,16 @@ int main(int argc, char **argv)
     state.shared = cfg.shared;
     rusage before{};
     getrusage(RUSAGE_SELF, &before);
-    const std::uint64_t start = now_ns();
+    const std::uint64_t start = monotonic_ns();
     std::vector<std::thread> threads;
     for (unsigned t = 0; t < cfg.threads; ++t) {
         threads.emplace_back(run_thread, ctxs[cfg.shared ? 0 : t], std::ref(slots[t]), std::ref(offsets[t]), cfg.iodepth,
                              std::ref(state));
     }
-    while (now_ns() - start < static_cast<std::uint64_t>(cfg.runtime_s * 1e9) && state.running.load()) {
+    while (monotonic_ns() - start < static_cast<std::uint64_t>(cfg.runtime_s * 1e9) && state.running.load()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    const std::uint64_t end = now_ns();
+    const std::uint64_t end = monotonic_ns();
     state.running.store(false);
     for (auto &t : threads) {
         t.join();
