@@ -32,11 +32,13 @@
 # Like for like (BENCHMARKS.md):
 # - Batching: both sides get the same explicit values, --iodepth_batch_submit=QD (every free
 #   request in one submit call: fileaio bench's default), --iodepth_batch_complete_min=QD/4
-#   (at least 1; fileaio bench's default) and --iodepth_batch_complete_max: QD on the cached
-#   workloads (every completion, then one refill: fio's faster setting there, fileaio bench's
-#   default without --direct), QD/4 on the direct ones (fio's default, the min; fileaio bench's
-#   with --direct=1). fio's engines with a queue (io_uring, libaio, posixaio), bench/raw_uring
-#   (--batch/--batch-max) and fileaio get exactly these; psync has no queue (QD1 by nature).
+#   (at least 1; fileaio bench's default) and --iodepth_batch_complete_max: QD for io_uring on
+#   the cached workloads (every completion, then one refill: faster there for fio and fileaio
+#   alike), QD/4 everywhere else (fio's default, the min: the backends that hand I/O to threads,
+#   and the device, are kept busy while the job thread refills; fileaio bench's defaults are the
+#   same). Every run of one backend's row, fileaio and its peers, gets the same values: fio's
+#   engines with a queue (io_uring, libaio, posixaio), bench/raw_uring (--batch/--batch-max) and
+#   fileaio get exactly these; psync has no queue (QD1 by nature).
 # - Offsets: the same random-map setting on every side.
 # - CPU: the whole process (every thread) over the steady state, the same way for every program:
 #   bench/cpu_window.py reads /proc/PID/stat from SKIP s after the start to SKIP + WINDOW s (about
@@ -187,8 +189,8 @@ run_cmd() {  # who backend workload
   read -r rw bs depth direct jobs kind extra <<<"$(workload_args "$3")"
   file="$direct_file"; [ "$kind" = cached ] && file="$cached_file"
   bsub="$depth"; bcmin=$(( depth / 4 > 0 ? depth / 4 : 1 ))
-  # At most: every completion for page-cache I/O (faster for fio too), the min for O_DIRECT.
-  local bcmax="$bcmin"; [ "$kind" != cached ] || bcmax="$depth"
+  # At most: every completion for io_uring's page-cache I/O (faster for fio too), else the min.
+  local bcmax="$bcmin"; [ "$kind" != cached ] || [ "$2" != io_uring ] || bcmax="$depth"
   local map=""; [ "$norandommap" = 0 ] || map="--norandommap"
   local batch="--iodepth_batch_submit=$bsub --iodepth_batch_complete_min=$bcmin --iodepth_batch_complete_max=$bcmax"
   local fio_common="fio --name=peer --filename=$file --rw=$rw --bs=$bs --direct=$direct --numjobs=$jobs --thread --group_reporting $extra $map --time_based --runtime=$runtime --lat_percentiles=1 --output-format=json"
@@ -272,7 +274,7 @@ echo "- Tools: $(fio --version); fileaio $("$fileaio" --version | awk '{print $2
 echo "- Command: \`bench/compare_fio.sh$([ -z "$hold" ] || echo " --hold '$hold'") --rounds $rounds --runtime $runtime --size $size --cached-size $cached_size --workloads $workloads --backends $backends$([ "$norandommap" = 0 ] || echo ' --norandommap')${baseline:+ --baseline $baseline}\`"
 echo "- $rounds interleaved rounds of $runtime s per run, medians (ratio of the medians; \"rounds\" is the range of the per-round ratios)." \
      "Offsets: $([ "$norandommap" = 0 ] && echo "fio's random map on every side" || echo "--norandommap on every side")." \
-     "Batch: submit QD, complete_min QD/4, complete_max QD (cached) or QD/4 (direct) on every side. CPU: whole process, all threads, over ${window} s from ${skip} s into each run (bench/cpu_window.py)."
+     "Batch: submit QD, complete_min QD/4, complete_max QD (io_uring, cached) or QD/4 (every other row) on every side. CPU: whole process, all threads, over ${window} s from ${skip} s into each run (bench/cpu_window.py)."
 echo
 
 python3 - "$out" "$rounds" "$workloads" "$backends" "${baseline:+base}" "$(for w in "${wl[@]}"; do for b in "${bk[@]}"; do echo "$w:$b:$(runs_of "$b" "$w" | tr ' ' '+')"; done; done | paste -sd, -)" <<'PY'

@@ -56,17 +56,54 @@ TEST(bench_run, json_output_file_has_the_documented_shape)
     ASSERT_NE(doc.find("jobs"), nullptr);
     ASSERT_EQ(doc.find("jobs")->items.size(), 1u);
     const json_value &job = doc.find("jobs")->items[0];
-    EXPECT_EQ(job.keys, (std::vector<std::string>{"backend", "context_flags", "rw", "bs", "iodepth", "numjobs", "direct", "runtime_s",
+    EXPECT_EQ(job.keys, (std::vector<std::string>{"backend", "context_flags", "rw", "bs", "iodepth", "iodepth_batch_complete_min",
+                                                  "iodepth_batch_complete_max", "numjobs", "direct", "runtime_s",
                                                   "read", "write", "cpu", "iops_per_cpu_s", "errors"}));
     EXPECT_EQ(job.find("backend")->text, "thread_pool");
     EXPECT_EQ(job.find("context_flags")->text, "single_thread") << "each job's context is used by its thread only";
     EXPECT_EQ(job.find("rw")->text, "randread");
     EXPECT_EQ(job.find("iodepth")->number, 8);
+    EXPECT_EQ(job.find("iodepth_batch_complete_min")->number, 2) << "iodepth / 4";
+    EXPECT_EQ(job.find("iodepth_batch_complete_max")->number, 2) << "thread_pool: the min (only io_uring takes every one)";
     EXPECT_GT(job.find("read")->find("ios")->number, 0);
     EXPECT_GT(job.find("read")->find("lat_ns")->find("p50")->number, 0);
     EXPECT_EQ(job.find("write")->find("ios")->number, 0);
     EXPECT_EQ(job.find("errors")->number, 0);
     EXPECT_GT(job.find("runtime_s")->number, 0.2);
+}
+
+// The completion batch is per backend unless given: io_uring takes every completion of
+// page-cache I/O and refills in one call; the others (and every O_DIRECT job) take the min, as fio.
+TEST(bench_run, completion_batch_default_follows_the_backend_that_ran)
+{
+    temp_dir dir;
+    const auto backends = available_backends();
+    const std::string list = [&] {
+        std::string joined;
+        for (const auto &name : backends) {
+            joined += (joined.empty() ? "" : ",") + name;
+        }
+        return joined;
+    }();
+    const auto r = run_cli(dir.path(), {"bench", "--backend=" + list, "--size=8m", "--iodepth=16", short_runtime,
+                                        "--filename=" + dir.path() + "/f", "--output-format=json"});
+    ASSERT_EQ(r.exit_code, 0) << r.all();
+    const json_value doc = parse_or_fail(r.out);
+    ASSERT_EQ(doc.find("jobs")->items.size(), backends.size());
+    for (const json_value &job : doc.find("jobs")->items) {
+        const std::string backend = job.find("backend")->text;
+        EXPECT_EQ(job.find("iodepth_batch_complete_min")->number, 4) << backend;
+        EXPECT_EQ(job.find("iodepth_batch_complete_max")->number, backend == "io_uring" ? 16 : 4) << backend;
+    }
+    const auto given = run_cli(dir.path(), {"bench", "--backend=" + list, "--size=8m", "--iodepth=16", short_runtime,
+                                            "--iodepth_batch_complete_max=12", "--filename=" + dir.path() + "/f",
+                                            "--output-format=json"});
+    ASSERT_EQ(given.exit_code, 0) << given.all();
+    const json_value given_doc = parse_or_fail(given.out);
+    ASSERT_EQ(given_doc.find("jobs")->items.size(), backends.size());
+    for (const json_value &job : given_doc.find("jobs")->items) {
+        EXPECT_EQ(job.find("iodepth_batch_complete_max")->number, 12) << job.find("backend")->text;
+    }
 }
 
 // --lib_latency adds the library's histogram to the context; it must not take away the

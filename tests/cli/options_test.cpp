@@ -55,7 +55,10 @@ TEST(bench_options, defaults_with_any_option_follow_fio)
     EXPECT_EQ(opts->fsync_every, 0u);
     EXPECT_EQ(opts->batch_submit, 0u) << "every free request in one submit";
     EXPECT_EQ(opts->complete_min(), 8u) << "iodepth / 4";
-    EXPECT_EQ(opts->complete_max(), 32u) << "buffered: every completion, then one refill";
+    EXPECT_EQ(opts->complete_max(FILEAIO_BACKEND_IO_URING), 32u) << "io_uring, buffered: every completion, one refill";
+    for (const auto backend : {FILEAIO_BACKEND_LINUX_AIO, FILEAIO_BACKEND_POSIX_AIO, FILEAIO_BACKEND_THREAD_POOL}) {
+        EXPECT_EQ(opts->complete_max(backend), 8u) << fileaio_backend_name(backend) << ": the min, as fio";
+    }
     EXPECT_TRUE(opts->fixed_buffers);
     EXPECT_TRUE(opts->register_files);
     EXPECT_FALSE(opts->sqthread_poll);
@@ -98,11 +101,25 @@ TEST(bench_options, good_command_lines_set_what_they_say)
         {{"--iodepth_batch=4", "--iodepth_batch_complete=2"},
          [](auto &o) { return o.batch_submit == 4 && o.complete_min() == 2; }},
         {{"--iodepth_batch_complete_min=0"}, [](auto &o) { return o.complete_min() == 1; }},
-        {{"--direct=1", "--iodepth_batch_complete_min=2"}, [](auto &o) { return o.complete_max() == 2; }},
-        {{"--direct=1"}, [](auto &o) { return o.complete_max() == 8; }},  // fio's default: the min
-        {{"--iodepth_batch_complete_max=16"}, [](auto &o) { return o.complete_min() == 8 && o.complete_max() == 16; }},
-        {{"--direct=1", "--iodepth_batch_complete_max=0"}, [](auto &o) { return o.complete_max() == 8; }},
-        {{"--iodepth_batch_complete_max=0"}, [](auto &o) { return o.complete_max() == 32; }},
+        {{"--direct=1", "--iodepth_batch_complete_min=2"},
+         [](auto &o) { return o.complete_max(FILEAIO_BACKEND_IO_URING) == 2; }},
+        {{"--direct=1"}, [](auto &o) { return o.complete_max(FILEAIO_BACKEND_IO_URING) == 8; }},  // fio's: the min
+        {{"--direct=1"}, [](auto &o) { return o.complete_max(FILEAIO_BACKEND_THREAD_POOL) == 8; }},
+        {{"--iodepth_batch_complete_max=16"},
+         [](auto &o) {
+             return o.complete_min() == 8 && o.complete_max(FILEAIO_BACKEND_IO_URING) == 16 &&
+                    o.complete_max(FILEAIO_BACKEND_THREAD_POOL) == 16;  // given: the same on every backend
+         }},
+        {{"--direct=1", "--iodepth_batch_complete_max=0"},
+         [](auto &o) { return o.complete_max(FILEAIO_BACKEND_IO_URING) == 8; }},
+        {{"--iodepth_batch_complete_max=0"},
+         [](auto &o) {
+             return o.complete_max(FILEAIO_BACKEND_IO_URING) == 32 && o.complete_max(FILEAIO_BACKEND_LINUX_AIO) == 8;
+         }},
+        {{"--iodepth=64", "--iodepth_batch_complete_min=4"},
+         [](auto &o) {
+             return o.complete_max(FILEAIO_BACKEND_IO_URING) == 64 && o.complete_max(FILEAIO_BACKEND_POSIX_AIO) == 4;
+         }},
         {{"--verify"}, [](auto &o) { return o.verify; }},
         {{"--verify=0"}, [](auto &o) { return !o.verify; }},
         {{"--backend=io_uring,thread_pool"},

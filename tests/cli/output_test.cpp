@@ -72,7 +72,8 @@ std::set<std::string> keys_of(const json_value &object)
 void expect_job_shape(const json_value &job, bool with_sync)
 {
     ASSERT_TRUE(job.is(json_value::kind::object));
-    std::set<std::string> expected{"backend",   "context_flags", "rw",    "bs",  "iodepth", "numjobs",
+    std::set<std::string> expected{"backend",   "context_flags", "rw",    "bs",  "iodepth", "iodepth_batch_complete_min",
+                                   "iodepth_batch_complete_max", "numjobs",
                                    "direct",    "runtime_s",     "read",  "write", "cpu", "iops_per_cpu_s",
                                    "errors"};
     if (with_sync) {
@@ -82,7 +83,8 @@ void expect_job_shape(const json_value &job, bool with_sync)
     EXPECT_TRUE(job.find("backend")->is(json_value::kind::string));
     EXPECT_TRUE(job.find("context_flags")->is(json_value::kind::string));
     EXPECT_TRUE(job.find("rw")->is(json_value::kind::string));
-    for (const char *number : {"bs", "iodepth", "numjobs", "direct", "runtime_s", "iops_per_cpu_s", "errors"}) {
+    for (const char *number : {"bs", "iodepth", "iodepth_batch_complete_min", "iodepth_batch_complete_max", "numjobs",
+                               "direct", "runtime_s", "iops_per_cpu_s", "errors"}) {
         EXPECT_TRUE(job.find(number)->is(json_value::kind::number)) << number;
     }
     for (const char *direction : {"read", "write"}) {

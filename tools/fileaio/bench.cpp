@@ -839,7 +839,7 @@ private:
         // fio's iodepth_batch_complete_max: take at most that many, submit as many again, and find
         // the rest at the next wait (bench_options::complete_max says why its default differs
         // between page-cache and O_DIRECT I/O).
-        const std::size_t complete_max = std::min<std::size_t>(opts_.complete_max(), depth_);
+        const std::size_t complete_max = std::min<std::size_t>(opts_.complete_max(out_.backend), depth_);
         const std::uint64_t deadline_ns = args_.gate->deadline_ns;
         job_progress &progress = *args_.progress;
 
@@ -1037,6 +1037,8 @@ job_result run_measurement(const bench_options &opts, fileaio_backend backend, c
         end_ns = std::max(end_ns, out.end_ns);
     }
     result.elapsed_s = static_cast<double>(end_ns - gate.start_ns) / static_cast<double>(ns_per_s);
+    result.complete_min = std::min(opts.complete_min(), opts.iodepth);
+    result.complete_max = std::min(opts.complete_max(result.backend), opts.iodepth);
     result.usr_s = cpu_after.usr_s - cpu_before.usr_s;
     result.sys_s = cpu_after.sys_s - cpu_before.sys_s;
     return result;

@@ -69,6 +69,8 @@ struct job_result {
     std::uint32_t rwmixread = 0;  // for rw/randrw
     std::uint64_t block_size = 0;
     std::uint32_t iodepth = 0;  // per job
+    std::uint32_t complete_min = 0;  // a wait asks for this many completions
+    std::uint32_t complete_max = 0;  // and takes at most this many (the backend's default filled in)
     std::uint32_t numjobs = 1;
     bool direct = false;
     std::uint32_t fsync_every = 0;

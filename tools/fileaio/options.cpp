@@ -502,17 +502,20 @@ std::uint32_t bench_options::complete_min() const
     return batch_complete_min != 0 ? batch_complete_min : std::max<std::uint32_t>(1, iodepth / complete_min_divisor);
 }
 
-// The fast default, measured (docs/PERFORMANCE.md "Session 6"): page-cache I/O completes inside
-// the submit, so taking every completion and refilling the queue in one call saves system calls
-// (+13-30% on cached randread); a device that finishes a kicked batch together idles while a whole
-// queue is refilled at once, so O_DIRECT takes the min and submits again, as fio does (+25% on
-// direct randwrite QD32).
-std::uint32_t bench_options::complete_max() const
+// The fast default, measured per backend (docs/PERFORMANCE.md "Session 6" and "Session 7").
+// io_uring serves page-cache I/O inside the submit, so taking every completion and refilling the
+// queue in one call saves system calls (+13-30% on cached randread, +11-37% on cached randwrite).
+// Every other backend hands the I/O to threads (its own workers, Linux AIO's buffered-write lane,
+// glibc's), and a wait that empties the queue leaves them nothing to do until the refill: they
+// sleep and are woken again: with the min, cached randrw runs 1.4-1.7x faster on thread_pool and
+// linux_aio with a third of the context switches. A device that finishes a kicked batch together idles the same way, so O_DIRECT
+// takes the min on every backend, as fio does (+25% on direct randwrite QD32).
+std::uint32_t bench_options::complete_max(fileaio_backend backend) const
 {
     if (batch_complete_max != 0) {
         return batch_complete_max;
     }
-    return direct ? complete_min() : iodepth;
+    return !direct && backend == FILEAIO_BACKEND_IO_URING ? iodepth : complete_min();
 }
 
 std::optional<double> parse_seconds(std::string_view text) { return parse_duration(text); }
@@ -626,8 +629,8 @@ Submission (the defaults are the fast settings)
   --iodepth_batch_complete_min=N  wait until N requests completed (default iodepth/4, at
                                   least 1; 0 is taken as 1)
   --iodepth_batch_complete_max=N  take at most N completions per wait, then submit again
-                                  (default: the min with --direct=1, as fio; every one,
-                                  iodepth, without; 0 = the default; below the min: refused)
+                                  (default: the min, as fio; every one, iodepth, for io_uring
+                                  without --direct; 0 = the default; below the min: refused)
   --no-fixedbufs       do not register the buffers (fileaio_ctx_register_buffers); io_uring
                        uses fixed buffers by default (also --fixedbufs=0|1)
   --no-registerfiles   do not associate the file (fileaio_ctx_associate_with_file); io_uring

@@ -83,8 +83,9 @@ struct bench_options {
 
     // The wait's min_reqs that --iodepth_batch_complete_min asks for (its default filled in).
     [[nodiscard]] std::uint32_t complete_min() const;
-    // The wait's capacity that --iodepth_batch_complete_max asks for (its default filled in).
-    [[nodiscard]] std::uint32_t complete_max() const;
+    // The wait's capacity that --iodepth_batch_complete_max asks for (its default, which depends
+    // on the backend that runs, filled in).
+    [[nodiscard]] std::uint32_t complete_max(fileaio_backend backend) const;
 };
 
 struct help_requested {};

@@ -336,6 +336,8 @@ std::string format_json(std::span<const job_result> jobs)
         json.field("rw", rw_name(job.rw));
         json.field("bs", job.block_size);
         json.field("iodepth", job.iodepth);
+        json.field("iodepth_batch_complete_min", job.complete_min);
+        json.field("iodepth_batch_complete_max", job.complete_max);
         json.field("numjobs", job.numjobs);
         json.field("direct", std::uint64_t{job.direct ? 1u : 0u});
         json.field("runtime_s", job.elapsed_s);
