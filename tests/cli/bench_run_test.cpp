@@ -9,10 +9,14 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <string>
 #include <sys/mount.h>
+#include <thread>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
@@ -103,6 +107,48 @@ TEST(bench_run, completion_batch_default_follows_the_backend_that_ran)
     ASSERT_EQ(given_doc.find("jobs")->items.size(), backends.size());
     for (const json_value &job : given_doc.find("jobs")->items) {
         EXPECT_EQ(job.find("iodepth_batch_complete_max")->number, 12) << job.find("backend")->text;
+    }
+}
+
+// The names in a directory that start with `prefix`.
+std::vector<std::string> entries_starting_with(const std::string &dir, const std::string &prefix)
+{
+    std::vector<std::string> names;
+    if (DIR *d = ::opendir(dir.c_str()); d != nullptr) {
+        while (const dirent *e = ::readdir(d)) {
+            if (std::string(e->d_name).rfind(prefix, 0) == 0) {
+                names.emplace_back(e->d_name);
+            }
+        }
+        ::closedir(d);
+    }
+    return names;
+}
+
+// SIGINT ends a timed run early on every backend: the jobs wait without a timeout, so the
+// coordinator wakes their waits; the run reports what it measured, exits with 130 and removes
+// its temporary file.
+TEST(bench_run, sigint_ends_a_long_run_cleanly_on_every_backend)
+{
+    for (const auto &backend : available_backends()) {
+        SCOPED_TRACE(backend);
+        temp_dir dir;
+        const cli_process proc = spawn_cli(dir.path(), {"bench", "--backend=" + backend, "--size=8m", "--iodepth=4",
+                                                        "--runtime=600", "--output-format=json"},
+                                           {"TMPDIR=" + dir.path()});
+        ASSERT_GE(proc.pid, 0) << proc.spawn_error;
+        // Signalled once the measurement runs (its "running" line), not before.
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (read_whole_file(proc.err_path).find("running ") == std::string::npos &&
+               std::chrono::steady_clock::now() < give_up) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        ASSERT_EQ(::kill(proc.pid, SIGINT), 0);
+        const cli_result r = finish_cli(proc);
+        EXPECT_EQ(r.exit_code, 130) << r.all();
+        EXPECT_NE(r.err.find("interrupted"), std::string::npos) << r.err;
+        EXPECT_EQ(entries_starting_with(dir.path(), "fileaio-bench-"), std::vector<std::string>{})
+            << "the temporary file is removed";
     }
 }
 

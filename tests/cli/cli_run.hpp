@@ -42,12 +42,20 @@ inline std::string read_whole_file(const std::string &path)
     return text;
 }
 
-// Runs `fileaio args...` with stdout and stderr going to files in work_dir; `env` entries
+// A started `fileaio` (spawn_cli); finish_cli waits for it and reads what it said.
+struct cli_process {
+    pid_t pid = -1;
+    std::string out_path;
+    std::string err_path;
+    std::string spawn_error;  // set when it could not be started
+};
+
+// Starts `fileaio args...` with stdout and stderr going to files in work_dir; `env` entries
 // ("NAME=value") are added to the environment.
-inline cli_result run_cli(const std::string &work_dir, const std::vector<std::string> &args,
-                          const std::vector<std::string> &env = {})
+inline cli_process spawn_cli(const std::string &work_dir, const std::vector<std::string> &args,
+                             const std::vector<std::string> &env = {})
 {
-    cli_result result;
+    cli_process proc;
     const std::string out_path = work_dir + "/cli.stdout";
     const std::string err_path = work_dir + "/cli.stderr";
     std::vector<std::string> argv_storage{FILEAIO_CLI_PATH};
@@ -74,19 +82,39 @@ inline cli_result run_cli(const std::string &work_dir, const std::vector<std::st
     pid_t pid = -1;
     const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
+    proc.out_path = out_path;
+    proc.err_path = err_path;
     if (rc != 0) {
-        result.err = std::string("posix_spawn: ") + std::strerror(rc);
+        proc.spawn_error = std::string("posix_spawn: ") + std::strerror(rc);
+        return proc;
+    }
+    proc.pid = pid;
+    return proc;
+}
+
+inline cli_result finish_cli(const cli_process &proc)
+{
+    cli_result result;
+    if (proc.pid < 0) {
+        result.err = proc.spawn_error;
         return result;
     }
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    while (waitpid(proc.pid, &status, 0) < 0 && errno == EINTR) {
     }
     if (WIFEXITED(status)) {
         result.exit_code = WEXITSTATUS(status);
     }
-    result.out = read_whole_file(out_path);
-    result.err = read_whole_file(err_path);
+    result.out = read_whole_file(proc.out_path);
+    result.err = read_whole_file(proc.err_path);
     return result;
+}
+
+// Runs `fileaio args...` to the end (see spawn_cli).
+inline cli_result run_cli(const std::string &work_dir, const std::vector<std::string> &args,
+                          const std::vector<std::string> &env = {})
+{
+    return finish_cli(spawn_cli(work_dir, args, env));
 }
 
 }  // namespace fileaio::test

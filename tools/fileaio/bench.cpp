@@ -29,7 +29,6 @@ namespace {
 
 constexpr std::size_t min_buffer_alignment = 4096;       // every request buffer is page-aligned
 constexpr std::size_t layout_chunk_bytes = 1 * mib;      // pwrite/pread size when writing or warming the file
-constexpr std::uint32_t wait_timeout_ms = 1000;          // so that SIGINT is noticed even if I/O stalls
 constexpr std::uint64_t min_failure_window = 64;         // this many failures in a row (at least) abort a job
 constexpr std::uint64_t failure_window_per_depth = 2;    // ... or twice the iodepth, whichever is more
 constexpr std::uint64_t offset_seed = 0x5EED'F11E'A10Bu; // the same offsets for every backend
@@ -512,6 +511,10 @@ public:
     {
     }
 
+    // The job's context once the gate's `ready` has been passed (null if it could not be made),
+    // alive until `teardown`: the coordinator wakes the job's wait with it when the run ends.
+    [[nodiscard]] fileaio_ctx *context() const noexcept { return ctx_.get(); }
+
     // Never throws: every failure ends up in out.failure, and the gate is always passed.
     void run() noexcept
     {
@@ -850,7 +853,10 @@ private:
                 break;
             }
             std::size_t count = 0;
-            const int rc = fileaio_ctx_wait(ctx_.get(), std::min(complete_min, in_flight_), wait_timeout_ms,
+            // No timeout, as fio: an armed timer costs a wait that sleeps 2-3 us (QD1, Linux AIO,
+            // docs/PERFORMANCE.md "Session 7"). When the run ends (runtime, SIGINT) the coordinator
+            // wakes this wait with fileaio_ctx_wakeup.
+            const int rc = fileaio_ctx_wait(ctx_.get(), std::min(complete_min, in_flight_), FILEAIO_WAIT_FOREVER,
                                             completed_.data(), complete_max, &count);
             const std::uint64_t now = monotonic_ns();
             for (std::size_t i = 0; i < count; ++i) {
@@ -976,9 +982,20 @@ job_result run_measurement(const bench_options &opts, fileaio_backend backend, c
 
     std::uint64_t next_sample = gate.start_ns + sample_interval_ns;
     std::uint64_t next_draw = progress.enabled() ? gate.start_ns + progress_interval_ns : UINT64_MAX;
+    bool woken = false;  // the jobs' waits, once, when the run ends
     while (gate.finished.load(std::memory_order_acquire) < numjobs) {
-        sleep_until(std::min(next_sample, next_draw));
+        sleep_until(std::min({next_sample, next_draw, woken ? UINT64_MAX : gate.deadline_ns}));
         const std::uint64_t now = monotonic_ns();
+        if (!woken && (now >= gate.deadline_ns || stopping())) {
+            // A job waits without a timeout: a wait that could sleep on slow I/O learns now that
+            // it should stop submitting (contexts live until teardown, after this loop).
+            for (const auto &j : jobs) {
+                if (fileaio_ctx *ctx = j->context(); ctx != nullptr) {
+                    (void)fileaio_ctx_wakeup(ctx);
+                }
+            }
+            woken = true;
+        }
         if (now < next_sample && now < next_draw) {
             continue;  // woken by a signal
         }
