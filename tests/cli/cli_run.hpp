@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <csignal>
 #include <fcntl.h>
 #include <spawn.h>
 #include <string>
@@ -108,6 +109,23 @@ inline cli_result finish_cli(const cli_process &proc)
     result.out = read_whole_file(proc.out_path);
     result.err = read_whole_file(proc.err_path);
     return result;
+}
+
+// finish_cli, but a process still running after `seconds` is killed (SIGKILL) and reaped, so
+// that a hang fails the test instead of outliving it; exit_code is then -1.
+inline cli_result finish_cli_within(const cli_process &proc, int seconds)
+{
+    if (proc.pid >= 0) {
+        for (int tenths = 0; tenths < seconds * 10; ++tenths) {
+            siginfo_t info{};
+            if (waitid(P_PID, static_cast<id_t>(proc.pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid != 0) {
+                return finish_cli(proc);
+            }
+            usleep(100000);
+        }
+        ::kill(proc.pid, SIGKILL);
+    }
+    return finish_cli(proc);
 }
 
 // Runs `fileaio args...` to the end (see spawn_cli).

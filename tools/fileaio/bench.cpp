@@ -482,6 +482,8 @@ struct start_gate {
 struct job_output {
     fileaio_backend backend = FILEAIO_BACKEND_AUTO;
     std::uint32_t ctx_flags = 0;  // the FILEAIO_CTX_* flags its context was created with
+    std::uint32_t complete_min = 0;  // the completion batch its waits used (0: the loop never ran)
+    std::uint32_t complete_max = 0;
     direction_result read;
     direction_result write;
     direction_result sync;
@@ -843,6 +845,8 @@ private:
         // the rest at the next wait (bench_options::complete_max says why its default differs
         // between page-cache and O_DIRECT I/O).
         const std::size_t complete_max = std::min<std::size_t>(opts_.complete_max(out_.backend), depth_);
+        out_.complete_min = static_cast<std::uint32_t>(std::min(complete_min, depth_));
+        out_.complete_max = static_cast<std::uint32_t>(complete_max);  // what the report names
         const std::uint64_t deadline_ns = args_.gate->deadline_ns;
         job_progress &progress = *args_.progress;
 
@@ -987,8 +991,9 @@ job_result run_measurement(const bench_options &opts, fileaio_backend backend, c
         sleep_until(std::min({next_sample, next_draw, woken ? UINT64_MAX : gate.deadline_ns}));
         const std::uint64_t now = monotonic_ns();
         if (!woken && (now >= gate.deadline_ns || stopping())) {
-            // A job waits without a timeout: a wait that could sleep on slow I/O learns now that
-            // it should stop submitting (contexts live until teardown, after this loop).
+            // A job waits without a timeout, for its batch's completions. Woken now, it stops
+            // submitting at once instead of after that batch (one batch less past the end on slow
+            // I/O); it still drains what is in flight. Contexts live until teardown, after this loop.
             for (const auto &j : jobs) {
                 if (fileaio_ctx *ctx = j->context(); ctx != nullptr) {
                     (void)fileaio_ctx_wakeup(ctx);
@@ -1039,6 +1044,10 @@ job_result run_measurement(const bench_options &opts, fileaio_backend backend, c
             backend_known = true;
         }
         result.ctx_flags |= out.ctx_flags;  // the same for every job: they follow the options
+        if (out.complete_max != 0) {  // the same for every job that ran
+            result.complete_min = out.complete_min;
+            result.complete_max = out.complete_max;
+        }
         result.read.merge(out.read);
         result.write.merge(out.write);
         result.sync.merge(out.sync);
@@ -1054,8 +1063,10 @@ job_result run_measurement(const bench_options &opts, fileaio_backend backend, c
         end_ns = std::max(end_ns, out.end_ns);
     }
     result.elapsed_s = static_cast<double>(end_ns - gate.start_ns) / static_cast<double>(ns_per_s);
-    result.complete_min = std::min(opts.complete_min(), opts.iodepth);
-    result.complete_max = std::min(opts.complete_max(result.backend), opts.iodepth);
+    if (result.complete_max == 0) {  // no job ran its loop: what it would have used
+        result.complete_min = std::min(opts.complete_min(), opts.iodepth);
+        result.complete_max = std::min(opts.complete_max(result.backend), opts.iodepth);
+    }
     result.usr_s = cpu_after.usr_s - cpu_before.usr_s;
     result.sys_s = cpu_after.sys_s - cpu_before.sys_s;
     return result;
