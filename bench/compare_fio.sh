@@ -23,7 +23,8 @@
 #                time and released in between (all rounds of a workload stay in one hold)
 #   --baseline PATH  another fileaio binary (an earlier commit's build) run in the same rounds,
 #                right after this one's run; a second table compares the two (a build without
-#                --iodepth_batch_complete_max runs without it: it took every completion at once)
+#                --iodepth_batch_complete_max runs without it: it took every completion at once,
+#                unlike the other sides wherever their max is QD/4; the table says so)
 #
 # Workloads (default: all): cached-randread, cached-randrw, cached-randwrite, direct-randread,
 # direct-randwrite, seq-read-1m, mixed-flush, direct-qd1, two-jobs. Backends (default: every
@@ -275,6 +276,7 @@ echo "- Command: \`bench/compare_fio.sh$([ -z "$hold" ] || echo " --hold '$hold'
 echo "- $rounds interleaved rounds of $runtime s per run, medians (ratio of the medians; \"rounds\" is the range of the per-round ratios)." \
      "Offsets: $([ "$norandommap" = 0 ] && echo "fio's random map on every side" || echo "--norandommap on every side")." \
      "Batch: submit QD, complete_min QD/4, complete_max QD (io_uring, cached) or QD/4 (every other row) on every side. CPU: whole process, all threads, over ${window} s from ${skip} s into each run (bench/cpu_window.py)."
+[ -z "$baseline" ] || [ "$baseline_has_max" = 1 ] || echo "- The baseline has no --iodepth_batch_complete_max: it ran without it, taking every completion per wait, so its rows with complete_max QD/4 on the other sides are not like for like."
 echo
 
 python3 - "$out" "$rounds" "$workloads" "$backends" "${baseline:+base}" "$(for w in "${wl[@]}"; do for b in "${bk[@]}"; do echo "$w:$b:$(runs_of "$b" "$w" | tr ' ' '+')"; done; done | paste -sd, -)" <<'PY'
