@@ -216,7 +216,7 @@ FILEAIO_API int fileaio_ctx_wakeup(fileaio_ctx *ctx);
  * call, closed by destroy: only poll it. Created on the first call. */
 FILEAIO_API int fileaio_ctx_get_fd(fileaio_ctx *ctx, int *fd);
 FILEAIO_API int fileaio_ctx_get_stats(const fileaio_ctx *ctx, fileaio_stats *stats);
-/* ---- Latency (docs/API-issue12.md "Latency"). Any thread, at any time, also while I/O runs. ---- */
+/* ---- Latency (docs/API.md "Latency"). Any thread, at any time, also while I/O runs. ---- */
 /* Starts (enable != 0) or stops recording: requests submitted from then on are recorded (or not).
  * The first start allocates the histograms (E_NO_MEMORY); later calls never fail. */
 FILEAIO_API int fileaio_ctx_set_latency(fileaio_ctx *ctx, int enable);
