@@ -18,7 +18,10 @@
 // process-wide lock, bumps a futex word that aio_suspend and lio_listio(LIO_WAIT) sleep on, and
 // then runs the notifications. A thread in aio_suspend first reaps itself (trylock: never waits
 // for the completion thread), so a request that completed inside its submit (cached reads on
-// io_uring) costs the caller no sleep and no wakeup. Notifications:
+// io_uring) costs the caller no sleep and no wakeup. While the program reaps that way, the
+// completion thread naps (1 ms at a time) instead of polling and pauses the descriptor
+// (fileaio_ctx_pause_fd), so io_uring skips its eventfd signal per completion; it resumes it
+// before it polls again (completion_main). Notifications:
 // (SIGEV_SIGNAL and SIGEV_THREAD_ID by rt_sigqueueinfo/rt_tgsigqueueinfo with si_code SI_ASYNCIO;
 // SIGEV_THREAD on a new detached thread per notification, as glibc does). aio_cancel uses
 // fileaio_req_cancel and publishes ECANCELED through the same path. aio_fsync is a flush
@@ -123,6 +126,12 @@ struct ctx_entry {
     std::atomic<uint32_t> inflight{0};  // changed under the lock; the completion thread peeks
     std::atomic<uint32_t> kick{0};      // futex word of the completion thread's naps
     std::atomic<bool> napping{false};
+    // The completion thread naps with the descriptor paused: the program reaps for itself, and
+    // aio_read/aio_write take what finished inside their submit (submit_rw).
+    std::atomic<bool> paused{false};
+    // Submits that skip taking completions inline (submit_rw) after one found nothing while the
+    // descriptor was not paused (then that look costs a system call: re-arming the descriptor).
+    std::atomic<uint32_t> inline_skip{0};
     std::atomic<bool> reaper_parked{false};  // no pollable fd: the completion thread owns the reap lock
     // Whoever reaps (fileaio_ctx_wait with timeout 0) holds it: the completion thread, or a
     // thread in aio_suspend that takes the completions itself instead of sleeping until the
@@ -606,12 +615,27 @@ size_t reap(ctx_entry *e, bool wait_turn) {
 // steps back instead of racing the program for every completion: it naps (1 ms at most, not in
 // poll, whose wakeups cost the submitting thread an eventfd signal per completion) and looks
 // again; a thread about to sleep in aio_suspend or lio_listio kicks it awake (kick_nappers).
+// While it naps it pauses the descriptor (fileaio_ctx_pause_fd: on io_uring the kernel then
+// skips its eventfd signal per completion, and the program's reaps skip re-arming it), and it
+// resumes it before it polls again, so a completion that comes while nobody reaps is published
+// at the end of the nap at the latest, and its notification sent.
 // A program that only polls aio_error never calls aio_suspend, and gets its results promptly.
 void *completion_main(void *arg) {
     auto *e = static_cast<ctx_entry *>(arg);
     int fd = -1;
     if (fileaio_ctx_get_fd(e->ctx, &fd) == 0) {
         uint32_t last_reaps = g_app_reaps.load(std::memory_order_relaxed);
+        bool paused = false;  // fileaio_ctx_pause_fd: only while this thread naps
+        // Back to poll: the descriptor is resumed first (which re-arms it: whatever finished
+        // while it was paused makes it readable), then what is there is reaped.
+        auto reap_before_poll = [&] {
+            if (paused) {
+                e->paused.store(false, std::memory_order_relaxed);
+                fileaio_ctx_pause_fd(e->ctx, 0);
+                paused = false;
+            }
+            reap(e, true);
+        };
         for (;;) {
             struct pollfd p = {fd, POLLIN, 0};
             if (poll(&p, 1, -1) < 0) continue;  // EINTR (every signal is blocked here: not seen)
@@ -620,19 +644,26 @@ void *completion_main(void *arg) {
                 bool program_reaps = reaps != last_reaps;
                 last_reaps = reaps;
                 if (!program_reaps || e->inflight.load(std::memory_order_relaxed) == 0) {
-                    reap(e, true);
+                    reap_before_poll();
                     break;
                 }
                 e->napping.store(true, std::memory_order_seq_cst);
                 uint32_t k = e->kick.load(std::memory_order_seq_cst);
                 if (g_waiters.load(std::memory_order_seq_cst) == 0) {
+                    // Nobody polls the descriptor during the nap, and the program reaps with
+                    // timeout-0 waits: pause it (io_uring: no eventfd signal per completion,
+                    // and those waits skip re-arming it).
+                    if (!paused && fileaio_ctx_pause_fd(e->ctx, 1) == 0) {
+                        paused = true;
+                        e->paused.store(true, std::memory_order_relaxed);
+                    }
                     struct timespec nap = {0, 1000000};
                     syscall(SYS_futex, reinterpret_cast<uint32_t *>(&e->kick), FUTEX_WAIT_PRIVATE, k, &nap, nullptr,
                             0);
                 }
                 e->napping.store(false, std::memory_order_relaxed);
                 if (g_waiters.load(std::memory_order_seq_cst) != 0) {
-                    reap(e, true);
+                    reap_before_poll();
                     break;
                 }
             }
@@ -909,7 +940,26 @@ int submit_rw(struct aiocb *cb, int opcode, group *gr) {
                  ? fileaio_req_prepare_read(s->req, cb->aio_fildes, cb->aio_offset, buf, cb->aio_nbytes, s)
                  : fileaio_req_prepare_write(s->req, cb->aio_fildes, cb->aio_offset, buf, cb->aio_nbytes, s);
     if (rc == 0) rc = fileaio_ctx_submit(e->ctx, &s->req, 1, nullptr);
-    if (rc != 0) {
+    if (rc == 0) {
+        g_submitted.fetch_add(1, std::memory_order_relaxed);
+        // Take what finished inside the submit (a cached read on io_uring) at once, so that the
+        // program finds it without an aio_suspend and no other thread is woken for it. When
+        // that found something, the program counts as reaping for itself: the completion thread
+        // then naps with the descriptor paused (completion_main), which makes these looks cheap.
+        // One that found nothing with the descriptor armed (direct I/O: completions come later)
+        // cost a system call, and the next 64 submits do not look.
+        bool paused = e->paused.load(std::memory_order_relaxed);
+        uint32_t skip = paused ? 0 : e->inline_skip.load(std::memory_order_relaxed);
+        if (skip != 0) {
+            e->inline_skip.store(skip - 1, std::memory_order_relaxed);
+        } else if (reap(e, false) != 0) {
+            g_app_reaps.fetch_add(1, std::memory_order_relaxed);
+        } else if (!paused) {
+            e->inline_skip.store(64, std::memory_order_relaxed);
+        }
+        return 0;
+    }
+    {
         lock_guard lk;
         unlink_active_locked(s);
         e->inflight--;
@@ -918,10 +968,8 @@ int submit_rw(struct aiocb *cb, int opcode, group *gr) {
         free_slot_locked(s);
         store_status(cb, EAGAIN, -1);
         if (next_append != nullptr) start_held_locked(next_append);
-        return EAGAIN;
     }
-    g_submitted.fetch_add(1, std::memory_order_relaxed);
-    return 0;
+    return EAGAIN;
 }
 
 int fail(int err) {
