@@ -943,17 +943,20 @@ int submit_rw(struct aiocb *cb, int opcode, group *gr) {
     if (rc == 0) {
         g_submitted.fetch_add(1, std::memory_order_relaxed);
         // Take what finished inside the submit (a cached read on io_uring) at once, so that the
-        // program finds it without an aio_suspend and no other thread is woken for it. When
-        // that found something, the program counts as reaping for itself: the completion thread
+        // program finds it without an aio_suspend and no other thread is woken for it. When the
+        // request finished inside its submit (whoever published it: the completion thread may
+        // have been quicker), the program counts as reaping for itself: the completion thread
         // then naps with the descriptor paused (completion_main), which makes these looks cheap.
-        // One that found nothing with the descriptor armed (direct I/O: completions come later)
-        // cost a system call, and the next 64 submits do not look.
+        // A look that found the request still in flight with the descriptor armed (direct I/O:
+        // completions come later) cost a system call, and the next 64 submits do not look.
         bool paused = e->paused.load(std::memory_order_relaxed);
         uint32_t skip = paused ? 0 : e->inline_skip.load(std::memory_order_relaxed);
-        if (skip != 0) {
-            e->inline_skip.store(skip - 1, std::memory_order_relaxed);
-        } else if (reap(e, false) != 0) {
+        if (skip == 0) reap(e, false);
+        if (load_status(cb) != EINPROGRESS) {
+            if (skip != 0) e->inline_skip.store(0, std::memory_order_relaxed);
             g_app_reaps.fetch_add(1, std::memory_order_relaxed);
+        } else if (skip != 0) {
+            e->inline_skip.store(skip - 1, std::memory_order_relaxed);
         } else if (!paused) {
             e->inline_skip.store(64, std::memory_order_relaxed);
         }
