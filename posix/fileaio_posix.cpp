@@ -18,10 +18,12 @@
 // process-wide lock, bumps a futex word that aio_suspend and lio_listio(LIO_WAIT) sleep on, and
 // then runs the notifications. A thread in aio_suspend first reaps itself (trylock: never waits
 // for the completion thread), so a request that completed inside its submit (cached reads on
-// io_uring) costs the caller no sleep and no wakeup. While the program reaps that way, the
-// completion thread naps (1 ms at a time) instead of polling and pauses the descriptor
-// (fileaio_ctx_pause_fd), so io_uring skips its eventfd signal per completion; it resumes it
-// before it polls again (completion_main). Notifications:
+// io_uring) costs the caller no sleep and no wakeup; aio_read/aio_write likewise take what
+// finished inside their own submit (submit_rw), so a program that calls aio_suspend only when
+// aio_error shows nothing done (fio) finds its cached reads done without it. While the program
+// reaps for itself, the completion thread naps (1 ms at a time) instead of polling and pauses
+// the descriptor (fileaio_ctx_pause_fd), so io_uring skips its eventfd signal per completion; it
+// resumes it before it polls again (completion_main). Notifications:
 // (SIGEV_SIGNAL and SIGEV_THREAD_ID by rt_sigqueueinfo/rt_tgsigqueueinfo with si_code SI_ASYNCIO;
 // SIGEV_THREAD on a new detached thread per notification, as glibc does). aio_cancel uses
 // fileaio_req_cancel and publishes ECANCELED through the same path. aio_fsync is a flush
