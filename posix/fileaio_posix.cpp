@@ -171,6 +171,7 @@ state &g = g_holder.s;
 std::atomic<uint32_t> g_seq{0};      // bumped after results are published; futex word
 std::atomic<uint32_t> g_waiters{0};  // threads asleep on g_seq
 std::atomic<uint32_t> g_app_reaps{0};  // calls of reap_all: the program reaps for itself
+std::atomic<uint32_t> g_inline_done{0};  // requests that finished inside their submit (submit_rw)
 std::atomic<unsigned long long> g_submitted{0};
 // aio_init's hints, read when the first context is made: atomics, not the lock, because
 // fileaio's posix_aio backend (never used here, but a program may create one) calls aio_init.
@@ -627,16 +628,18 @@ void *completion_main(void *arg) {
     int fd = -1;
     if (fileaio_ctx_get_fd(e->ctx, &fd) == 0) {
         uint32_t last_reaps = g_app_reaps.load(std::memory_order_relaxed);
+        uint32_t last_inline = g_inline_done.load(std::memory_order_relaxed);
         bool paused = false;  // fileaio_ctx_pause_fd: only while this thread naps
-        // Back to poll: the descriptor is resumed first (which re-arms it: whatever finished
-        // while it was paused makes it readable), then what is there is reaped.
+        // Back to poll: what is there is reaped (first: a thread asleep in aio_suspend waits
+        // for it), then the descriptor is resumed, which re-arms it: whatever finished since
+        // that reap makes it readable.
         auto reap_before_poll = [&] {
+            reap(e, true);
             if (paused) {
                 e->paused.store(false, std::memory_order_relaxed);
                 fileaio_ctx_pause_fd(e->ctx, 0);
                 paused = false;
             }
-            reap(e, true);
         };
         for (;;) {
             struct pollfd p = {fd, POLLIN, 0};
@@ -645,6 +648,9 @@ void *completion_main(void *arg) {
                 uint32_t reaps = g_app_reaps.load(std::memory_order_relaxed);
                 bool program_reaps = reaps != last_reaps;
                 last_reaps = reaps;
+                uint32_t inl = g_inline_done.load(std::memory_order_relaxed);
+                bool finish_inline = inl != last_inline;
+                last_inline = inl;
                 if (!program_reaps || e->inflight.load(std::memory_order_relaxed) == 0) {
                     reap_before_poll();
                     break;
@@ -652,10 +658,12 @@ void *completion_main(void *arg) {
                 e->napping.store(true, std::memory_order_seq_cst);
                 uint32_t k = e->kick.load(std::memory_order_seq_cst);
                 if (g_waiters.load(std::memory_order_seq_cst) == 0) {
-                    // Nobody polls the descriptor during the nap, and the program reaps with
-                    // timeout-0 waits: pause it (io_uring: no eventfd signal per completion,
-                    // and those waits skip re-arming it).
-                    if (!paused && fileaio_ctx_pause_fd(e->ctx, 1) == 0) {
+                    // Nobody polls the descriptor during the nap, and the program's requests
+                    // finish inside their submits, which take them: pause it (io_uring: no
+                    // eventfd signal per completion, and those looks skip re-arming it). Not
+                    // for completions that come later (direct I/O): there the pause would only
+                    // add a resume before every poll.
+                    if (!paused && finish_inline && fileaio_ctx_pause_fd(e->ctx, 1) == 0) {
                         paused = true;
                         e->paused.store(true, std::memory_order_relaxed);
                     }
@@ -957,6 +965,7 @@ int submit_rw(struct aiocb *cb, int opcode, group *gr) {
         if (load_status(cb) != EINPROGRESS) {
             if (skip != 0) e->inline_skip.store(0, std::memory_order_relaxed);
             g_app_reaps.fetch_add(1, std::memory_order_relaxed);
+            g_inline_done.fetch_add(1, std::memory_order_relaxed);
         } else if (skip != 0) {
             e->inline_skip.store(skip - 1, std::memory_order_relaxed);
         } else if (!paused) {
