@@ -21,8 +21,8 @@
 // io_uring) costs the caller no sleep and no wakeup; aio_read/aio_write likewise take what
 // finished inside their own submit (submit_rw), so a program that calls aio_suspend only when
 // aio_error shows nothing done (fio) finds its cached reads done without it. While the program
-// reaps for itself, the completion thread naps (1 ms at a time) instead of polling and pauses
-// the descriptor (fileaio_ctx_pause_fd), so io_uring skips its eventfd signal per completion; it
+// reaps for itself, the completion thread naps (1 ms at a time) instead of polling, and while
+// requests finish inside their submits it pauses the descriptor (fileaio_ctx_pause_fd), so io_uring skips its eventfd signal per completion; it
 // resumes it before it polls again (completion_main). Notifications:
 // (SIGEV_SIGNAL and SIGEV_THREAD_ID by rt_sigqueueinfo/rt_tgsigqueueinfo with si_code SI_ASYNCIO;
 // SIGEV_THREAD on a new detached thread per notification, as glibc does). aio_cancel uses
@@ -614,13 +614,14 @@ size_t reap(ctx_entry *e, bool wait_turn) {
 // The completion thread: sleeps in poll on the context's descriptor (readable when a
 // completion is there) and reaps. Not parked inside fileaio_ctx_wait, so that aio_suspend may
 // reap too (one waiter per context at a time: the reap lock). When the program reaps for itself
-// (it called aio_suspend since the last look) and nobody sleeps in aio_suspend or lio_listio, it
+// (it called aio_suspend, or a request finished inside its submit, since the last look) and nobody sleeps in aio_suspend or lio_listio, it
 // steps back instead of racing the program for every completion: it naps (1 ms at most, not in
 // poll, whose wakeups cost the submitting thread an eventfd signal per completion) and looks
 // again; a thread about to sleep in aio_suspend or lio_listio kicks it awake (kick_nappers).
-// While it naps it pauses the descriptor (fileaio_ctx_pause_fd: on io_uring the kernel then
-// skips its eventfd signal per completion, and the program's reaps skip re-arming it), and it
-// resumes it before it polls again, so a completion that comes while nobody reaps is published
+// While it naps because requests finish inside their submits (which take them: submit_rw), it
+// pauses the descriptor (fileaio_ctx_pause_fd: on io_uring the kernel then skips its eventfd
+// signal per completion, and the program's reaps skip re-arming it); before it polls again it
+// reaps and resumes it (which re-arms it), so a completion that comes while nobody reaps is published
 // at the end of the nap at the latest, and its notification sent.
 // A program that only polls aio_error never calls aio_suspend, and gets its results promptly.
 void *completion_main(void *arg) {
