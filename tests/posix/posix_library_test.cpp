@@ -4,11 +4,15 @@
 #include <aio.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -139,6 +143,58 @@ TEST(posix_library, threads_submitting_suspending_and_cancelling_at_once_lose_no
     EXPECT_EQ(bad.load(), 0);
     EXPECT_EQ(completed.load() + canceled.load(), 3 * 40 * 16);
     EXPECT_GT(fileaio_posix_submitted(), 0u);
+    close(fd);
+}
+
+// Once aio_return took its result the aiocb is the program's again, also when that happens
+// before aio_read returned: here a SIGEV_SIGNAL handler on the submitting thread (a cached read
+// published inside the submit is notified there) takes the result and releases the page the
+// aiocb lives on. aio_read must not look at the aiocb after that (it did not before it reaped
+// inside its submit; glibc does not either).
+aiocb *volatile g_released_cb = nullptr;
+void *volatile g_released_page = nullptr;
+volatile sig_atomic_t g_released = 0;
+void release_on_signal(int) {
+    aiocb *cb = g_released_cb;
+    if (cb == nullptr || aio_error(cb) == EINPROGRESS) return;
+    g_released_cb = nullptr;
+    if (aio_return(cb) == 4096) g_released = 1;
+    munmap(g_released_page, 4096);
+}
+
+TEST(posix_library, aio_read_does_not_touch_an_aiocb_released_by_a_notification_that_ran_inside_it) {
+    fileaio::test::temp_dir dir;
+    std::string path = dir.make_file("data", 4096);
+    int fd = fileaio::test::open_file(path, O_RDONLY);
+    ASSERT_GE(fd, 0);
+    static char buf[4096];
+    ASSERT_EQ(pread(fd, buf, sizeof buf, 0), 4096);  // in the page cache: io_uring reads it inside the submit
+    struct sigaction sa, old;
+    std::memset(&sa, 0, sizeof sa);
+    sa.sa_handler = release_on_signal;
+    sigemptyset(&sa.sa_mask);
+    ASSERT_EQ(sigaction(SIGUSR1, &sa, &old), 0);
+    int inside = 0;
+    for (int round = 0; round < 64; ++round) {
+        void *page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        ASSERT_NE(page, MAP_FAILED);
+        auto *cb = new (page) aiocb(make_cb(fd, buf, sizeof buf, 0));
+        cb->aio_sigevent.sigev_notify = SIGEV_SIGNAL;
+        cb->aio_sigevent.sigev_signo = SIGUSR1;
+        g_released = 0;
+        g_released_page = page;
+        g_released_cb = cb;
+        ASSERT_EQ(aio_read(cb), 0);  // the page may be gone now: no access to cb below
+        if (g_released) ++inside;
+        timespec t0{}, t{};
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        while (!g_released) {  // notified later (by the completion thread): wait for it (10 s: a hang)
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            ASSERT_LT(t.tv_sec - t0.tv_sec, 10) << "no notification";
+        }
+    }
+    sigaction(SIGUSR1, &old, nullptr);
+    std::printf("%d of 64 released inside aio_read\n", inside);
     close(fd);
 }
 
