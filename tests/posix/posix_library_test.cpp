@@ -146,6 +146,77 @@ TEST(posix_library, threads_submitting_suspending_and_cancelling_at_once_lose_no
     close(fd);
 }
 
+// A request on one context must be published while the program keeps submitting reads that
+// finish inside their submits on another context (and never calls aio_suspend). The completion
+// thread of the first context must not take those submits for "the program reaps for itself":
+// they reap only the context they were submitted to.
+TEST(posix_library, a_completion_on_one_context_is_published_while_cached_reads_finish_inline_on_another) {
+    aioinit init;
+    std::memset(&init, 0, sizeof init);
+    init.aio_num = 1024;  // contexts of 1024 requests: the pipe reads below fill the first
+    aio_init(&init);
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    constexpr int n = 1024 - 64;  // the first context's room (64 kept for aio_fsync)
+    std::vector<aiocb> reads(n);
+    std::vector<char> bytes(n, 0);
+    for (int i = 0; i < n; ++i) {
+        reads[i] = make_cb(p[0], &bytes[i], 1, 0);
+        ASSERT_EQ(aio_read(&reads[i]), 0) << i << ": " << std::strerror(errno);
+    }
+    fileaio::test::temp_dir dir;
+    constexpr int blk = 4096;
+    std::string path = dir.make_file("data", uint64_t{64} * blk);
+    int fd = fileaio::test::open_file(path, O_RDONLY);
+    ASSERT_GE(fd, 0);
+    std::vector<unsigned char> buf(blk);
+    // Into the page cache, and the second context is made.
+    aiocb c = make_cb(fd, buf.data(), blk, 0);
+    ASSERT_EQ(aio_read(&c), 0);
+    ASSERT_EQ(wait_done(c), 0);
+    ASSERT_EQ(aio_return(&c), blk);
+    for (int b = 1; b < 64; ++b) ASSERT_EQ(pread(fd, buf.data(), blk, off_t{b} * blk), blk);
+    ASSERT_GE(fileaio_posix_context_count(), 2u);
+    std::vector<char> fill(n, 'r');
+    ASSERT_EQ(write(p[1], fill.data(), fill.size()), n);
+    // The program polls aio_error only and keeps 16 cached reads going (fio's pattern without
+    // aio_suspend); the pipe reads must finish meanwhile (10 s is a hang, not a timing).
+    constexpr int depth = 16;
+    std::vector<std::vector<unsigned char>> bufs(depth, std::vector<unsigned char>(blk));
+    std::vector<aiocb> cached(depth);
+    std::vector<bool> busy(depth, false);
+    int seen = 0;
+    timespec t0{};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long round = 0; seen < n; ++round) {
+        const int k = static_cast<int>(round % depth);
+        if (busy[k]) {
+            if (aio_error(&cached[k]) == EINPROGRESS) continue;
+            ASSERT_EQ(aio_return(&cached[k]), blk);
+        }
+        cached[k] = make_cb(fd, bufs[k].data(), blk, off_t{round % 64} * blk);
+        ASSERT_EQ(aio_read(&cached[k]), 0);
+        busy[k] = true;
+        while (seen < n && aio_error(&reads[seen]) != EINPROGRESS) ++seen;
+        timespec t{};
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - t0.tv_sec > 10) break;
+    }
+    EXPECT_EQ(seen, n) << "pipe reads on the first context left unpublished while cached reads finished inline on the second";
+    for (int k = 0; k < depth; ++k) {
+        if (busy[k]) {
+            EXPECT_EQ(wait_done(cached[k]), 0);
+        }
+    }
+    int done = 0;
+    for (int i = 0; i < n; ++i)
+        if (wait_done(reads[i]) == 0 && aio_return(&reads[i]) == 1 && bytes[i] == 'r') ++done;
+    EXPECT_EQ(done, n);
+    close(fd);
+    close(p[0]);
+    close(p[1]);
+}
+
 // Once aio_return took its result the aiocb is the program's again, also when that happens
 // before aio_read returned: here a SIGEV_SIGNAL handler on the submitting thread (a cached read
 // published inside the submit is notified there) takes the result and releases the page the
