@@ -319,6 +319,32 @@ TEST_P(event_loop, paused_before_the_descriptor_is_asked_for_it_starts_paused_an
     EXPECT_FALSE(readable(fd));
 }
 
+// API.md: resuming "before returning makes the descriptor readable if a wait with timeout_ms = 0
+// would return something". Checked at once after the resume (poll with timeout 0): io_uring's
+// progress helper signals the descriptor by itself after its grace period whatever the pause
+// says, so a later look could not tell a resume that re-arms from one that does not.
+TEST_P(event_loop, the_resume_itself_makes_the_descriptor_readable_for_a_read_that_finished_while_paused) {
+    // Elsewhere the pause changes nothing and the read may finish after the resume (a worker).
+    if (GetParam() != FILEAIO_BACKEND_IO_URING) GTEST_SKIP() << "io_uring posts the pipe read inside feed()";
+    fileaio_ctx *c = make_ctx(4);
+    const int fd = get_fd(c);
+    ASSERT_EQ(fileaio_ctx_pause_fd(c, 1), 0);
+    fileaio_req *r = held_read(c);
+    feed();  // the kernel posts the read's completion as this thread leaves write()
+    fileaio_req *out[1] = {};
+    size_t count = 0;
+    ASSERT_EQ(fileaio_ctx_pause_fd(c, 0), 0);
+    EXPECT_TRUE(readable(fd, 0)) << "resumed with a completion waiting, and the descriptor is not readable";
+    ASSERT_EQ(fileaio_ctx_wait(c, 1, long_timeout_ms, out, 1, &count), 0);
+    EXPECT_EQ(out[0], r);
+    // Resumed: the kernel signals again as it posts (IORING_CQ_EVENTFD_DISABLED cleared).
+    ASSERT_EQ(fileaio_req_prepare_read(r, pipe_[0], 0, buf_.data(), block, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+    feed();
+    EXPECT_TRUE(readable(fd, 0)) << "resumed, and a completion posted since left the descriptor quiet";
+    ASSERT_EQ(fileaio_ctx_wait(c, 1, long_timeout_ms, out, 1, &count), 0);
+}
+
 TEST_P(event_loop, a_cancelled_read_is_no_completion_and_leaves_the_descriptor_quiet) {
     fileaio_ctx *c = make_ctx(4);
     const int fd = get_fd(c);
