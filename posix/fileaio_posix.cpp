@@ -110,6 +110,10 @@ struct slot {
     group *grp = nullptr;
     bool notify = false;
     struct sigevent ev {};
+    // Requests this slot finished (finish_locked, under the lock). submit_rw compares it with the
+    // count before its submit to learn whether the request finished inside, without reading the
+    // aiocb, which the program may have released by then. Slots live as long as the process.
+    std::atomic<uint32_t> finished{0};
 };
 
 // A lio_listio call: the requests still in flight, whether one failed, and its notification.
@@ -134,6 +138,9 @@ struct ctx_entry {
     // Submits that skip taking completions inline (submit_rw) after one found nothing while the
     // descriptor was not paused (then that look costs a system call: re-arming the descriptor).
     std::atomic<uint32_t> inline_skip{0};
+    // Requests of this context that finished inside their submit (submit_rw took them): the
+    // program reaps this context for itself, so its completion thread may nap.
+    std::atomic<uint32_t> inline_done{0};
     std::atomic<bool> reaper_parked{false};  // no pollable fd: the completion thread owns the reap lock
     // Whoever reaps (fileaio_ctx_wait with timeout 0) holds it: the completion thread, or a
     // thread in aio_suspend that takes the completions itself instead of sleeping until the
@@ -171,7 +178,6 @@ state &g = g_holder.s;
 std::atomic<uint32_t> g_seq{0};      // bumped after results are published; futex word
 std::atomic<uint32_t> g_waiters{0};  // threads asleep on g_seq
 std::atomic<uint32_t> g_app_reaps{0};  // calls of reap_all: the program reaps for itself
-std::atomic<uint32_t> g_inline_done{0};  // requests that finished inside their submit (submit_rw)
 std::atomic<unsigned long long> g_submitted{0};
 // aio_init's hints, read when the first context is made: atomics, not the lock, because
 // fileaio's posix_aio backend (never used here, but a program may create one) calls aio_init.
@@ -438,6 +444,7 @@ void part_done_locked(slot *s, int err, ssize_t ret);
 
 void finish_locked(slot *s, int err, ssize_t ret) {
     struct aiocb *cb = s->cb;
+    s->finished.fetch_add(1, std::memory_order_release);
     unlink_active_locked(s);
     slot *next_append = s->append_next;
     s->append_next = nullptr;
@@ -629,7 +636,7 @@ void *completion_main(void *arg) {
     int fd = -1;
     if (fileaio_ctx_get_fd(e->ctx, &fd) == 0) {
         uint32_t last_reaps = g_app_reaps.load(std::memory_order_relaxed);
-        uint32_t last_inline = g_inline_done.load(std::memory_order_relaxed);
+        uint32_t last_inline = e->inline_done.load(std::memory_order_relaxed);
         bool paused = false;  // fileaio_ctx_pause_fd: only while this thread naps
         // Back to poll: what is there is reaped (first: a thread asleep in aio_suspend waits
         // for it), then the descriptor is resumed, which re-arms it: whatever finished since
@@ -646,11 +653,14 @@ void *completion_main(void *arg) {
             struct pollfd p = {fd, POLLIN, 0};
             if (poll(&p, 1, -1) < 0) continue;  // EINTR (every signal is blocked here: not seen)
             for (;;) {
+                // The program reaps this context for itself: aio_suspend reaped every context,
+                // or this context's requests finished inside their submits, which took them.
+                // (Another context's inline completions say nothing about this one.)
                 uint32_t reaps = g_app_reaps.load(std::memory_order_relaxed);
-                bool program_reaps = reaps != last_reaps;
-                last_reaps = reaps;
-                uint32_t inl = g_inline_done.load(std::memory_order_relaxed);
+                uint32_t inl = e->inline_done.load(std::memory_order_relaxed);
                 bool finish_inline = inl != last_inline;
+                bool program_reaps = reaps != last_reaps || finish_inline;
+                last_reaps = reaps;
                 last_inline = inl;
                 if (!program_reaps || e->inflight.load(std::memory_order_relaxed) == 0) {
                     reap_before_poll();
@@ -911,11 +921,13 @@ int submit_rw(struct aiocb *cb, int opcode, group *gr) {
     }
     slot *s;
     ctx_entry *e;
+    uint32_t finished_before = 0;  // s->finished before the submit (see below)
     {
         lock_guard lk;
         init_locked();
         s = alloc_slot_locked();
         if (s == nullptr) return EAGAIN;
+        finished_before = s->finished.load(std::memory_order_relaxed);
         e = pick_ctx_locked(1);
         if (e == nullptr) {
             free_slot_locked(s);
@@ -963,10 +975,11 @@ int submit_rw(struct aiocb *cb, int opcode, group *gr) {
         bool paused = e->paused.load(std::memory_order_relaxed);
         uint32_t skip = paused ? 0 : e->inline_skip.load(std::memory_order_relaxed);
         if (skip == 0) reap(e, false);
-        if (load_status(cb) != EINPROGRESS) {
+        // Never cb from here on: the reap may have run this request's notification, and the
+        // program (a signal handler, another thread) may have called aio_return and released it.
+        if (s->finished.load(std::memory_order_acquire) != finished_before) {
             if (skip != 0) e->inline_skip.store(0, std::memory_order_relaxed);
-            g_app_reaps.fetch_add(1, std::memory_order_relaxed);
-            g_inline_done.fetch_add(1, std::memory_order_relaxed);
+            e->inline_done.fetch_add(1, std::memory_order_relaxed);
         } else if (skip != 0) {
             e->inline_skip.store(skip - 1, std::memory_order_relaxed);
         } else if (!paused) {

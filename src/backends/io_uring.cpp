@@ -394,7 +394,11 @@ public:
     // reads before each eventfd signal. A seq_cst read-modify-write, so that after a resume the
     // core's look at the CQ (has_completions) comes after the kernel can see the flag clear; the
     // kernel orders its side with a full barrier between publishing a CQE's tail and reading the
-    // flag (io_cqring_wake's wq_has_sleeper). A kernel without the flags word: nothing paused.
+    // flag (io_cqring_wake's wq_has_sleeper). On a DEFER_TASKRUN ring (FILEAIO_CTX_SINGLE_THREAD)
+    // the signal comes from io_req_local_work_add instead: a cmpxchg, then an atomic_or of
+    // SQ_TASKRUN, then the flag read, which is a full barrier on x86 (a locked instruction) but
+    // not guaranteed on arm64 (atomic_or is relaxed there). A kernel without the flags word:
+    // nothing paused. io_uring's progress helper (if any) signals after its grace period regardless.
     void pause_notify(bool paused) override {
         unsigned *flags = ring_.cq.kflags;
         if (flags == nullptr) return;
