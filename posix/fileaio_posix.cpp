@@ -18,7 +18,12 @@
 // process-wide lock, bumps a futex word that aio_suspend and lio_listio(LIO_WAIT) sleep on, and
 // then runs the notifications. A thread in aio_suspend first reaps itself (trylock: never waits
 // for the completion thread), so a request that completed inside its submit (cached reads on
-// io_uring) costs the caller no sleep and no wakeup. Notifications:
+// io_uring) costs the caller no sleep and no wakeup; aio_read/aio_write likewise take what
+// finished inside their own submit (submit_rw), so a program that calls aio_suspend only when
+// aio_error shows nothing done (fio) finds its cached reads done without it. While the program
+// reaps for itself, the completion thread naps (1 ms at a time) instead of polling, and while
+// requests finish inside their submits it pauses the descriptor (fileaio_ctx_pause_fd), so io_uring skips its eventfd signal per completion; it
+// resumes it before it polls again (completion_main). Notifications:
 // (SIGEV_SIGNAL and SIGEV_THREAD_ID by rt_sigqueueinfo/rt_tgsigqueueinfo with si_code SI_ASYNCIO;
 // SIGEV_THREAD on a new detached thread per notification, as glibc does). aio_cancel uses
 // fileaio_req_cancel and publishes ECANCELED through the same path. aio_fsync is a flush
@@ -105,6 +110,10 @@ struct slot {
     group *grp = nullptr;
     bool notify = false;
     struct sigevent ev {};
+    // Requests this slot finished (finish_locked, under the lock). submit_rw compares it with the
+    // count before its submit to learn whether the request finished inside, without reading the
+    // aiocb, which the program may have released by then. Slots live as long as the process.
+    std::atomic<uint32_t> finished{0};
 };
 
 // A lio_listio call: the requests still in flight, whether one failed, and its notification.
@@ -123,6 +132,15 @@ struct ctx_entry {
     std::atomic<uint32_t> inflight{0};  // changed under the lock; the completion thread peeks
     std::atomic<uint32_t> kick{0};      // futex word of the completion thread's naps
     std::atomic<bool> napping{false};
+    // The completion thread naps with the descriptor paused: the program reaps for itself, and
+    // aio_read/aio_write take what finished inside their submit (submit_rw).
+    std::atomic<bool> paused{false};
+    // Submits that skip taking completions inline (submit_rw) after one found nothing while the
+    // descriptor was not paused (then that look costs a system call: re-arming the descriptor).
+    std::atomic<uint32_t> inline_skip{0};
+    // Requests of this context that finished inside their submit (submit_rw took them): the
+    // program reaps this context for itself, so its completion thread may nap.
+    std::atomic<uint32_t> inline_done{0};
     std::atomic<bool> reaper_parked{false};  // no pollable fd: the completion thread owns the reap lock
     // Whoever reaps (fileaio_ctx_wait with timeout 0) holds it: the completion thread, or a
     // thread in aio_suspend that takes the completions itself instead of sleeping until the
@@ -426,6 +444,7 @@ void part_done_locked(slot *s, int err, ssize_t ret);
 
 void finish_locked(slot *s, int err, ssize_t ret) {
     struct aiocb *cb = s->cb;
+    s->finished.fetch_add(1, std::memory_order_release);
     unlink_active_locked(s);
     slot *next_append = s->append_next;
     s->append_next = nullptr;
@@ -602,37 +621,70 @@ size_t reap(ctx_entry *e, bool wait_turn) {
 // The completion thread: sleeps in poll on the context's descriptor (readable when a
 // completion is there) and reaps. Not parked inside fileaio_ctx_wait, so that aio_suspend may
 // reap too (one waiter per context at a time: the reap lock). When the program reaps for itself
-// (it called aio_suspend since the last look) and nobody sleeps in aio_suspend or lio_listio, it
+// (it called aio_suspend, or a request finished inside its submit, since the last look) and nobody sleeps in aio_suspend or lio_listio, it
 // steps back instead of racing the program for every completion: it naps (1 ms at most, not in
 // poll, whose wakeups cost the submitting thread an eventfd signal per completion) and looks
 // again; a thread about to sleep in aio_suspend or lio_listio kicks it awake (kick_nappers).
+// While it naps because requests finish inside their submits (which take them: submit_rw), it
+// pauses the descriptor (fileaio_ctx_pause_fd: on io_uring the kernel then skips its eventfd
+// signal per completion, and the program's reaps skip re-arming it); before it polls again it
+// reaps and resumes it (which re-arms it), so a completion that comes while nobody reaps is published
+// at the end of the nap at the latest, and its notification sent.
 // A program that only polls aio_error never calls aio_suspend, and gets its results promptly.
 void *completion_main(void *arg) {
     auto *e = static_cast<ctx_entry *>(arg);
     int fd = -1;
     if (fileaio_ctx_get_fd(e->ctx, &fd) == 0) {
         uint32_t last_reaps = g_app_reaps.load(std::memory_order_relaxed);
+        uint32_t last_inline = e->inline_done.load(std::memory_order_relaxed);
+        bool paused = false;  // fileaio_ctx_pause_fd: only while this thread naps
+        // Back to poll: what is there is reaped (first: a thread asleep in aio_suspend waits
+        // for it), then the descriptor is resumed, which re-arms it: whatever finished since
+        // that reap makes it readable.
+        auto reap_before_poll = [&] {
+            reap(e, true);
+            if (paused) {
+                e->paused.store(false, std::memory_order_relaxed);
+                fileaio_ctx_pause_fd(e->ctx, 0);
+                paused = false;
+            }
+        };
         for (;;) {
             struct pollfd p = {fd, POLLIN, 0};
             if (poll(&p, 1, -1) < 0) continue;  // EINTR (every signal is blocked here: not seen)
             for (;;) {
+                // The program reaps this context for itself: aio_suspend reaped every context,
+                // or this context's requests finished inside their submits, which took them.
+                // (Another context's inline completions say nothing about this one.)
                 uint32_t reaps = g_app_reaps.load(std::memory_order_relaxed);
-                bool program_reaps = reaps != last_reaps;
+                uint32_t inl = e->inline_done.load(std::memory_order_relaxed);
+                bool finish_inline = inl != last_inline;
+                bool program_reaps = reaps != last_reaps || finish_inline;
                 last_reaps = reaps;
+                last_inline = inl;
                 if (!program_reaps || e->inflight.load(std::memory_order_relaxed) == 0) {
-                    reap(e, true);
+                    reap_before_poll();
                     break;
                 }
                 e->napping.store(true, std::memory_order_seq_cst);
                 uint32_t k = e->kick.load(std::memory_order_seq_cst);
                 if (g_waiters.load(std::memory_order_seq_cst) == 0) {
+                    // Nobody polls the descriptor during the nap, and the program's requests
+                    // finish inside their submits, which take them: pause it (io_uring: no
+                    // eventfd signal per completion, and those looks skip re-arming it). Not
+                    // for completions that come later (direct I/O): there the pause would only
+                    // add a resume before every poll.
+                    if (!paused && finish_inline && fileaio_ctx_pause_fd(e->ctx, 1) == 0) {
+                        paused = true;
+                        e->paused.store(true, std::memory_order_relaxed);
+                    }
                     struct timespec nap = {0, 1000000};
                     syscall(SYS_futex, reinterpret_cast<uint32_t *>(&e->kick), FUTEX_WAIT_PRIVATE, k, &nap, nullptr,
                             0);
                 }
                 e->napping.store(false, std::memory_order_relaxed);
                 if (g_waiters.load(std::memory_order_seq_cst) != 0) {
-                    reap(e, true);
+                    reap_before_poll();
                     break;
                 }
             }
@@ -869,11 +921,13 @@ int submit_rw(struct aiocb *cb, int opcode, group *gr) {
     }
     slot *s;
     ctx_entry *e;
+    uint32_t finished_before = 0;  // s->finished before the submit (see below)
     {
         lock_guard lk;
         init_locked();
         s = alloc_slot_locked();
         if (s == nullptr) return EAGAIN;
+        finished_before = s->finished.load(std::memory_order_relaxed);
         e = pick_ctx_locked(1);
         if (e == nullptr) {
             free_slot_locked(s);
@@ -909,7 +963,31 @@ int submit_rw(struct aiocb *cb, int opcode, group *gr) {
                  ? fileaio_req_prepare_read(s->req, cb->aio_fildes, cb->aio_offset, buf, cb->aio_nbytes, s)
                  : fileaio_req_prepare_write(s->req, cb->aio_fildes, cb->aio_offset, buf, cb->aio_nbytes, s);
     if (rc == 0) rc = fileaio_ctx_submit(e->ctx, &s->req, 1, nullptr);
-    if (rc != 0) {
+    if (rc == 0) {
+        g_submitted.fetch_add(1, std::memory_order_relaxed);
+        // Take what finished inside the submit (a cached read on io_uring) at once, so that the
+        // program finds it without an aio_suspend and no other thread is woken for it. When the
+        // request finished inside its submit (whoever published it: the completion thread may
+        // have been quicker), the program counts as reaping for itself: the completion thread
+        // then naps with the descriptor paused (completion_main), which makes these looks cheap.
+        // A look that found the request still in flight with the descriptor armed (direct I/O:
+        // completions come later) cost a system call, and the next 64 submits do not look.
+        bool paused = e->paused.load(std::memory_order_relaxed);
+        uint32_t skip = paused ? 0 : e->inline_skip.load(std::memory_order_relaxed);
+        if (skip == 0) reap(e, false);
+        // Never cb from here on: the reap may have run this request's notification, and the
+        // program (a signal handler, another thread) may have called aio_return and released it.
+        if (s->finished.load(std::memory_order_acquire) != finished_before) {
+            if (skip != 0) e->inline_skip.store(0, std::memory_order_relaxed);
+            e->inline_done.fetch_add(1, std::memory_order_relaxed);
+        } else if (skip != 0) {
+            e->inline_skip.store(skip - 1, std::memory_order_relaxed);
+        } else if (!paused) {
+            e->inline_skip.store(64, std::memory_order_relaxed);
+        }
+        return 0;
+    }
+    {
         lock_guard lk;
         unlink_active_locked(s);
         e->inflight--;
@@ -918,10 +996,8 @@ int submit_rw(struct aiocb *cb, int opcode, group *gr) {
         free_slot_locked(s);
         store_status(cb, EAGAIN, -1);
         if (next_append != nullptr) start_held_locked(next_append);
-        return EAGAIN;
     }
-    g_submitted.fetch_add(1, std::memory_order_relaxed);
-    return 0;
+    return EAGAIN;
 }
 
 int fail(int err) {

@@ -78,6 +78,13 @@ public:
     // once it returned 0; an error leaves the context without a descriptor (a later call tries again).
     virtual int notify_through(int efd) = 0;
 
+    // pause_fd (API.md "Event loops"): while paused, the backend need not make efd readable for
+    // finished requests; a hint, so doing so anyway is correct. Called only after notify_through
+    // returned 0, one call at a time (the core's descriptor lock). Resuming takes effect before
+    // it returns: the core then re-arms efd by looking (has_completions), so every completion is
+    // either seen by that look or signals efd itself.
+    virtual void pause_notify(bool /*paused*/) {}
+
     // Whether a reap with a passed deadline might return a request now (a finished request is
     // held here or waits in the kernel's queue). Not a kick. Any thread.
     virtual bool has_completions() = 0;

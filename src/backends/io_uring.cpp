@@ -79,6 +79,8 @@
 // that reaches ready_ from anyone but the reaper (the progress helper, a canceller that parked its
 // CQE) signals it too when ready_ was empty; the core re-arms it after every wait, looking at
 // ready_ and the CQ under cq_mutex_. Before that, nothing is registered and nothing is signalled.
+// While the descriptor is paused (fileaio_ctx_pause_fd) the CQ ring's IORING_CQ_EVENTFD_DISABLED
+// flag is set, so the kernel skips that signal per CQE; resuming clears it before the core re-arms.
 //
 // One owner thread (FILEAIO_CTX_SINGLE_THREAD). The core lets only the owner submit, reap and
 // cancel, so the ring is IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN, created disabled and enabled
@@ -386,6 +388,25 @@ public:
         std::lock_guard lock(cq_mutex_);
         notify_fd_ = efd;
         return 0;
+    }
+
+    // IORING_CQ_EVENTFD_DISABLED in the CQ ring's flags word, which only we write and the kernel
+    // reads before each eventfd signal. A seq_cst read-modify-write, so that after a resume the
+    // core's look at the CQ (has_completions) comes after the kernel can see the flag clear; the
+    // kernel orders its side with a full barrier between publishing a CQE's tail and reading the
+    // flag (io_cqring_wake's wq_has_sleeper). On a DEFER_TASKRUN ring (FILEAIO_CTX_SINGLE_THREAD)
+    // the signal comes from io_req_local_work_add instead: a cmpxchg, then an atomic_or of
+    // SQ_TASKRUN, then the flag read, which is a full barrier on x86 (a locked instruction) but
+    // not guaranteed on arm64 (atomic_or is relaxed there). A kernel without the flags word:
+    // nothing paused. io_uring's progress helper (if any) signals after its grace period regardless.
+    void pause_notify(bool paused) override {
+        unsigned *flags = ring_.cq.kflags;
+        if (flags == nullptr) return;
+        if (paused) {
+            __atomic_fetch_or(flags, IORING_CQ_EVENTFD_DISABLED, __ATOMIC_SEQ_CST);
+        } else {
+            __atomic_fetch_and(flags, ~static_cast<unsigned>(IORING_CQ_EVENTFD_DISABLED), __ATOMIC_SEQ_CST);
+        }
     }
 
     // A wakeup's NOP (or a poke) in the CQ is no completion: with nothing pending a wait answers

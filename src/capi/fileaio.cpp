@@ -184,6 +184,12 @@ int fileaio_ctx_get_fd(fileaio_ctx *handle, int *fd) {
     return c->get_fd(fd);
 }
 
+int fileaio_ctx_pause_fd(fileaio_ctx *handle, int pause) {
+    context *c = ctx_of(handle);
+    if (!fileaio::detail::is_live(c)) return FILEAIO_E_INVALID_HANDLE;
+    return c->pause_fd(pause != 0);
+}
+
 int fileaio_ctx_get_stats(const fileaio_ctx *handle, fileaio_stats *stats) {
     const context *c = ctx_of(handle);
     if (!fileaio::detail::is_live(c)) return FILEAIO_E_INVALID_HANDLE;

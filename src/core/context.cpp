@@ -374,6 +374,7 @@ int context::get_fd(int *fd) {
                 ::close(made);
                 return rc;
             }
+            if (fd_paused_.load(std::memory_order_relaxed)) backend_->pause_notify(true);
             notify_fd_.store(ours, std::memory_order_seq_cst);  // before ready_fd_: who sees one sees both
             ready_fd_.store(made, std::memory_order_seq_cst);
             efd = made;
@@ -384,6 +385,19 @@ int context::get_fd(int *fd) {
     return 0;
 }
 
+// Paused: the backend may stop signalling the descriptor and waits leave it alone. Resumed: the
+// backend signals again first, then the descriptor is re-armed (cleared, then set if anything is
+// there), so a completion is either seen by that look or signals by itself.
+int context::pause_fd(bool paused) {
+    std::lock_guard lock(ready_fd_mutex_);
+    if (fd_paused_.load(std::memory_order_relaxed) == paused) return 0;
+    fd_paused_.store(paused, std::memory_order_seq_cst);
+    if (ready_fd_.load(std::memory_order_relaxed) < 0) return 0;  // get_fd applies it
+    backend_->pause_notify(paused);
+    if (!paused) rearm_ready();
+    return 0;
+}
+
 void context::signal_ready() const {
     if (const int efd = notify_fd_.load(std::memory_order_acquire); efd >= 0) eventfd_signal(efd);
 }
@@ -391,6 +405,9 @@ void context::signal_ready() const {
 void context::rearm_ready() {
     const int efd = notify_fd_.load(std::memory_order_acquire);
     if (efd < 0) return;
+    // Paused (pause_fd): left as it is; resuming re-arms it. A wait that read the flag before a
+    // resume stored it is followed by the resume's own re-arm.
+    if (fd_paused_.load(std::memory_order_seq_cst)) return;
     // Clear first, then look: whatever arrives after the look signals again by itself (backends
     // write after they publish; the kernel signals after it posts), so nothing is missed. The
     // eventfd's own lock orders our read against their write: a write before it is a publication

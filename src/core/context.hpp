@@ -31,6 +31,7 @@ struct context {
     int wait(size_t min_reqs, uint32_t timeout_ms, request **completed, size_t capacity, size_t *count);
     int wakeup();
     int get_fd(int *fd);  // API.md "Event loops"
+    int pause_fd(bool paused);  // API.md "Event loops"
     int cancel(request *r);  // r is held CANCELLING by the caller and was submitted here
     int try_destroy();  // 0 when it may be freed, else E_BUSY
     void get_stats(fileaio_stats *st) const;
@@ -85,8 +86,11 @@ private:
     std::atomic<bool> waiting_{false};
     std::atomic<bool> wakeup_pending_{false};
     std::atomic<uint64_t> owner_thread_{0};  // this_thread_id() of the owner; 0 until claimed
-    std::mutex ready_fd_mutex_;      // creating the descriptor
+    std::mutex ready_fd_mutex_;      // creating the descriptor, pausing it
     std::atomic<int> ready_fd_{-1};  // the caller's copy: -1 until get_fd is first asked
+    // pause_fd: while set, waits do not re-arm the descriptor and the backend is told it need not
+    // signal it (backend::pause_notify); changed under ready_fd_mutex_.
+    std::atomic<bool> fd_paused_{false};
     // Our own duplicate of the same eventfd, the only number the library writes, drains and hands
     // to the backend. A caller who breaks the rule and closes ready_fd_ may get that number back
     // for a file; writing 8 bytes into it by number would be data in the wrong file.

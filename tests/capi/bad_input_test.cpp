@@ -538,6 +538,8 @@ const call_case k_call_cases[] = {
     {"get_fd_dead_ctx", E_HANDLE, [](world &w) { return fileaio_ctx_get_fd(w.dead_ctx(), &w.out_fd); }, out_check::fd_untouched},
     {"get_fd_null_out", E_PARAM, [](world &w) { return fileaio_ctx_get_fd(w.ctx, nullptr); }},
     {"order_get_fd_null_ctx_and_null_out_is_handle", E_HANDLE, [](world &) { return fileaio_ctx_get_fd(nullptr, nullptr); }},
+    {"pause_fd_null_ctx", E_HANDLE, [](world &) { return fileaio_ctx_pause_fd(nullptr, 1); }},
+    {"pause_fd_dead_ctx", E_HANDLE, [](world &w) { return fileaio_ctx_pause_fd(w.dead_ctx(), 1); }},
     {"get_stats_null_ctx", E_HANDLE, [](world &w) { return fileaio_ctx_get_stats(nullptr, &w.out_stats); }},
     {"get_stats_dead_ctx", E_HANDLE, [](world &w) { return fileaio_ctx_get_stats(w.dead_ctx(), &w.out_stats); }},
     {"get_stats_null_out", E_PARAM, [](world &w) { return fileaio_ctx_get_stats(w.ctx, nullptr); }},

@@ -54,6 +54,13 @@ public:
     }
     ~poller() { th_.join(); }
     bool asleep() { return wait_until_blocked_in(tid_.load(), {SYS_poll, SYS_ppoll}); }
+    // Asleep in poll, or already back from it (a spurious readiness is allowed).
+    bool asleep_or_done() {
+        return eventually([&] {
+            const long nr = done_.load() ? SYS_poll : blocked_in(tid_.load());
+            return nr == SYS_poll || nr == SYS_ppoll;
+        });
+    }
     bool woke_readable() {
         th_.join();
         th_ = std::thread([] {});
@@ -261,6 +268,81 @@ TEST_P(event_loop, stays_readable_while_completions_are_left_and_stops_when_the_
         taken += count;
     }
     EXPECT_FALSE(readable(fd)) << "readable after the last completion was taken";
+}
+
+// fileaio_ctx_pause_fd: while paused the descriptor may stay quiet for completions (io_uring's
+// kernel signal is off), but resuming makes it readable for what finished meanwhile — also for a
+// loop already asleep in poll — and from then on it follows the rule again.
+TEST_P(event_loop, a_read_that_finishes_while_paused_is_announced_by_the_resume_to_a_sleeping_loop) {
+    fileaio_ctx *c = make_ctx(4);
+    const int fd = get_fd(c);
+    ASSERT_EQ(fileaio_ctx_pause_fd(c, 1), 0);
+    ASSERT_EQ(fileaio_ctx_pause_fd(c, 1), 0);  // twice: still one pause
+    fileaio_req *r = held_read(c);
+    feed();
+    poller loop(fd);
+    // The loop may wake at once (a backend that signals anyway); else it sleeps until the resume.
+    ASSERT_TRUE(loop.asleep_or_done()) << "the loop thread never went to sleep in poll";
+    ASSERT_EQ(fileaio_ctx_pause_fd(c, 0), 0);
+    EXPECT_TRUE(loop.woke_readable()) << "the read finished while paused and the resume never said so";
+    fileaio_req *out[1] = {};
+    size_t count = 0;
+    ASSERT_EQ(fileaio_ctx_wait(c, 1, long_timeout_ms, out, 1, &count), 0);
+    ASSERT_EQ(count, 1u);
+    EXPECT_EQ(out[0], r);
+    EXPECT_FALSE(readable(fd)) << "resumed: still readable after the wait took everything";
+    // Resumed: a later completion reaches a sleeping loop by itself.
+    ASSERT_EQ(fileaio_ctx_pause_fd(c, 0), 0);  // resuming again changes nothing
+    ASSERT_EQ(fileaio_req_prepare_read(r, pipe_[0], 0, buf_.data(), block, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+    poller again(fd);
+    ASSERT_TRUE(again.asleep()) << "the loop thread never went to sleep in poll";
+    feed();
+    EXPECT_TRUE(again.woke_readable()) << "after the resume a completion no longer reaches the loop";
+    ASSERT_EQ(fileaio_ctx_wait(c, 1, 0, out, 1, &count), 0);
+    EXPECT_EQ(count, 1u);
+}
+
+// Paused before the descriptor exists: get_fd creates it paused, and resuming announces the read.
+TEST_P(event_loop, paused_before_the_descriptor_is_asked_for_it_starts_paused_and_the_resume_announces_the_read) {
+    fileaio_ctx *c = make_ctx(4);
+    ASSERT_EQ(fileaio_ctx_pause_fd(c, 1), 0);
+    const int fd = get_fd(c);
+    fileaio_req *r = held_read(c);
+    feed();
+    ASSERT_EQ(fileaio_ctx_pause_fd(c, 0), 0);
+    ASSERT_TRUE(readable(fd, static_cast<int>(long_timeout_ms))) << "the resume never announced the read";
+    fileaio_req *out[1] = {};
+    size_t count = 0;
+    ASSERT_EQ(fileaio_ctx_wait(c, 1, long_timeout_ms, out, 1, &count), 0);
+    EXPECT_EQ(out[0], r);
+    EXPECT_FALSE(readable(fd));
+}
+
+// API.md: resuming "before returning makes the descriptor readable if a wait with timeout_ms = 0
+// would return something". Checked at once after the resume (poll with timeout 0): io_uring's
+// progress helper signals the descriptor by itself after its grace period whatever the pause
+// says, so a later look could not tell a resume that re-arms from one that does not.
+TEST_P(event_loop, the_resume_itself_makes_the_descriptor_readable_for_a_read_that_finished_while_paused) {
+    // Elsewhere the pause changes nothing and the read may finish after the resume (a worker).
+    if (GetParam() != FILEAIO_BACKEND_IO_URING) GTEST_SKIP() << "io_uring posts the pipe read inside feed()";
+    fileaio_ctx *c = make_ctx(4);
+    const int fd = get_fd(c);
+    ASSERT_EQ(fileaio_ctx_pause_fd(c, 1), 0);
+    fileaio_req *r = held_read(c);
+    feed();  // the kernel posts the read's completion as this thread leaves write()
+    fileaio_req *out[1] = {};
+    size_t count = 0;
+    ASSERT_EQ(fileaio_ctx_pause_fd(c, 0), 0);
+    EXPECT_TRUE(readable(fd, 0)) << "resumed with a completion waiting, and the descriptor is not readable";
+    ASSERT_EQ(fileaio_ctx_wait(c, 1, long_timeout_ms, out, 1, &count), 0);
+    EXPECT_EQ(out[0], r);
+    // Resumed: the kernel signals again as it posts (IORING_CQ_EVENTFD_DISABLED cleared).
+    ASSERT_EQ(fileaio_req_prepare_read(r, pipe_[0], 0, buf_.data(), block, nullptr), 0);
+    ASSERT_EQ(fileaio_ctx_submit(c, &r, 1, nullptr), 0);
+    feed();
+    EXPECT_TRUE(readable(fd, 0)) << "resumed, and a completion posted since left the descriptor quiet";
+    ASSERT_EQ(fileaio_ctx_wait(c, 1, long_timeout_ms, out, 1, &count), 0);
 }
 
 TEST_P(event_loop, a_cancelled_read_is_no_completion_and_leaves_the_descriptor_quiet) {

@@ -762,6 +762,71 @@ static void test_sigev_thread(void) {
     close(fd);
 }
 
+/* A request whose completion comes while the program calls no aio function at all must still be
+ * published and notified (SIGEV_THREAD). First the program reaps for itself for a while (cached
+ * reads and aio_suspend), which is when an implementation may stop watching for completions on
+ * its own (ours pauses the descriptor its completion thread polls). Then, with no aio call in
+ * between, a pipe read completes; once its notification has run, a second one on another pipe,
+ * which can only be seen by whatever watches for completions after the first was handled. */
+static sem_t idle_sem[2];
+static void on_idle_thread(union sigval v) { sem_post(&idle_sem[v.sival_int]); }
+static int idle_wait(sem_t *s) { /* sem_wait_10s, again after EINTR (see wait_signal) */
+    int r;
+    do r = sem_wait_10s(s);
+    while (r == -1 && errno == EINTR);
+    return r;
+}
+
+static void test_notify_while_idle(void) {
+    int fd = temp_file("idle", O_RDWR | O_TRUNC);
+    static unsigned char blocks[64][4096];
+    for (int i = 0; i < 64; i++) {
+        fill(blocks[i], 4096, (unsigned)i + 3);
+        CHECK(pwrite(fd, blocks[i], 4096, (off_t)i * 4096) == 4096);
+    }
+    int p[2][2];
+    char got[2][4] = {{0}};
+    struct aiocb pcb[2];
+    for (int k = 0; k < 2; k++) {
+        CHECK(pipe(p[k]) == 0);
+        sem_init(&idle_sem[k], 0, 0);
+        prep(&pcb[k], p[k][0], got[k], 3, 0);
+        pcb[k].aio_sigevent.sigev_notify = SIGEV_THREAD;
+        pcb[k].aio_sigevent.sigev_notify_function = on_idle_thread;
+        pcb[k].aio_sigevent.sigev_value.sival_int = k;
+        CHECK(aio_read(&pcb[k]) == 0);
+    }
+    /* The program reaps for itself: 32 reads at a time, collected with aio_suspend. */
+    static unsigned char in[32][4096];
+    struct aiocb cbs[32];
+    const struct aiocb *list[32];
+    for (int round = 0; round < 200; round++) {
+        for (int i = 0; i < 32; i++) {
+            int b = (round * 7 + i) % 64;
+            prep(&cbs[i], fd, in[i], 4096, (off_t)b * 4096);
+            list[i] = &cbs[i];
+            CHECK(aio_read(&cbs[i]) == 0);
+        }
+        for (int i = 0; i < 32; i++) {
+            while (aio_error(&cbs[i]) == EINPROGRESS) aio_suspend(list, 32, NULL);
+            CHECK(aio_return(&cbs[i]) == 4096);
+        }
+    }
+    CHECK(aio_error(&pcb[0]) == EINPROGRESS && aio_error(&pcb[1]) == EINPROGRESS);
+    /* From here on: no aio call until both notifications have come. */
+    CHECK(write(p[0][1], "one", 3) == 3);
+    CHECK(idle_wait(&idle_sem[0]) == 0);
+    CHECK(write(p[1][1], "two", 3) == 3);
+    CHECK(idle_wait(&idle_sem[1]) == 0);
+    CHECK(aio_error(&pcb[0]) == 0 && aio_return(&pcb[0]) == 3 && memcmp(got[0], "one", 3) == 0);
+    CHECK(aio_error(&pcb[1]) == 0 && aio_return(&pcb[1]) == 3 && memcmp(got[1], "two", 3) == 0);
+    for (int k = 0; k < 2; k++) {
+        close(p[k][0]);
+        close(p[k][1]);
+    }
+    close(fd);
+}
+
 /* ---- load ---- */
 
 enum { many = 1024, blk = 4096 };
@@ -975,6 +1040,7 @@ int main(int argc, char **argv) {
         {"listio", test_listio},
         {"sigev_signal", test_sigev_signal},
         {"sigev_thread", test_sigev_thread},
+        {"notify_while_idle", test_notify_while_idle},
         {"many_in_flight", test_many_in_flight},
         {"cancel_storm", test_cancel_storm},
         {"fork_in_flight", test_fork_in_flight},
