@@ -215,10 +215,11 @@ FILEAIO_API int fileaio_ctx_wakeup(fileaio_ctx *ctx);
  * would return a completion or report a wakeup. The context's own (O_CLOEXEC), the same on every
  * call, closed by destroy: only poll it. Created on the first call. */
 FILEAIO_API int fileaio_ctx_get_fd(fileaio_ctx *ctx, int *fd);
-/* pause != 0: the descriptor need not become readable for completions until resumed, and waits
- * leave it as it is (for a program that reaps with timeout-0 waits meanwhile: io_uring then skips
- * the kernel's signal per completion). pause == 0: resumes; the descriptor is readable again if a
- * wait with timeout 0 would return something, so nothing finished during the pause is missed. */
+/* (docs/API-issue13.md: not yet part of API.md.) pause != 0: the descriptor need not become
+ * readable for completions until resumed, and waits leave it as it is (for a program that reaps
+ * with timeout-0 waits meanwhile: io_uring then skips the kernel's signal per completion).
+ * pause == 0: resumes; the descriptor is readable again if a wait with timeout 0 would return
+ * something, so nothing finished during the pause is missed. */
 FILEAIO_API int fileaio_ctx_pause_fd(fileaio_ctx *ctx, int pause);
 FILEAIO_API int fileaio_ctx_get_stats(const fileaio_ctx *ctx, fileaio_stats *stats);
 /* ---- Latency (docs/API.md "Latency"). Any thread, at any time, also while I/O runs. ---- */
