@@ -22,8 +22,9 @@
 // finished inside their own submit (submit_rw), so a program that calls aio_suspend only when
 // aio_error shows nothing done (fio) finds its cached reads done without it. While the program
 // reaps for itself, the completion thread naps (1 ms at a time) instead of polling, and while
-// requests finish inside their submits it pauses the descriptor (fileaio_ctx_pause_fd), so io_uring skips its eventfd signal per completion; it
-// resumes it before it polls again (completion_main). Notifications:
+// requests finish inside their submits it pauses the descriptor (fileaio_ctx_pause_fd), so
+// io_uring skips its eventfd signal per completion; it resumes it before it polls again
+// (completion_main). Notifications:
 // (SIGEV_SIGNAL and SIGEV_THREAD_ID by rt_sigqueueinfo/rt_tgsigqueueinfo with si_code SI_ASYNCIO;
 // SIGEV_THREAD on a new detached thread per notification, as glibc does). aio_cancel uses
 // fileaio_req_cancel and publishes ECANCELED through the same path. aio_fsync is a flush
@@ -133,7 +134,8 @@ struct ctx_entry {
     std::atomic<uint32_t> kick{0};      // futex word of the completion thread's naps
     std::atomic<bool> napping{false};
     // The completion thread naps with the descriptor paused: the program reaps for itself, and
-    // aio_read/aio_write take what finished inside their submit (submit_rw).
+    // aio_read/aio_write take what finished inside their submit (submit_rw). Written only by
+    // this context's completion thread (fileaio_ctx_pause_fd follows it); submits read it.
     std::atomic<bool> paused{false};
     // Submits that skip taking completions inline (submit_rw) after one found nothing while the
     // descriptor was not paused (then that look costs a system call: re-arming the descriptor).
@@ -621,15 +623,16 @@ size_t reap(ctx_entry *e, bool wait_turn) {
 // The completion thread: sleeps in poll on the context's descriptor (readable when a
 // completion is there) and reaps. Not parked inside fileaio_ctx_wait, so that aio_suspend may
 // reap too (one waiter per context at a time: the reap lock). When the program reaps for itself
-// (it called aio_suspend, or a request finished inside its submit, since the last look) and nobody sleeps in aio_suspend or lio_listio, it
-// steps back instead of racing the program for every completion: it naps (1 ms at most, not in
-// poll, whose wakeups cost the submitting thread an eventfd signal per completion) and looks
-// again; a thread about to sleep in aio_suspend or lio_listio kicks it awake (kick_nappers).
-// While it naps because requests finish inside their submits (which take them: submit_rw), it
-// pauses the descriptor (fileaio_ctx_pause_fd: on io_uring the kernel then skips its eventfd
-// signal per completion, and the program's reaps skip re-arming it); before it polls again it
-// reaps and resumes it (which re-arms it), so a completion that comes while nobody reaps is published
-// at the end of the nap at the latest, and its notification sent.
+// (it called aio_suspend, or a request of this context finished inside its submit, since the
+// last look) and nobody sleeps in aio_suspend or lio_listio, it steps back instead of racing the
+// program for every completion: it naps (1 ms at most, not in poll, whose wakeups cost the
+// submitting thread an eventfd signal per completion) and looks again; a thread about to sleep
+// in aio_suspend or lio_listio kicks it awake (kick_nappers). While it naps because requests
+// finish inside their submits (which take them: submit_rw), it pauses the descriptor
+// (fileaio_ctx_pause_fd: on io_uring the kernel then skips its eventfd signal per completion, and
+// the program's reaps skip re-arming it); before it polls again it reaps and resumes it (which
+// re-arms it), so a completion that comes while nobody reaps is published at the end of the nap
+// at the latest, and its notification sent.
 // A program that only polls aio_error never calls aio_suspend, and gets its results promptly.
 void *completion_main(void *arg) {
     auto *e = static_cast<ctx_entry *>(arg);
@@ -637,16 +640,14 @@ void *completion_main(void *arg) {
     if (fileaio_ctx_get_fd(e->ctx, &fd) == 0) {
         uint32_t last_reaps = g_app_reaps.load(std::memory_order_relaxed);
         uint32_t last_inline = e->inline_done.load(std::memory_order_relaxed);
-        bool paused = false;  // fileaio_ctx_pause_fd: only while this thread naps
         // Back to poll: what is there is reaped (first: a thread asleep in aio_suspend waits
         // for it), then the descriptor is resumed, which re-arms it: whatever finished since
         // that reap makes it readable.
         auto reap_before_poll = [&] {
             reap(e, true);
-            if (paused) {
+            if (e->paused.load(std::memory_order_relaxed)) {  // written by this thread only
                 e->paused.store(false, std::memory_order_relaxed);
                 fileaio_ctx_pause_fd(e->ctx, 0);
-                paused = false;
             }
         };
         for (;;) {
@@ -674,8 +675,8 @@ void *completion_main(void *arg) {
                     // eventfd signal per completion, and those looks skip re-arming it). Not
                     // for completions that come later (direct I/O): there the pause would only
                     // add a resume before every poll.
-                    if (!paused && finish_inline && fileaio_ctx_pause_fd(e->ctx, 1) == 0) {
-                        paused = true;
+                    if (!e->paused.load(std::memory_order_relaxed) && finish_inline &&
+                        fileaio_ctx_pause_fd(e->ctx, 1) == 0) {
                         e->paused.store(true, std::memory_order_relaxed);
                     }
                     struct timespec nap = {0, 1000000};

@@ -508,8 +508,9 @@ std::uint32_t bench_options::complete_min() const
 // Every other backend hands the I/O to threads (its own workers, Linux AIO's buffered-write lane,
 // glibc's), and a wait that empties the queue leaves them nothing to do until the refill: they
 // sleep and are woken again: with the min, cached randrw runs 1.4-1.7x faster on thread_pool and
-// linux_aio with a third of the context switches. A device that finishes a kicked batch together idles the same way, so O_DIRECT
-// takes the min on every backend, as fio does (+25% on direct randwrite QD32).
+// linux_aio with a third of the context switches. A device that finishes a kicked batch together
+// idles the same way, so O_DIRECT takes the min on every backend, as fio does (+25% on direct
+// randwrite QD32).
 std::uint32_t bench_options::complete_max(fileaio_backend backend) const
 {
     if (batch_complete_max != 0) {
